@@ -1,0 +1,69 @@
+# kvmdeck: `make run` starts the app, `make test` runs the whole suite. Both set up what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+URI ?= $(or $(LIBVIRT_DEFAULT_URI),qemu:///system)
+
+.PHONY: run test lint unit screenshots bench clean sysdeps sysdeps-test services wheel-check
+
+run: $(VENV)/.installed
+	@if $(PY) -c "import libvirt; libvirt.registerErrorHandler(lambda *a: None, None); libvirt.open('$(URI)').close()" 2>/dev/null; then \
+		exec $(VENV)/bin/kvmdeck -c '$(URI)' $(ARGS); \
+	else \
+		echo "kvmdeck: no libvirtd answers at $(URI); starting demo mode (kvmdeck --demo)."; \
+		echo "         Start libvirtd ('virtlogd -d; libvirtd -d') for real guests."; \
+		sleep 2; exec $(VENV)/bin/kvmdeck --demo $(ARGS); \
+	fi
+
+sysdeps:
+	@scripts/apt-ensure.sh deps/apt-run.txt
+
+sysdeps-test:
+	@scripts/apt-ensure.sh deps/apt-run.txt deps/apt-test.txt
+
+$(VENV)/.installed: pyproject.toml | sysdeps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | sysdeps-test
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+services: $(VENV)/.installed-dev
+	@scripts/start-libvirtd.sh $(PY)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check tui tests bench
+	$(VENV)/bin/ruff format --check tui tests bench
+	$(VENV)/bin/mypy tui
+	$(VENV)/bin/lint-imports
+
+# The umockdev tests run in their own invocation under umockdev-wrapper (LD_PRELOAD), after the
+# daemons are up: the fake /sys leaks into children started later. The libvirtd-restart test
+# runs last, on its own.
+test: sysdeps-test $(VENV)/.installed-dev services lint
+	$(PYTEST) tests --ignore=tests/usb -m "not last"
+	umockdev-wrapper $(PYTEST) tests/usb
+	$(PYTEST) tests --ignore=tests/usb -m last
+	@scripts/start-libvirtd.sh $(PY) >/dev/null
+
+unit: $(VENV)/.installed-dev
+	$(PYTEST) tests --ignore=tests/usb -m "not libvirtd and not last and not xvfb and not sshd"
+
+screenshots: sysdeps-test $(VENV)/.installed-dev services
+	$(PY) -m tests.support.screenshots
+
+bench: sysdeps-test $(VENV)/.installed-dev services
+	$(PY) -m bench
+
+wheel-check: $(VENV)/.installed-dev
+	scripts/wheel-check.sh
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,192 @@
+"""The real test bed: libvirtd, transient TCG guests, one persistent guest.
+
+Shared by the pytest fixtures, ``make screenshots`` and ``bench/``. Nothing here is a fake.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+
+from tui.hypervisor.connection import silence_libvirt_errors
+
+SYSTEM_URI = "qemu:///system"
+IMAGE_DIR = Path("/var/lib/libvirt/images/kvmdeck-test")  # 0755: QEMU runs as libvirt-qemu
+PREFIX = "kvmdeck-t-"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class Missing(Exception):
+    """A system component the test needs is not there. Names the Debian package."""
+
+    def __init__(self, what: str, package: str) -> None:
+        super().__init__(f"{what} is missing: apt-get install {package}")
+        self.package = package
+
+
+def require_cmd(cmd: str, package: str) -> str:
+    path = shutil.which(cmd) or (f"/usr/sbin/{cmd}" if Path(f"/usr/sbin/{cmd}").exists() else None)
+    if not path:
+        raise Missing(f"'{cmd}'", package)
+    return path
+
+
+def _running(name: str) -> bool:
+    return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
+
+
+def ensure_libvirtd(deadline_s: float = 90.0) -> tuple[libvirt.virConnect, bool]:
+    """Return an open qemu:///system connection, starting virtlogd/libvirtd if needed.
+
+    The second value says whether *we* started libvirtd (only then may a test restart it).
+    """
+    silence_libvirt_errors()
+    require_cmd("libvirtd", "libvirt-daemon-system")
+    require_cmd("qemu-system-x86_64", "qemu-system-x86")
+    started = False
+    if not _running("virtlogd"):
+        subprocess.run([require_cmd("virtlogd", "libvirt-daemon-system"), "-d"], check=True)
+    if not _running("libvirtd"):
+        subprocess.run([require_cmd("libvirtd", "libvirt-daemon-system"), "-d"], check=True)
+        started = True
+    end = time.monotonic() + deadline_s
+    last = ""
+    while time.monotonic() < end:
+        try:
+            return libvirt.open(SYSTEM_URI), started
+        except libvirt.libvirtError as exc:
+            last = str(exc)
+            time.sleep(0.3)
+    raise RuntimeError(f"libvirtd did not answer on {SYSTEM_URI} within {deadline_s} s: {last}")
+
+
+def guest_xml(
+    name: str,
+    disk: Path,
+    mem_mib: int = 96,
+    vcpus: int = 1,
+    password: str | None = None,
+    domain_type: str = "qemu",
+    extra_devices: str = "",
+) -> str:
+    passwd = f" passwd='{password}'" if password else ""
+    return f"""<domain type='{domain_type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>{mem_mib}</memory>
+  <currentMemory unit='MiB'>{mem_mib}</currentMemory>
+  <vcpu>{vcpus}</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='ethernet'><model type='virtio'/></interface>
+    <controller type='usb' model='qemu-xhci'/>
+    <graphics type='spice' autoport='yes' listen='127.0.0.1'{passwd}>
+      <listen type='address' address='127.0.0.1'/>
+    </graphics>
+    <video><model type='qxl'/></video>
+    <memballoon model='virtio'><stats period='1'/></memballoon>
+{extra_devices}  </devices>
+</domain>"""
+
+
+def make_disk(name: str) -> Path:
+    require_cmd("qemu-img", "qemu-utils")
+    IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+    os.chmod(IMAGE_DIR, 0o755)
+    path = IMAGE_DIR / f"{name}.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"], check=True)
+    os.chmod(path, 0o644)
+    return path
+
+
+def sweep(conn: libvirt.virConnect, prefix: str = PREFIX) -> None:
+    """Remove leftovers of crashed runs (only our own prefix; other guests are never touched)."""
+    for dom in conn.listAllDomains(0):
+        try:
+            name = dom.name()
+            if not name.startswith(prefix):
+                continue
+            pid_part = name[len(prefix) :].split("-", 1)[0]
+            if (
+                pid_part.isdigit()
+                and Path(f"/proc/{pid_part}").exists()
+                and int(pid_part) != os.getpid()
+            ):
+                continue  # another live run owns it
+            if dom.isActive():
+                dom.destroy()
+            if dom.isPersistent():
+                dom.undefineFlags(0)
+        except libvirt.libvirtError:
+            continue
+    if IMAGE_DIR.exists():
+        for img in IMAGE_DIR.glob(f"{prefix}*.qcow2"):
+            pid_part = img.name[len(prefix) :].split("-", 1)[0]
+            if (
+                pid_part.isdigit()
+                and Path(f"/proc/{pid_part}").exists()
+                and int(pid_part) != os.getpid()
+            ):
+                continue
+            img.unlink(missing_ok=True)
+
+
+@dataclass
+class Guest:
+    name: str
+    uuid: str
+    disk: Path
+    persistent: bool
+    password: str | None = None
+
+
+def create_transient(
+    conn: libvirt.virConnect, index: int, password: str | None = None, tag: str = ""
+) -> Guest:
+    name = f"{PREFIX}{os.getpid()}-{tag}{index}"
+    disk = make_disk(name)
+    dom = conn.createXML(guest_xml(name, disk, password=password), 0)
+    return Guest(name, dom.UUIDString(), disk, False, password)
+
+
+def define_persistent(conn: libvirt.virConnect, index: int = 0, tag: str = "p") -> Guest:
+    name = f"{PREFIX}{os.getpid()}-{tag}{index}"
+    disk = make_disk(name)
+    dom = conn.defineXML(guest_xml(name, disk))
+    return Guest(name, dom.UUIDString(), disk, True)
+
+
+def remove(conn: libvirt.virConnect, guest: Guest) -> None:
+    try:
+        dom = conn.lookupByName(guest.name)
+        if dom.isActive():
+            dom.destroy()
+        if dom.isPersistent():
+            dom.undefineFlags(0)
+    except libvirt.libvirtError:
+        pass
+    guest.disk.unlink(missing_ok=True)
+
+
+def wait_for(predicate, deadline_s: float = 30.0, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")

@@ -1,0 +1,130 @@
+"""The app against libvirt's test driver (the shipped demo XML): no daemon, no root."""
+
+from __future__ import annotations
+
+from tui.app import AppOptions, KvmDeckApp
+from tui.hypervisor.connection import demo_uri
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+
+DEMO_GUESTS = {
+    "web-frontend": "running",
+    "db-primary": "running",
+    "build-runner": "paused",
+    "router-lab": "running",
+    "archive": "shut off",
+    "win11-desktop": "shut off",
+}
+
+
+def demo_app(**kw: object) -> KvmDeckApp:
+    return KvmDeckApp(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", **kw))  # type: ignore[arg-type]
+
+
+async def wait_rows(pilot, app: KvmDeckApp, n: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        if app.table.row_count >= n:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"table has {app.table.row_count} rows, wanted {n}")
+
+
+def names_states(app: KvmDeckApp) -> dict[str, str]:
+    return {s.name: s.state for s in app.table.samples.values()}
+
+
+async def test_demo_shows_guests_host_and_marker() -> None:
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        assert names_states(app) == DEMO_GUESTS
+        header = str(app.query_one("#hosts").content)
+        assert "DEMO" in header
+        assert "demo.xml" in header and " up" in header
+        # The test driver has no CPU/disk stats: the table says "—", never 0.
+        cpu_cells = [app.table.get_cell(k, "cpu") for k in app.table.samples]
+        assert all(str(c) == "—" for c in cpu_cells)
+
+
+async def test_help_lists_every_binding_and_quit() -> None:
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = {row[2] for row in app.screen.rows}
+        assert {"guest.start", "guest.destroy", "help", "quit", "filter"} <= keys
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+
+
+async def test_force_off_asks_first_and_no_keeps_guest() -> None:
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        app.select_guest(next(k for k, s in app.table.samples.items() if s.name == "web-frontend"))
+        await pilot.press("X")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "web-frontend" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert names_states(app)["web-frontend"] == "running"
+        await pilot.press("X")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(100):
+            if names_states(app)["web-frontend"] == "shut off":
+                break
+            await pilot.pause(0.05)
+        assert names_states(app)["web-frontend"] == "shut off"
+
+
+async def test_actions_update_rows_through_events() -> None:
+    app = demo_app(refresh=60.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        app.select_guest(next(k for k, s in app.table.samples.items() if s.name == "archive"))
+        await pilot.press("s")
+        for _ in range(100):
+            if names_states(app)["archive"] == "running":
+                break
+            await pilot.pause(0.05)
+        assert names_states(app)["archive"] == "running"
+        log_text = "\n".join(str(line) for line in app.query_one("#events").lines)
+        assert "archive: started" in log_text
+
+
+async def test_readonly_refuses_actions() -> None:
+    app = demo_app(readonly=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        app.select_guest(next(k for k, s in app.table.samples.items() if s.name == "archive"))
+        await pilot.press("s")
+        await pilot.pause(0.5)
+        assert names_states(app)["archive"] == "shut off"
+        assert "READ-ONLY" in str(app.query_one("#hosts").content)
+
+
+async def test_filter_and_sort_keep_selection() -> None:
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        key = next(k for k, s in app.table.samples.items() if s.name == "db-primary")
+        app.select_guest(key)
+        await pilot.press("N")  # name again: reverse
+        await pilot.pause()
+        assert app.table.selected_key() == key
+        order = [app.table.samples[str(r.key.value)].name for r in app.table.ordered_rows]
+        assert order == sorted(DEMO_GUESTS, reverse=True)
+        await pilot.press("slash")
+        await pilot.press(*"web")
+        await pilot.pause()
+        assert app.table.row_count == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.table.row_count == len(DEMO_GUESTS)

@@ -1,0 +1,160 @@
+"""UsbScreen fed by a real UsbMonitor on the app's loop, driven by a umockdev testbed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyudev
+from textual.app import App
+
+from tests.usb.bed_helper import UsbBed
+from tests.usb.pacing import churn, until
+from tui.screens.usb import LOCAL_SOURCE, NO_UDEV_WARNING, UsbScreen
+from tui.usb.model import UsbEvent
+from tui.usb.monitor import UsbMonitor
+from tui.widgets.usb_table import UsbEventLog, UsbTable
+
+LOGI = (0x046D, 0xC52B)
+
+
+class UsbApp(App[None]):
+    """What the real app does: start the monitor in on_mount with the running loop."""
+
+    def __init__(self, highlight_seconds: float = 3.0) -> None:
+        super().__init__()
+        self.monitor = UsbMonitor(pyudev.Context())
+        self.usb = UsbScreen(source=LOCAL_SOURCE, udev_running=self.monitor.udev_running)
+        self.usb.table.highlight_seconds = highlight_seconds
+        self.received = 0
+        self.attach: list[UsbScreen.AttachRequested] = []
+        self.detach: list[UsbScreen.DetachRequested] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.usb)
+        devices = self.monitor.start(asyncio.get_running_loop(), self.on_usb_events)
+        self.usb.set_devices(devices)
+
+    def on_usb_events(self, events: list[UsbEvent]) -> None:
+        self.received += len(events)
+        self.usb.apply_events(events)
+
+    def on_unmount(self) -> None:
+        self.monitor.stop()
+
+    def on_usb_screen_attach_requested(self, message: UsbScreen.AttachRequested) -> None:
+        self.attach.append(message)
+
+    def on_usb_screen_detach_requested(self, message: UsbScreen.DetachRequested) -> None:
+        self.detach.append(message)
+
+
+def table_of(app: UsbApp) -> UsbTable:
+    return app.usb.query_one(UsbTable)
+
+
+def row_text(table: UsbTable, key: str) -> list[str]:
+    return [cell.plain for cell in table.get_row(key)]
+
+
+async def test_plug_shows_row_then_unplug_removes_it(usb_bed: UsbBed) -> None:
+    app = UsbApp(highlight_seconds=0.3)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        assert table.shown_keys == []  # only the root hub exists, hidden by default
+
+        sent = await asyncio.to_thread(
+            usb_bed.plug,
+            "1-2",
+            1,
+            10,
+            *LOGI,
+            manufacturer="Logitech",
+            product="USB Receiver",
+            serial="SN42",
+            speed="12",
+        )
+        await until(lambda: sent.path in table.rows, "the new row")
+        assert row_text(table, sent.path) == [
+            "1-2",
+            "001:010",
+            "046d:c52b",
+            "Logitech USB Receiver",
+            "SN42",
+            "12M",
+            "",
+        ]
+        assert table.is_highlighted(sent.path)
+        assert table.get_row(sent.path)[0].style == "bold green"
+        await pilot.pause()
+        assert "Logitech USB Receiver" in "".join(
+            table.render_line(y).text for y in range(table.size.height)
+        )
+
+        await until(lambda: not table.is_highlighted(sent.path), "the highlight to clear", 2.0)
+        assert table.get_row(sent.path)[0].style == ""
+
+        await asyncio.to_thread(usb_bed.unplug, sent.path)
+        await until(lambda: sent.path not in table.rows, "the row to go")
+        assert table.shown_keys == []
+        log = app.usb.query_one(UsbEventLog).entries
+        assert [line.split()[1] for line in log] == ["add", "remove"]
+        assert "001:010 046d:c52b Logitech USB Receiver [1-2]" in log[1]
+
+
+async def test_root_hub_toggle_source_and_warning(usb_bed: UsbBed) -> None:
+    app = UsbApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        assert usb_bed.hub not in table.rows
+        await pilot.press("r")
+        assert table.shown_keys == [usb_bed.hub]
+        await pilot.press("r")
+        assert table.shown_keys == []
+
+        assert str(app.usb.source_line.content) == LOCAL_SOURCE
+        # This VM runs no udev daemon; the warning says what that costs.
+        assert app.usb.warning_shown == (not app.monitor.udev_running)
+        assert str(app.usb.warning_line.content) == NO_UDEV_WARNING
+        app.usb.set_source("libvirt node devices of vm", udev_running=True)
+        await pilot.pause()
+        assert not app.usb.warning_shown
+        assert str(app.usb.source_line.content) == "libvirt node devices of vm"
+
+
+async def test_rows_sorted_cursor_kept_owner_and_requests(usb_bed: UsbBed) -> None:
+    app = UsbApp(highlight_seconds=0.1)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        b = await asyncio.to_thread(usb_bed.plug, "1-10", 1, 5, 0x0781, 0x5581, product="Ultra")
+        await until(lambda: b.path in table.rows, "1-10")
+        assert table.selected_device is not None and table.selected_device.port == "1-10"
+
+        a = await asyncio.to_thread(usb_bed.plug, "1-2", 1, 6, *LOGI, product="Receiver")
+        await until(lambda: a.path in table.rows, "1-2")
+        assert table.shown_keys == [a.path, b.path]  # natural port order: 1-2 before 1-10
+        assert table.selected_device is not None and table.selected_device.port == "1-10"
+
+        table.set_owners(by_address={(1, 5): "win11"}, by_ids={LOGI: "build-vm"})
+        assert row_text(table, b.path)[-1] == "win11"
+        assert row_text(table, a.path)[-1] == "build-vm"
+
+        await pilot.press("d")
+        await pilot.press("up", "a")
+        await pilot.pause()
+        assert [(m.device.port, m.owner) for m in app.detach] == [("1-10", "win11")]
+        assert [m.device.port for m in app.attach] == ["1-2"]
+
+
+async def test_200_events_through_the_app(usb_bed: UsbBed) -> None:
+    app = UsbApp(highlight_seconds=0.05)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = table_of(app)
+        expected = await churn(usb_bed, 200, seed=11, settled=lambda n: app.received >= n)
+        await pilot.pause()
+        assert app.received == 200
+        assert set(table.shown_keys) == expected
+        assert set(table.devices) == expected | {usb_bed.hub}
+        # Each row shows its own device (no stale cells from an earlier plug).
+        for key in expected:
+            port = key.rsplit("/", 1)[1]
+            assert row_text(table, key)[:2] == [port, f"001:{20 + int(port[2:]):03d}"]

@@ -1,0 +1,492 @@
+"""The kvmdeck App: wires the sources (psutil, libvirt, pyudev) to the widgets through messages.
+
+Every blocking libvirt call runs in a thread worker. Each kind of work has its own worker group
+(``exclusive=True`` cancels the whole group): ``stats-<host>``, ``connect-<host>``, ``host``,
+``actions``, ``probe``. Polling paces itself: a tick re-arms the next one only when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path, PurePath
+
+import libvirt
+import psutil
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.timer import Timer
+from textual.widgets import Input, RichLog
+
+from tui import messages as m
+from tui.commands import GuestCommands
+from tui.config import MAX_REFRESH, MIN_REFRESH, Settings
+from tui.host.stats import HostSampler
+from tui.hypervisor.connection import (
+    ConnectFailed,
+    HostLink,
+    LinkReport,
+    LinkState,
+    is_test_driver,
+    register_event_loop,
+)
+from tui.hypervisor.events import DeviceEvent, LifecycleEvent
+from tui.hypervisor.session import HostSession
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.detail import GuestDetailScreen
+from tui.screens.help import HelpScreen, binding_rows
+from tui.screens.main import HostsBar, compose_main
+from tui.widgets.guest_table import GuestTable
+from tui.widgets.host_panel import HostPanel
+
+log = logging.getLogger(__name__)
+
+EVENT_STATE = {
+    "started": "running",
+    "resumed": "running",
+    "suspended": "paused",
+    "stopped": "shut off",
+    "shutdown": "shutting down",
+    "crashed": "crashed",
+    "pmsuspended": "suspended",
+}
+
+
+def css_paths() -> list[str | PurePath]:
+    """The wheel ships styles as tui/styles; an editable install finds ../styles."""
+    here = Path(__file__).resolve().parent
+    for base in (here / "styles", here.parent / "styles"):
+        if (base / "app.tcss").exists():
+            return [base / "app.tcss"]
+    raise FileNotFoundError(f"kvmdeck's styles are missing (looked in {here / 'styles'})")
+
+
+@dataclass
+class AppOptions:
+    uris: list[str | None] = field(default_factory=lambda: [None])
+    readonly: bool = False
+    demo: bool = False
+    settings: Settings = field(default_factory=Settings)
+    refresh: float | None = None
+    live: bool = True  # False: start no sources (snapshot tests inject messages)
+    vt_badge: str | None = None  # injected badge (tests); otherwise probed
+    host_labels: list[str] | None = None  # injected host names (tests)
+
+
+class KvmDeckApp(App[int]):
+    TITLE = "kvmdeck"
+    CSS_PATH = css_paths()
+    COMMANDS = App.COMMANDS | {GuestCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("enter", "detail", "Detail", id="guest.detail", show=False),
+        Binding("s", "guest('start')", "Start", id="guest.start"),
+        Binding("h", "guest('shutdown')", "Shutdown", id="guest.shutdown"),
+        Binding("r", "guest('reboot')", "Reboot", id="guest.reboot"),
+        Binding("p", "guest('pause')", "Pause/Resume", id="guest.pause"),
+        Binding("X", "guest('destroy')", "Force off", id="guest.destroy"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("P", "sort('cpu')", "Sort CPU", id="sort.cpu", show=False),
+        Binding("M", "sort('mem')", "Sort mem", id="sort.mem", show=False),
+        Binding("N", "sort('name')", "Sort name", id="sort.name", show=False),
+        Binding("B", "sort('disk')", "Sort disk", id="sort.disk", show=False),
+        Binding("T", "sort('net')", "Sort net", id="sort.net", show=False),
+        Binding("plus", "refresh_rate(-1)", "Faster", id="refresh.faster", show=False),
+        Binding("minus", "refresh_rate(1)", "Slower", id="refresh.slower", show=False),
+    ]
+
+    def __init__(self, options: AppOptions | None = None) -> None:
+        super().__init__()
+        self.options = options or AppOptions()
+        self.settings = self.options.settings
+        self.refresh_s = self.options.refresh or self.settings.refresh
+        self.readonly = self.options.readonly or self.settings.readonly
+        self.sessions: list[HostSession] = []
+        self.host_labels: list[str] = list(self.options.host_labels or [])
+        self.badge = self.options.vt_badge or "KVM: probing…"
+        self.sampler: HostSampler | None = None
+        self._pace_timers: dict[str, Timer] = {}
+        self.guest_events: dict[str, list[str]] = {}
+        self.link_states: dict[int, LinkReport] = {}
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+
+    # -- composition ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield from compose_main(len(self.options.uris) > 1)
+
+    @property
+    def table(self) -> GuestTable:
+        return self.query_one(GuestTable)
+
+    def on_mount(self) -> None:
+        for i, uri in enumerate(self.options.uris):
+            link = HostLink(uri, self.readonly, on_report=partial(self._on_link_report, i))
+            self.sessions.append(HostSession(link, host_cpus=psutil.cpu_count() or 1))
+            if len(self.host_labels) <= i:
+                self.host_labels.append(uri or "default")
+        self._render_hosts()
+        self.table.focus()
+        if not self.options.live:
+            return
+        register_event_loop()  # once per process, on Textual's loop, before connections open
+        for i in range(len(self.sessions)):
+            self._connect(i)
+        self.sampler = HostSampler(self.settings.show_loopback)
+        self._host_tick()
+        if self.options.vt_badge is None:
+            self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
+
+    def on_unmount(self) -> None:
+        for s in self.sessions:
+            s.link.close()
+
+    # -- the hosts bar ----------------------------------------------------------------------
+    def _render_hosts(self) -> None:
+        lines = []
+        for i, s in enumerate(self.sessions):
+            rep = self.link_states.get(i)
+            state = s.link.state
+            style = {
+                LinkState.UP: "green",
+                LinkState.CONNECTING: "yellow",
+                LinkState.RECONNECTING: "bold yellow",
+                LinkState.DOWN: "bold red",
+            }[state]
+            line = Text()
+            line.append("● ", style=style)
+            line.append(f"{self.host_labels[i]}", style="bold")
+            line.append(f"  {s.uri or 'libvirt default'}  ", style="dim")
+            line.append(state.value, style=style)
+            if state is not LinkState.UP and rep is not None and rep.error:
+                line.append(f"  {rep.error}", style=style)
+            if state is LinkState.UP:
+                n = sum(1 for k in self.table.samples if k.startswith(f"{i}/"))
+                line.append(f"  {n} guests", style="dim")
+            lines.append(line)
+        self.query_one(HostsBar).show(
+            lines, self.badge, self.options.demo, self.refresh_s, self.readonly
+        )
+
+    # -- connections ----------------------------------------------------------------------
+    def _on_link_report(self, host: int, report: LinkReport) -> None:
+        self.post_message(m.LinkChanged(host, report))  # thread-safe
+
+    def _connect(self, host: int) -> None:
+        self.run_worker(
+            partial(self._connect_work, host),
+            thread=True,
+            exclusive=True,
+            group=f"connect-{host}",
+            name=f"connect {host}",
+        )
+
+    def _connect_work(self, host: int) -> None:
+        link = self.sessions[host].link
+        if link.state is LinkState.CONNECTING:
+            try:
+                link.connect()
+                ok = True
+            except ConnectFailed:
+                ok = False  # the link has reported DOWN with the reason and the fix
+        else:
+            ok = link.reconnect_once()
+        if ok:
+            self.post_message(m.HostConnected(host))
+
+    def on_link_changed(self, msg: m.LinkChanged) -> None:
+        self.link_states[msg.host] = msg.report
+        if msg.report.state in (LinkState.RECONNECTING, LinkState.DOWN):
+            link = self.sessions[msg.host].link
+            delay = link.next_delay()
+            self._arm(f"connect-{msg.host}", delay, partial(self._connect, msg.host))
+            self._cancel(f"stats-{msg.host}")
+            if msg.report.attempt == 0:
+                self.notify(msg.report.error, title="libvirt", severity="error", timeout=8)
+        self._render_hosts()
+
+    def on_host_connected(self, msg: m.HostConnected) -> None:
+        s = self.sessions[msg.host]
+        if s.link.hostname and not self.options.host_labels:
+            self.host_labels[msg.host] = s.link.hostname
+        try:
+            s.register_events(
+                partial(self._post_lifecycle, msg.host), partial(self._post_device, msg.host)
+            )
+        except libvirt.libvirtError as exc:
+            self.log_event(f"events unavailable on {s.uri}: {exc.get_error_message()}")
+        s.mark_stale()
+        self.log_event(f"connected to {s.uri or 'libvirt default'} ({s.link.hostname})")
+        self._render_hosts()
+        self._poll(msg.host)
+
+    def _post_lifecycle(self, host: int, event: LifecycleEvent) -> None:
+        self.post_message(m.Lifecycle(host, event))  # libvirtaio runs this on our loop
+
+    def _post_device(self, host: int, event: DeviceEvent) -> None:
+        self.post_message(m.GuestDevice(host, event))
+
+    # -- timers: one per kind, re-armed after each run (never overlapping) -------------------
+    def _arm(self, name: str, delay: float, callback: Callable[[], object]) -> None:
+        self._cancel(name)
+        self._pace_timers[name] = self.set_timer(delay, callback, name=name)
+
+    def _cancel(self, name: str) -> None:
+        timer = self._pace_timers.pop(name, None)
+        if timer is not None:
+            timer.stop()
+
+    # -- guest stats ----------------------------------------------------------------------
+    def _poll(self, host: int) -> None:
+        self._cancel(f"stats-{host}")
+        columns = self.table.stat_columns
+        self.run_worker(
+            partial(self._poll_work, host, columns),
+            thread=True,
+            exclusive=True,
+            group=f"stats-{host}",
+            name=f"stats {host}",
+        )
+
+    def _poll_work(self, host: int, columns: tuple[str, ...]) -> None:
+        s = self.sessions[host]
+        try:
+            result = s.poll(columns)
+        except libvirt.libvirtError as exc:
+            self.post_message(m.PollFailed(host, exc.get_error_message() or str(exc)))
+            return
+        self.post_message(m.GuestStats(host, result))
+
+    def on_guest_stats(self, msg: m.GuestStats) -> None:
+        s = self.sessions[msg.host] if msg.host < len(self.sessions) else None
+        history = s.rates.history if s is not None else {}
+        with self.batch_update():
+            self.table.update_host(
+                msg.host, self.host_labels[msg.host], msg.result.samples, history
+            )
+        self._update_detail()
+        self._render_hosts()
+        if self.options.live and s is not None and s.link.is_up:
+            self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
+
+    def on_poll_failed(self, msg: m.PollFailed) -> None:
+        link = self.sessions[msg.host].link
+        if link.is_up:
+            self.log_event(f"stats failed on {link.uri}: {msg.error}")
+            self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
+
+    # -- host stats -----------------------------------------------------------------------
+    def _host_tick(self) -> None:
+        self.run_worker(self._host_work, thread=True, exclusive=True, group="host", name="host")
+
+    def _host_work(self) -> None:
+        if self.sampler is not None:
+            self.post_message(m.HostStats(self.sampler.sample()))
+
+    def on_host_stats(self, msg: m.HostStats) -> None:
+        history = self.sampler.history if self.sampler is not None else None
+        self.query_one(HostPanel).show(msg.sample, history)
+        if self.options.live:
+            self._arm("host", self.refresh_s, self._host_tick)
+
+    # -- virtualization probe -------------------------------------------------------------
+    def _probe_vt(self) -> None:
+        try:
+            from tui.host.vt import probe
+
+            badge = probe().badge
+        except Exception as exc:  # the doctor screen shows the details
+            badge = f"KVM: unknown ({exc.__class__.__name__})"
+        self.call_from_thread(self._set_badge, badge)
+
+    def _set_badge(self, badge: str) -> None:
+        self.badge = badge
+        self._render_hosts()
+
+    # -- events ---------------------------------------------------------------------------
+    def log_event(self, text: str, wall: float | None = None, uuid: str | None = None) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(wall if wall is not None else time.time()))
+        line = f"{stamp} {text}"
+        self.query_one("#events", RichLog).write(line)
+        if uuid:
+            self.guest_events.setdefault(uuid, []).append(line)
+
+    def on_lifecycle(self, msg: m.Lifecycle) -> None:
+        ev: LifecycleEvent = msg.event
+        key = f"{msg.host}/{ev.uuid}"
+        self.log_event(f"{ev.name}: {ev.kind}", ev.wall, ev.uuid)
+        if ev.kind == "undefined" and key in self.table.samples:
+            sample = self.table.samples[key]
+            if not sample.active:
+                self.table.drop(key)
+        state = EVENT_STATE.get(ev.kind)
+        if state:
+            self.table.set_state(key, state)
+        # Re-read this guest's XML on the next poll, and poll now rather than at the tick.
+        self.sessions[msg.host].mark_stale(ev.uuid)
+        if self.sessions[msg.host].link.is_up:
+            self._poll(msg.host)
+
+    def on_guest_device(self, msg: m.GuestDevice) -> None:
+        ev = msg.event
+        what = "added to" if ev.added else "removed from"
+        self.log_event(f"device {ev.alias} {what} {ev.name}", ev.wall, ev.uuid)
+
+    # -- actions --------------------------------------------------------------------------
+    def _selected(self) -> tuple[int, str, str] | None:
+        key = self.table.selected_key()
+        if key is None:
+            return None
+        host, uuid = key.split("/", 1)
+        return int(host), uuid, self.table.samples[key].name
+
+    def action_guest(self, verb: str) -> None:
+        sel = self._selected()
+        if sel is None:
+            self.notify("No guest selected.", severity="warning")
+            return
+        host, uuid, name = sel
+        if self.readonly:
+            self.notify(
+                f"Read-only connection: cannot {verb} {name}. Restart without --readonly.",
+                severity="warning",
+            )
+            return
+        if verb == "pause":
+            sample = self.table.samples[f"{host}/{uuid}"]
+            verb = "resume" if sample.state == "paused" else "pause"
+        if verb == "destroy":
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._run_action(host, uuid, name, "destroy")
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"Force off '{name}'? This is like pulling the power cord: "
+                    "unsaved data in the guest is lost.",
+                    yes_label="Force off",
+                ),
+                answered,
+            )
+            return
+        self._run_action(host, uuid, name, verb)
+
+    def _run_action(self, host: int, uuid: str, name: str, verb: str) -> None:
+        self.run_worker(
+            partial(self._action_work, host, uuid, name, verb),
+            thread=True,
+            group="actions",
+            name=f"{verb} {name}",
+        )
+
+    def _action_work(self, host: int, uuid: str, name: str, verb: str) -> None:
+        conn = self.sessions[host].link.conn
+        if conn is None:
+            self.post_message(m.ActionResult(f"{verb} {name}: host is not connected", ok=False))
+            return
+        try:
+            dom = conn.lookupByUUIDString(uuid)
+            calls = {
+                "start": dom.create,
+                "shutdown": dom.shutdown,
+                "reboot": lambda: dom.reboot(0),
+                "pause": dom.suspend,
+                "resume": dom.resume,
+                "destroy": dom.destroy,
+            }
+            calls[verb]()
+        except libvirt.libvirtError as exc:
+            self.post_message(
+                m.ActionResult(f"{verb} {name} failed: {exc.get_error_message()}", ok=False)
+            )
+            return
+        self.post_message(m.ActionResult(f"{verb}: {name} — done"))
+
+    def on_action_result(self, msg: m.ActionResult) -> None:
+        self.notify(msg.text, severity="information" if msg.ok else "error", timeout=6)
+        self.log_event(msg.text)
+
+    # -- view -----------------------------------------------------------------------------
+    def action_sort(self, what: str) -> None:
+        self.table.set_sort(what)
+
+    def action_refresh_rate(self, direction: int) -> None:
+        steps = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
+        cur = min(range(len(steps)), key=lambda i: abs(steps[i] - self.refresh_s))
+        nxt = max(0, min(len(steps) - 1, cur + direction))
+        self.refresh_s = max(MIN_REFRESH, min(MAX_REFRESH, steps[nxt]))
+        self.notify(f"Refresh every {self.refresh_s:g} s", timeout=2)
+        self._render_hosts()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, _event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.remove_class("visible")
+            self.table.focus()
+            event.stop()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(binding_rows(self.all_bindings())))
+
+    def all_bindings(self) -> list[Binding]:
+        """The bindings in force now (after any [keymap] rebinding), each listed once."""
+        seen: set[str] = set()
+        out = []
+        for active in self.active_bindings.values():
+            b = active.binding
+            ident = b.id or f"{b.action}@{b.key}"
+            if ident in seen:
+                continue
+            seen.add(ident)
+            out.append(b)
+        return out
+
+    def action_detail(self) -> None:
+        key = self.table.selected_key()
+        if key is None:
+            return
+        sample = self.table.samples[key]
+        screen = GuestDetailScreen(key, f"{sample.name} on {self.table.hosts.get(key, '')}")
+        self.push_screen(screen)
+        self.call_after_refresh(self._update_detail)
+
+    def _update_detail(self) -> None:
+        screen = self.screen
+        if not isinstance(screen, GuestDetailScreen):
+            return
+        host, uuid = screen.row_key.split("/", 1)
+        s = self.sessions[int(host)] if int(host) < len(self.sessions) else None
+        screen.show(
+            s.info.get(uuid) if s else None,
+            self.table.samples.get(screen.row_key),
+            s.rates.history.get(uuid) if s else None,
+            self.guest_events.get(uuid, []),
+        )
+
+    def select_guest(self, key: str) -> None:
+        self.table.select_key(key)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.options.demo or any(is_test_driver(s.uri) for s in self.sessions)

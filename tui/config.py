@@ -1,0 +1,160 @@
+"""User settings: ``$XDG_CONFIG_HOME/kvmdeck/config.toml``, read-only for kvmdeck.
+
+kvmdeck never writes ``config.toml`` (it is the user's file, with their comments). State the app
+saves (USB rules, for example) goes into app-owned files beside it, written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. The message names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    uri: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    uri: str | None = None
+    hosts: tuple[HostEntry, ...] = ()
+    refresh: float = 1.0
+    readonly: bool = False
+    show_loopback: bool = False
+    show_root_hubs: bool = False
+    keep_viewers: bool = False
+    keymap: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+
+MIN_REFRESH = 0.25
+MAX_REFRESH = 3600.0
+
+
+def config_dir(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "kvmdeck"
+
+
+def config_path(env: dict[str, str] | None = None) -> Path:
+    return config_dir(env) / "config.toml"
+
+
+def rules_path(env: dict[str, str] | None = None) -> Path:
+    """App-owned USB rules file, beside config.toml."""
+    return config_dir(env) / "rules.toml"
+
+
+_LINE_RE = re.compile(r"at line (\d+), column (\d+)")
+
+# key -> (expected type(s), human type name)
+_SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
+    "uri": ((str,), 'a string such as "qemu:///system"'),
+    "refresh": ((int, float), "a number of seconds"),
+    "readonly": ((bool,), "true or false"),
+    "show_loopback": ((bool,), "true or false"),
+    "show_root_hubs": ((bool,), "true or false"),
+    "keep_viewers": ((bool,), "true or false"),
+}
+_TABLES = {"hosts", "keymap"}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the config. A missing file gives the defaults."""
+    path = config_path() if path is None else Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings(path=None)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _LINE_RE.search(msg)
+        where = f"line {m.group(1)}, column {m.group(2)}" if m else "somewhere"
+        reason = _LINE_RE.sub("", msg).strip().rstrip("(").strip()
+        raise ConfigError(
+            f"{path}:{m.group(1) if m else '?'}: TOML syntax error at {where}: {reason}. "
+            "Fix that line (see https://toml.io) or move the file away to use the defaults."
+        ) from exc
+    return parse_settings(data, path)
+
+
+def parse_settings(data: dict[str, Any], path: Path) -> Settings:
+    known = sorted([*_SCALARS, *_TABLES])
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SCALARS:
+            types, human = _SCALARS[key]
+            if isinstance(value, bool) and bool not in types:
+                ok = False
+            else:
+                ok = isinstance(value, types)
+            if not ok:
+                raise ConfigError(
+                    f"{path}: key '{key}' must be {human}, not {type(value).__name__} "
+                    f"({value!r}). Fix the value of '{key}'."
+                )
+            values[key] = value
+        elif key == "hosts":
+            values["hosts"] = _parse_hosts(value, path)
+        elif key == "keymap":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ConfigError(
+                    f'{path}: [keymap] must map binding ids to keys, e.g. refresh_faster = "ctrl+up".'
+                )
+            values["keymap"] = dict(value)
+        else:
+            raise ConfigError(
+                f"{path}: unknown key '{key}'. Known keys: {', '.join(known)}. "
+                "Remove it or fix its spelling."
+            )
+    refresh = float(values.get("refresh", 1.0))
+    if not MIN_REFRESH <= refresh <= MAX_REFRESH:
+        raise ConfigError(
+            f"{path}: key 'refresh' is {refresh}, outside {MIN_REFRESH}..{MAX_REFRESH} seconds. "
+            "Pick a value in that range."
+        )
+    values["refresh"] = refresh
+    return Settings(path=path, **values)
+
+
+def _parse_hosts(value: Any, path: Path) -> tuple[HostEntry, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"{path}: key 'hosts' must be an array of tables: [[hosts]] uri = \"qemu:///system\"."
+        )
+    hosts = []
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: hosts[{i}] must be a table with a 'uri' key.")
+        uri = item.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise ConfigError(f"{path}: key 'hosts[{i}].uri' must be a non-empty string.")
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{path}: key 'hosts[{i}].name' must be a string.")
+        extra = set(item) - {"uri", "name"}
+        if extra:
+            raise ConfigError(
+                f"{path}: unknown key 'hosts[{i}].{sorted(extra)[0]}'. Known: uri, name."
+            )
+        hosts.append(HostEntry(uri=uri, name=name))
+    return tuple(hosts)

@@ -1,0 +1,1 @@
+"""Local host: psutil sampling and the virtualization probe (no textual here)."""

@@ -1,0 +1,1 @@
+"""libvirt side: connections, stats, events, domain XML (no textual here)."""

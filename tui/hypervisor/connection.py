@@ -1,0 +1,316 @@
+"""Choosing, opening and keeping libvirt connections.
+
+One :class:`HostLink` per host holds a tiny state machine (connecting → up → reconnecting → up …
+or down). It never touches the UI: it reports through a callback, and the app turns the reports
+into messages. Every method that talks to libvirt may block, so the app calls them from thread
+workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import libvirt
+
+log = logging.getLogger(__name__)
+
+_quiet_lock = threading.Lock()
+_quiet_done = False
+
+
+def silence_libvirt_errors() -> None:
+    """libvirt's default handler prints to the terminal and corrupts a TUI; we report errors ourselves."""
+    global _quiet_done
+    with _quiet_lock:
+        if not _quiet_done:
+            libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+            _quiet_done = True
+
+
+def register_event_loop() -> bool:
+    """Register libvirt's asyncio event implementation on the running loop, once per process.
+
+    Must be called from within the running asyncio loop (Textual's), before connections open.
+    Returns True when events are available.
+    """
+    import libvirtaio
+
+    if libvirtaio.getCurrentImpl() is None:
+        libvirtaio.virEventRegisterAsyncIOImpl()
+    return True
+
+
+def demo_xml_path() -> Path:
+    return Path(str(resources.files("tui.demo").joinpath("demo.xml")))
+
+
+def demo_uri() -> str:
+    return f"test://{demo_xml_path()}"
+
+
+def choose_uris(
+    cli: list[str] | None,
+    env: dict[str, str] | None,
+    config_uri: str | None,
+    config_hosts: list[str] | None = None,
+) -> list[str | None]:
+    """virsh's order: --connect, then $LIBVIRT_DEFAULT_URI, then the config, then libvirt's default.
+
+    ``None`` stands for libvirt's own default (``virConnectOpen(NULL)``).
+    """
+    env = dict(os.environ) if env is None else env
+    if cli:
+        return list(dict.fromkeys(cli))
+    if env.get("LIBVIRT_DEFAULT_URI"):
+        return [env["LIBVIRT_DEFAULT_URI"]]
+    if config_hosts:
+        return list(dict.fromkeys(config_hosts))
+    if config_uri:
+        return [config_uri]
+    return [None]
+
+
+def is_remote(uri: str | None) -> bool:
+    """A URI that names another machine (qemu+ssh://host/…); qemu:///system is local."""
+    if not uri:
+        return False
+    host = urlsplit(uri).hostname
+    return (
+        (bool(host)
+        and host not in ("localhost", "127.0.0.1", "::1"))
+        or (bool(host) and "+ssh" in urlsplit(uri).scheme)
+    )
+
+
+def ssh_target(uri: str) -> tuple[str | None, str, int | None]:
+    """(user, host, port) of a qemu+ssh:// URI."""
+    parts = urlsplit(uri)
+    return parts.username, parts.hostname or "", parts.port
+
+
+def is_test_driver(uri: str | None) -> bool:
+    return bool(uri) and str(uri).startswith("test:")
+
+
+def with_no_tty(uri: str | None) -> str | None:
+    """SSH must never prompt onto the TUI: add ``no_tty=1`` to ssh transports."""
+    if not uri:
+        return uri
+    parts = urlsplit(uri)
+    if not parts.scheme.endswith("+ssh") and not parts.scheme.endswith("+libssh2"):
+        return uri
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if "no_tty" in query:
+        return uri
+    query["no_tty"] = "1"
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/~")))
+
+
+class ConnectFailed(Exception):
+    """Opening a connection failed; the message says which URI, libvirt's error and the fix."""
+
+    def __init__(self, uri: str | None, error: str, hint: str) -> None:
+        self.uri = uri
+        self.error = error
+        self.hint = hint
+        super().__init__(f"Cannot connect to {uri or 'the default hypervisor'}: {error}. {hint}")
+
+
+def explain_error(uri: str | None, message: str) -> str:
+    """The likely fix for a failed open, in one sentence."""
+    low = message.lower()
+    scheme = urlsplit(uri).scheme if uri else ""
+    if "ssh" in scheme and (
+        "permission denied" in low or "authentication" in low or "host key" in low
+    ):
+        return (
+            "SSH needs a key or an agent (kvmdeck never prompts): run ssh-add, or add "
+            "?keyfile=/path/to/key to the URI."
+        )
+    if "no such file" in low or "connection refused" in low or "failed to connect socket" in low:
+        return (
+            "libvirtd is not running there: start it (systemctl start libvirtd, or "
+            "'virtlogd -d; libvirtd -d'), or try 'kvmdeck --demo'."
+        )
+    if "permission denied" in low or "authentication" in low or "access" in low:
+        return (
+            "This user may not use that socket: add it to group 'libvirt' "
+            "(usermod -aG libvirt $USER, then log in again), or use --readonly."
+        )
+    if "no connection driver" in low or "unsupported" in low:
+        return (
+            "That URI names a driver this libvirt lacks: check the spelling (e.g. qemu:///system)."
+        )
+    return "Check the URI and that libvirtd is running, or try 'kvmdeck --demo'."
+
+
+def open_connection(uri: str | None, readonly: bool = False) -> libvirt.virConnect:
+    """Open a connection (blocking). Raises :class:`ConnectFailed` with a hint."""
+    silence_libvirt_errors()
+    real = with_no_tty(uri)
+    try:
+        conn = libvirt.openReadOnly(real) if readonly else libvirt.open(real)
+    except libvirt.libvirtError as exc:
+        msg = exc.get_error_message() or str(exc)
+        raise ConnectFailed(uri, msg, explain_error(uri, msg)) from exc
+    if conn is None:  # pragma: no cover - old bindings
+        raise ConnectFailed(uri, "libvirt returned no connection", explain_error(uri, ""))
+    return conn
+
+
+class LinkState(enum.Enum):
+    CONNECTING = "connecting"
+    UP = "up"
+    RECONNECTING = "reconnecting"
+    DOWN = "down"
+
+
+@dataclass
+class LinkReport:
+    """What a link tells the app: its state, and the error if any."""
+
+    uri: str | None
+    state: LinkState
+    error: str = ""
+    attempt: int = 0
+
+
+class HostLink:
+    """One host's connection: open, keepalive, close callback, reconnect with backoff."""
+
+    BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+    def __init__(
+        self,
+        uri: str | None,
+        readonly: bool = False,
+        on_report: Callable[[LinkReport], None] | None = None,
+        keepalive: tuple[int, int] = (5, 3),
+    ) -> None:
+        self.uri = uri
+        self.readonly = readonly
+        self.conn: libvirt.virConnect | None = None
+        self.state = LinkState.CONNECTING
+        self.error = ""
+        self.attempt = 0
+        self.hostname = ""
+        self.generation = 0  # bumped on every successful (re)connect
+        self._on_report = on_report or (lambda _r: None)
+        self._keepalive = keepalive
+        self._lock = threading.RLock()
+        self._closed_by_us = False
+
+    # -- state -------------------------------------------------------------------------
+    def _set(self, state: LinkState, error: str = "") -> None:
+        self.state = state
+        self.error = error
+        self._on_report(LinkReport(self.uri, state, error, self.attempt))
+
+    @property
+    def is_up(self) -> bool:
+        return self.state is LinkState.UP and self.conn is not None
+
+    @property
+    def is_test(self) -> bool:
+        return is_test_driver(self.uri)
+
+    # -- open / close --------------------------------------------------------------------
+    def connect(self) -> libvirt.virConnect:
+        """Open (blocking). On failure the state is DOWN (first try) and ConnectFailed raises."""
+        with self._lock:
+            try:
+                conn = open_connection(self.uri, self.readonly)
+            except ConnectFailed as exc:
+                self._set(LinkState.DOWN if self.attempt == 0 else LinkState.RECONNECTING, str(exc))
+                raise
+            self._closed_by_us = False
+            self.conn = conn
+            try:
+                self.hostname = conn.getHostname()
+            except libvirt.libvirtError:
+                self.hostname = self.uri or "localhost"
+            if not self.is_test:
+                try:
+                    conn.setKeepAlive(*self._keepalive)
+                except libvirt.libvirtError as exc:  # local unix sockets may refuse
+                    log.debug("keepalive not available on %s: %s", self.uri, exc)
+            try:
+                conn.registerCloseCallback(self._closed, None)
+            except libvirt.libvirtError as exc:
+                log.debug("close callback not available on %s: %s", self.uri, exc)
+            self.generation += 1
+            self.attempt = 0
+            self._set(LinkState.UP)
+            return conn
+
+    def _closed(self, _conn: libvirt.virConnect, reason: int, _opaque: object) -> None:
+        """libvirt's close callback (runs on the event loop)."""
+        if self._closed_by_us:
+            return
+        names = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client request"}
+        self.conn = None
+        self._set(LinkState.RECONNECTING, f"connection lost ({names.get(reason, reason)})")
+
+    def mark_lost(self, error: str) -> None:
+        """A call failed because the link is gone (the close callback may come later or never)."""
+        with self._lock:
+            if self.state is LinkState.UP:
+                self.conn = None
+                self._set(LinkState.RECONNECTING, error)
+
+    def next_delay(self) -> float:
+        return self.BACKOFF[min(self.attempt, len(self.BACKOFF) - 1)]
+
+    def reconnect_once(self) -> bool:
+        """One reconnect attempt (blocking). Returns True when up again."""
+        self.attempt += 1
+        try:
+            self.connect()
+        except ConnectFailed:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self.conn = self.conn, None
+            self._closed_by_us = True
+            if conn is not None:
+                with contextlib.suppress(libvirt.libvirtError):
+                    conn.unregisterCloseCallback()
+                with contextlib.suppress(libvirt.libvirtError):
+                    conn.close()
+            self.state = LinkState.DOWN
+
+
+def link_is_dead(conn: libvirt.virConnect | None) -> bool:
+    """After a failed call: is the connection itself gone (not just one domain)?"""
+    if conn is None:
+        return True
+    try:
+        return conn.isAlive() != 1
+    except libvirt.libvirtError:
+        return True
+
+
+def wait_for_libvirt(uri: str, deadline_s: float = 60.0) -> libvirt.virConnect:
+    """Poll ``libvirt.open`` until it works (the first libvirtd start probes QEMU's capabilities)."""
+    silence_libvirt_errors()
+    end = time.monotonic() + deadline_s
+    last = ""
+    while time.monotonic() < end:
+        try:
+            return libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            last = str(exc)
+            time.sleep(0.5)
+    raise TimeoutError(f"libvirt at {uri} did not answer within {deadline_s:.0f} s: {last}")

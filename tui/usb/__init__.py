@@ -1,0 +1,1 @@
+"""USB: pyudev monitor, device model, auto-attach rules (no textual here)."""
