@@ -6,11 +6,16 @@ Outside CI a missing component skips with the package to install; with CI=true i
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.support import bed
+
+# Snapshots and log lines show local times: make them the same on every machine.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 def need(fn, *args):  # type: ignore[no-untyped-def]
@@ -63,3 +68,11 @@ def persistent_guest(libvirtd) -> Iterator[bed.Guest]:  # type: ignore[no-untype
     yield g
     conn, _ = bed.ensure_libvirtd()
     bed.remove(conn, g)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An sshd on 127.0.0.1 with a throwaway key, for qemu+ssh:// tests."""
+    server = need(bed.start_sshd, tmp_path_factory.mktemp("sshd"))
+    yield server
+    bed.stop_process(server.proc)

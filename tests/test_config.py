@@ -80,7 +80,9 @@ def test_rules_live_beside_config(tmp_path: Path) -> None:
     assert rules_path(env) == tmp_path / "kvmdeck" / "rules.toml"
 
 
-def test_atomic_write_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_keeps_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "rules.toml"
     target.write_text("old = 1\n")
 
@@ -105,14 +107,20 @@ def test_atomic_write_replaces(tmp_path: Path) -> None:
     ("text", "needle"),
     [("refresh = = 3\n", "line 1"), ("readonly = 3\n", "'readonly'")],
 )
-def test_cli_reports_config_errors_without_traceback(tmp_path: Path, text: str, needle: str) -> None:
+def test_cli_reports_config_errors_without_traceback(
+    tmp_path: Path, text: str, needle: str
+) -> None:
     cfg = tmp_path / "kvmdeck"
     cfg.mkdir()
     (cfg / "config.toml").write_text(text)
     env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path))
     for args in ([], ["doctor"], ["stats"]):
         r = subprocess.run(
-            [sys.executable, "-m", "tui", *args], capture_output=True, text=True, env=env, timeout=60
+            [sys.executable, "-m", "tui", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert r.returncode == 2, (args, r.stderr)
         assert needle in r.stderr and str(cfg / "config.toml") in r.stderr

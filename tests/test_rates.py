@@ -41,11 +41,7 @@ def raw(t: float, cpu: int | None, rd: int | None, state: int = 1, uuid: str = "
     return RawGuest("g", uuid, state, 1, t, cpu_time=cpu, rd_bytes=rd, rx_bytes=rd)
 
 
-@given(
-    st.lists(
-        st.tuples(counters, counters, st.sampled_from([1, 3, 5])), min_size=1, max_size=30
-    )
-)
+@given(st.lists(st.tuples(counters, counters, st.sampled_from([1, 3, 5])), min_size=1, max_size=30))
 def test_guest_rates_survive_any_sequence(seq: list[tuple[int | None, int | None, int]]) -> None:
     gr = GuestRates(host_cpus=2)
     for i, (cpu, rd, state) in enumerate(seq):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePath
+from typing import TypeVar
 
 import libvirt
 import psutil
@@ -20,31 +21,50 @@ from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, RichLog
 
 from tui import messages as m
 from tui.commands import GuestCommands
 from tui.config import MAX_REFRESH, MIN_REFRESH, Settings
 from tui.host.stats import HostSampler
+from tui.host.vt import VtReport
 from tui.hypervisor.connection import (
     ConnectFailed,
     HostLink,
     LinkReport,
     LinkState,
+    display_uri,
     is_test_driver,
     register_event_loop,
 )
 from tui.hypervisor.events import DeviceEvent, LifecycleEvent
+from tui.hypervisor.graphics import DisplayError
+from tui.hypervisor.hoststats import RemoteHostSample
 from tui.hypervisor.session import HostSession
+from tui.launch import (
+    ClientInstructions,
+    Launcher,
+    LaunchError,
+    ViewerInfo,
+    ViewerOpened,
+    ViewerState,
+    open_console,
+)
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.console import ClientCommandDialog, ViewersScreen
 from tui.screens.detail import GuestDetailScreen
+from tui.screens.doctor import DoctorScreen
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.main import HostsBar, compose_main
+from tui.util import DASH, fmt_bytes, fmt_pct
 from tui.widgets.guest_table import GuestTable
 from tui.widgets.host_panel import HostPanel
 
 log = logging.getLogger(__name__)
+W = TypeVar("W", bound=Widget)
 
 EVENT_STATE = {
     "started": "running",
@@ -55,6 +75,19 @@ EVENT_STATE = {
     "crashed": "crashed",
     "pmsuspended": "suspended",
 }
+
+
+def remote_summary(r: RemoteHostSample) -> str:
+    """A remote host's figures (libvirt's getInfo/getCPUStats/getMemoryStats; '—' for gaps)."""
+    cpu = fmt_pct(r.cpu_pct).strip()
+    if r.mem_total_kib and r.mem_free_kib is not None:
+        used = (r.mem_total_kib - r.mem_free_kib) * 1024
+        mem = f"{fmt_bytes(used)}/{fmt_bytes(r.mem_total_kib * 1024)}"
+    elif r.mem_total_kib:
+        mem = f"{DASH}/{fmt_bytes(r.mem_total_kib * 1024)}"
+    else:
+        mem = DASH
+    return f"host cpu {cpu} of {r.cpus or DASH} · mem {mem} (via libvirt)"
 
 
 def css_paths() -> list[str | PurePath]:
@@ -92,6 +125,9 @@ class KvmDeckApp(App[int]):
         Binding("p", "guest('pause')", "Pause/Resume", id="guest.pause"),
         Binding("X", "guest('destroy')", "Force off", id="guest.destroy"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("d", "doctor", "Doctor", id="doctor"),
+        Binding("v", "console", "Console", id="guest.console"),
+        Binding("w", "viewers", "Viewers", id="viewers", show=False),
         Binding("P", "sort('cpu')", "Sort CPU", id="sort.cpu", show=False),
         Binding("M", "sort('mem')", "Sort mem", id="sort.mem", show=False),
         Binding("N", "sort('name')", "Sort name", id="sort.name", show=False),
@@ -110,10 +146,13 @@ class KvmDeckApp(App[int]):
         self.sessions: list[HostSession] = []
         self.host_labels: list[str] = list(self.options.host_labels or [])
         self.badge = self.options.vt_badge or "KVM: probing…"
+        self.vt_report: VtReport | None = None
         self.sampler: HostSampler | None = None
         self._pace_timers: dict[str, Timer] = {}
         self.guest_events: dict[str, list[str]] = {}
         self.link_states: dict[int, LinkReport] = {}
+        self.remote_samples: dict[int, RemoteHostSample] = {}
+        self.launcher = Launcher(on_change=self._on_viewer_change)
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
@@ -123,14 +162,24 @@ class KvmDeckApp(App[int]):
 
     @property
     def table(self) -> GuestTable:
-        return self.query_one(GuestTable)
+        return self._main_widget(GuestTable)
+
+    def _main_widget(self, kind: type[W], selector: str | None = None) -> W:
+        """Widgets of the main screen, found there even while another screen is on top."""
+        base = self.screen_stack[0] if self.screen_stack else self.screen
+        return base.query_one(selector or kind, kind)  # type: ignore[arg-type]
+
+    @property
+    def ui_alive(self) -> bool:
+        """False while the app shuts down: late messages (events, stats) are dropped then."""
+        return not self._exit and bool(self.screen_stack)
 
     def on_mount(self) -> None:
         for i, uri in enumerate(self.options.uris):
             link = HostLink(uri, self.readonly, on_report=partial(self._on_link_report, i))
             self.sessions.append(HostSession(link, host_cpus=psutil.cpu_count() or 1))
             if len(self.host_labels) <= i:
-                self.host_labels.append(uri or "default")
+                self.host_labels.append(display_uri(uri))
         self._render_hosts()
         self.table.focus()
         if not self.options.live:
@@ -144,11 +193,14 @@ class KvmDeckApp(App[int]):
             self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
 
     def on_unmount(self) -> None:
+        self.launcher.shutdown(keep_viewers=self.settings.keep_viewers)
         for s in self.sessions:
             s.link.close()
 
     # -- the hosts bar ----------------------------------------------------------------------
     def _render_hosts(self) -> None:
+        if not self.ui_alive:
+            return
         lines = []
         for i, s in enumerate(self.sessions):
             rep = self.link_states.get(i)
@@ -162,15 +214,18 @@ class KvmDeckApp(App[int]):
             line = Text()
             line.append("● ", style=style)
             line.append(f"{self.host_labels[i]}", style="bold")
-            line.append(f"  {s.uri or 'libvirt default'}  ", style="dim")
+            line.append(f"  {display_uri(s.uri)}  ", style="dim")
             line.append(state.value, style=style)
             if state is not LinkState.UP and rep is not None and rep.error:
                 line.append(f"  {rep.error}", style=style)
             if state is LinkState.UP:
                 n = sum(1 for k in self.table.samples if k.startswith(f"{i}/"))
                 line.append(f"  {n} guests", style="dim")
+                remote = self.remote_samples.get(i)
+                if remote is not None:
+                    line.append("  " + remote_summary(remote), style="cyan")
             lines.append(line)
-        self.query_one(HostsBar).show(
+        self._main_widget(HostsBar).show(
             lines, self.badge, self.options.demo, self.refresh_s, self.readonly
         )
 
@@ -264,8 +319,12 @@ class KvmDeckApp(App[int]):
         self.post_message(m.GuestStats(host, result))
 
     def on_guest_stats(self, msg: m.GuestStats) -> None:
+        if not self.ui_alive:
+            return
         s = self.sessions[msg.host] if msg.host < len(self.sessions) else None
         history = s.rates.history if s is not None else {}
+        if msg.result.remote_host is not None:
+            self.remote_samples[msg.host] = msg.result.remote_host
         with self.batch_update():
             self.table.update_host(
                 msg.host, self.host_labels[msg.host], msg.result.samples, history
@@ -291,33 +350,56 @@ class KvmDeckApp(App[int]):
 
     def on_host_stats(self, msg: m.HostStats) -> None:
         history = self.sampler.history if self.sampler is not None else None
-        self.query_one(HostPanel).show(msg.sample, history)
+        if not self.ui_alive:
+            return
+        self._main_widget(HostPanel).show(msg.sample, history)
         if self.options.live:
             self._arm("host", self.refresh_s, self._host_tick)
 
-    # -- virtualization probe -------------------------------------------------------------
+    # -- virtualization probe (the header badge and the doctor screen) -------------------
     def _probe_vt(self) -> None:
+        from tui.doctor import build_report
+
+        uri = self.sessions[0].uri if self.sessions else None
+        if uri is not None and is_test_driver(uri):
+            uri = None  # the demo describes this machine's KVM, not the test driver's
         try:
-            from tui.host.vt import probe
-
-            badge = probe().badge
+            report = build_report(uri)
         except Exception as exc:  # the doctor screen shows the details
-            badge = f"KVM: unknown ({exc.__class__.__name__})"
-        self.call_from_thread(self._set_badge, badge)
+            log.exception("virtualization probe failed")
+            self.call_from_thread(self._set_badge, f"KVM: unknown ({exc})", None)
+            return
+        self.call_from_thread(self._set_badge, report.badge, report)
 
-    def _set_badge(self, badge: str) -> None:
+    def _set_badge(self, badge: str, report: VtReport | None) -> None:
         self.badge = badge
+        self.vt_report = report
         self._render_hosts()
+        if report is not None and isinstance(self.screen, DoctorScreen):
+            self.screen.show(report)
+
+    def action_doctor(self) -> None:
+        if self.vt_report is None:
+            self.notify("Virtualization checks are still running…", timeout=3)
+            if self.options.live:
+                self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
+            return
+        self.push_screen(DoctorScreen(self.vt_report))
 
     # -- events ---------------------------------------------------------------------------
     def log_event(self, text: str, wall: float | None = None, uuid: str | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(wall if wall is not None else time.time()))
         line = f"{stamp} {text}"
-        self.query_one("#events", RichLog).write(line)
+        try:
+            self._main_widget(RichLog, "#events").write(line)
+        except NoMatches:  # shutting down, or another screen is on top
+            log.debug("event while the log is not mounted: %s", line)
         if uuid:
             self.guest_events.setdefault(uuid, []).append(line)
 
     def on_lifecycle(self, msg: m.Lifecycle) -> None:
+        if not self.ui_alive:
+            return
         ev: LifecycleEvent = msg.event
         key = f"{msg.host}/{ev.uuid}"
         self.log_event(f"{ev.name}: {ev.kind}", ev.wall, ev.uuid)
@@ -413,6 +495,58 @@ class KvmDeckApp(App[int]):
         self.notify(msg.text, severity="information" if msg.ok else "error", timeout=6)
         self.log_event(msg.text)
 
+    # -- SPICE consoles ---------------------------------------------------------------------
+    def action_console(self) -> None:
+        sel = self._selected()
+        if sel is None:
+            self.notify("No guest selected.", severity="warning")
+            return
+        host, _uuid, name = sel
+        self.notify(f"Opening the console of {name}…", timeout=3)
+        self.run_worker(
+            partial(self._console_work, host, name),
+            thread=True,
+            group="console",
+            name=f"console {name}",
+        )
+
+    def _console_work(self, host: int, name: str) -> None:
+        s = self.sessions[host]
+        conn = s.link.conn
+        if conn is None:
+            self.post_message(m.ConsoleResult(name, error=f"{s.uri}: not connected"))
+            return
+        try:
+            result = open_console(conn, name, s.uri, self.readonly, self.launcher)
+        except (DisplayError, LaunchError) as exc:
+            self.post_message(m.ConsoleResult(name, error=str(exc)))
+            return
+        self.post_message(m.ConsoleResult(name, result=result))
+
+    def on_console_result(self, msg: m.ConsoleResult) -> None:
+        if msg.error:
+            self.notify(msg.error, title=f"Console of {msg.guest}", severity="error", timeout=10)
+            self.log_event(f"console {msg.guest}: {msg.error}")
+        elif isinstance(msg.result, ClientInstructions):
+            self.push_screen(ClientCommandDialog(msg.result))
+        elif isinstance(msg.result, ViewerOpened):
+            failed = msg.result.viewer.state is ViewerState.FAILED
+            self.notify(msg.result.message, severity="error" if failed else "information")
+            self.log_event(msg.result.message)
+
+    def _on_viewer_change(self, info: ViewerInfo) -> None:
+        self.post_message(m.ViewerChanged(info))  # from the launcher's watcher thread
+
+    def on_viewer_changed(self, msg: m.ViewerChanged) -> None:
+        info = msg.info
+        if isinstance(info, ViewerInfo) and info.state in (ViewerState.FAILED, ViewerState.EXITED):
+            self.log_event(
+                f"viewer of {info.guest} (pid {info.pid}): {info.state.value} {info.detail}"
+            )
+
+    def action_viewers(self) -> None:
+        self.push_screen(ViewersScreen(self.launcher))
+
     # -- view -----------------------------------------------------------------------------
     def action_sort(self, what: str) -> None:
         self.table.set_sort(what)
@@ -426,7 +560,7 @@ class KvmDeckApp(App[int]):
         self._render_hosts()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._main_widget(Input, "#filter")
         box.add_class("visible")
         box.focus()
 
@@ -439,7 +573,7 @@ class KvmDeckApp(App[int]):
         self.table.focus()
 
     def on_key(self, event: events.Key) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._main_widget(Input, "#filter")
         if event.key == "escape" and box.has_focus:
             box.value = ""
             box.remove_class("visible")

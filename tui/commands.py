@@ -16,6 +16,8 @@ ACTIONS = [
     ("Reboot selected guest", "guest('reboot')"),
     ("Pause or resume selected guest", "guest('pause')"),
     ("Force off selected guest (asks first)", "guest('destroy')"),
+    ("Open SPICE console of selected guest (remote-viewer)", "console"),
+    ("Open viewers list", "viewers"),
     ("Guest detail", "detail"),
     ("Filter guests by name", "filter"),
     ("Sort by CPU", "sort('cpu')"),
@@ -23,6 +25,7 @@ ACTIONS = [
     ("Sort by name", "sort('name')"),
     ("Sort by disk", "sort('disk')"),
     ("Sort by network", "sort('net')"),
+    ("Virtualization doctor (KVM, IOMMU, USB checks)", "doctor"),
     ("Help: keys", "help"),
 ]
 

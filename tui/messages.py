@@ -62,3 +62,19 @@ class ActionResult(Message):
         super().__init__()
         self.text = text
         self.ok = ok
+
+
+class ConsoleResult(Message):
+    """The outcome of opening a guest's console: a viewer, client instructions, or an error."""
+
+    def __init__(self, guest: str, result: object = None, error: str = "") -> None:
+        super().__init__()
+        self.guest = guest
+        self.result = result
+        self.error = error
+
+
+class ViewerChanged(Message):
+    def __init__(self, info: object) -> None:
+        super().__init__()
+        self.info = info

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -190,3 +191,74 @@ def wait_for(predicate, deadline_s: float = 30.0, interval: float = 0.2, what: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """Stop a process we started, by its PID: TERM, then KILL after ``grace_s``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace_s)
+
+
+# -- sshd on loopback (for qemu+ssh:// tests) -------------------------------------------------------------------------
+@dataclass
+class Sshd:
+    port: int
+    key: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def uri(self) -> str:
+        return f"qemu+ssh://root@127.0.0.1:{self.port}/system?keyfile={self.key}&no_verify=1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sshd(base: Path, deadline_s: float = 15.0) -> Sshd:
+    sshd = require_cmd("sshd", "openssh-server")
+    keygen = require_cmd("ssh-keygen", "openssh-client")
+    require_cmd("ssh", "openssh-client")
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in ("host_ed25519", "client_ed25519"):
+        subprocess.run(
+            [keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(base / name)], check=True
+        )
+    shutil.copy(base / "client_ed25519.pub", base / "authorized_keys")
+    os.chmod(base / "authorized_keys", 0o600)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
+    port = _free_port()
+    config = base / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_ed25519'}\n"
+        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\n"
+        "UsePAM no\nAllowTcpForwarding yes\nAllowStreamLocalForwarding yes\n"
+        f"PidFile {base / 'sshd.pid'}\n"
+    )
+    with open(base / "sshd.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {(base / 'sshd.log').read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return Sshd(port, base / "client_ed25519", proc)
+        except OSError:
+            time.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"sshd did not listen on 127.0.0.1:{port} within {deadline_s} s")

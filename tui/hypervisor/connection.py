@@ -85,10 +85,8 @@ def is_remote(uri: str | None) -> bool:
     if not uri:
         return False
     host = urlsplit(uri).hostname
-    return (
-        (bool(host)
-        and host not in ("localhost", "127.0.0.1", "::1"))
-        or (bool(host) and "+ssh" in urlsplit(uri).scheme)
+    return (bool(host) and host not in ("localhost", "127.0.0.1", "::1")) or (
+        bool(host) and "+ssh" in urlsplit(uri).scheme
     )
 
 
@@ -96,6 +94,15 @@ def ssh_target(uri: str) -> tuple[str | None, str, int | None]:
     """(user, host, port) of a qemu+ssh:// URI."""
     parts = urlsplit(uri)
     return parts.username, parts.hostname or "", parts.port
+
+
+def display_uri(uri: str | None) -> str:
+    """A URI for the screen: a test-driver file path is shortened to its file name."""
+    if not uri:
+        return "libvirt default"
+    if uri.startswith("test:///") and uri.count("/") > 3:
+        return "test:///…/" + uri.rsplit("/", 1)[1]
+    return uri
 
 
 def is_test_driver(uri: str | None) -> bool:
@@ -212,6 +219,7 @@ class HostLink:
 
     # -- state -------------------------------------------------------------------------
     def _set(self, state: LinkState, error: str = "") -> None:
+        log.info("%s: %s%s", self.uri or "default", state.value, f" ({error})" if error else "")
         self.state = state
         self.error = error
         self._on_report(LinkReport(self.uri, state, error, self.attempt))

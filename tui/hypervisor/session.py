@@ -20,6 +20,7 @@ import psutil
 from tui.hypervisor.connection import HostLink, is_remote, link_is_dead
 from tui.hypervisor.domxml import DomainInfo, parse_domain
 from tui.hypervisor.events import DeviceEvent, LifecycleEvent, make_device, make_lifecycle
+from tui.hypervisor.hoststats import RemoteHostSample, RemoteHostStats
 from tui.hypervisor.stats import GuestRates, GuestSample, collect, groups_for
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class PollResult:
     samples: list[GuestSample]
     elapsed_s: float
     groups: int
+    remote_host: RemoteHostSample | None = None  # a remote host's own figures, from libvirt
 
 
 class HostSession:
@@ -47,6 +49,7 @@ class HostSession:
         self._lock = threading.Lock()
         self._callback_ids: list[int] = []
         self.calls = 0  # bulk stats calls made (bench asserts one per tick)
+        self.remote_stats = RemoteHostStats() if is_remote(link.uri) else None
 
     @property
     def uri(self) -> str | None:
@@ -134,7 +137,10 @@ class HostSession:
         uptimes = {r.uuid: self._uptime(r.uuid, r.state in (1, 3)) for r in raws}
         max_mem = {u: i.max_mem_kib for u, i in self.info.items()}
         samples = self.rates.update(raws, vcpus, uptimes, max_mem)
-        return PollResult(self.uri, samples, elapsed, groups)
+        remote = None
+        if self.remote_stats is not None:
+            remote = self.remote_stats.sample(conn)
+        return PollResult(self.uri, samples, elapsed, groups, remote)
 
     # -- events -----------------------------------------------------------------------------
     def register_events(

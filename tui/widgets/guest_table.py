@@ -168,10 +168,16 @@ class GuestTable(DataTable[str | Text]):
                 self.cell_writes += len(cells)
                 structure_changed = True
             else:
-                for col, new, prev in zip(self.columns_shown, cells, old, strict=True):
+                kept = list(old)
+                for i, (col, new, prev) in enumerate(
+                    zip(self.columns_shown, cells, old, strict=True)
+                ):
                     if new != prev:
                         self.update_cell(key, col.key, new)
                         self.cell_writes += 1
+                        kept[i] = new
+                # Keep the objects the table holds: apply_sort finds rows by the state cell's id.
+                cells = tuple(kept)
             self._cells[key] = cells
         for key in [k for k in self.samples if k.startswith(prefix) and k not in seen]:
             self.drop(key)

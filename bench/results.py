@@ -1,0 +1,126 @@
+"""One row per figure, the printed table, and the JSON report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+JSON_PATH = Path("/tmp/kvmdeck-bench.json")
+
+PASS, MISS, PENDING, INFO = "PASS", "MISS", "PENDING", "-"
+
+
+@dataclass
+class Row:
+    id: str
+    what: str
+    figure: str
+    peer: str = "-"
+    ratio: str = "-"
+    target: str = "-"
+    verdict: str = INFO
+    note: str = ""
+
+
+@dataclass
+class Section:
+    """What one P-id produced: table rows, the command lines it ran, and raw details."""
+
+    id: str
+    rows: list[Row] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+    error: str | None = None
+
+
+def verdict(ok: bool) -> str:
+    return PASS if ok else MISS
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (the same rule as bench/usb_latency.py)."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    index = min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else math.inf
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "kernel": platform.release(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+COLUMNS = (
+    ("id", 3),
+    ("what", 34),
+    ("figure", 22),
+    ("peer", 30),
+    ("ratio", 16),
+    ("target", 26),
+    ("verdict", 7),
+)
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(sections: list[Section]) -> str:
+    lines = ["  ".join(name.ljust(w) for name, w in COLUMNS).rstrip()]
+    lines.append("  ".join("-" * w for _, w in COLUMNS))
+    notes: list[str] = []
+    for sec in sections:
+        if sec.error:
+            lines.append(f"{sec.id:<3}  ERROR: {sec.error}")
+        for row in sec.rows:
+            values = asdict(row)
+            lines.append(
+                "  ".join(_cell(str(values[name]), w).ljust(w) for name, w in COLUMNS).rstrip()
+            )
+            if row.note:
+                notes.append(f"{row.id} {row.what}: {row.note}")
+    if notes:
+        lines.append("")
+        lines += [f"  * {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def write_json(
+    sections: list[Section], env: dict[str, Any], wall_s: float, path: Path = JSON_PATH
+) -> Path:
+    doc = {
+        **env,
+        "wall_s": round(wall_s, 1),
+        "sections": [asdict(s) for s in sections],
+    }
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return path

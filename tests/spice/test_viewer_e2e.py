@@ -1,0 +1,310 @@
+"""End to end: a real TCG guest with a SPICE password, a real remote-viewer on a private Xvfb.
+
+Every viewer (and ssh tunnel) is stopped by its PID; the test asserts the PID is gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import libvirt
+import pytest
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from tests.spice.conftest import Sshd
+from tests.support import bed
+from tui.hypervisor.connection import open_connection
+from tui.hypervisor.graphics import DisplayError, resolve_display
+from tui.launch import (
+    ClientInstructions,
+    Launcher,
+    LaunchError,
+    ViewerOpened,
+    ViewerState,
+    free_local_port,
+    open_console,
+)
+from tui.screens.console import ClientCommandDialog, ViewersScreen
+
+pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]
+
+Outcome = ViewerOpened | ClientInstructions | DisplayError | LaunchError
+
+
+class ConsoleApp(App[None]):
+    """The smallest app that opens a console the way kvmdeck does: key → thread worker."""
+
+    BINDINGS = [Binding("v", "open_console", "Console", id="guest.console")]
+
+    def __init__(
+        self, conn: libvirt.virConnect, name: str, uri: str, readonly: bool, launcher: Launcher
+    ) -> None:
+        super().__init__()
+        self.conn, self.guest, self.uri, self.readonly = conn, name, uri, readonly
+        self.launcher = launcher
+        self.outcome: Outcome | None = None
+        self.pressed_at = self.done_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static("console test")
+
+    def action_open_console(self) -> None:
+        self.pressed_at = time.monotonic()
+        self.run_worker(self._open, thread=True, group="console")
+
+    def _open(self) -> None:
+        outcome: Outcome
+        try:
+            outcome = open_console(self.conn, self.guest, self.uri, self.readonly, self.launcher)
+        except (DisplayError, LaunchError) as exc:
+            outcome = exc
+        self.call_from_thread(self._opened, outcome)
+
+    def _opened(self, outcome: Outcome) -> None:
+        self.done_at = time.monotonic()
+        self.outcome = outcome
+        if isinstance(outcome, ClientInstructions):
+            self.push_screen(ClientCommandDialog(outcome))
+
+
+async def _until(pilot, predicate, deadline_s: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+
+
+def _proc_text(pid: int, what: str) -> bytes:
+    return Path(f"/proc/{pid}/{what}").read_bytes()
+
+
+def _assert_secret_free(pid: int, password: str) -> None:
+    assert password.encode() not in _proc_text(pid, "cmdline")
+    assert password.encode() not in _proc_text(pid, "environ")
+
+
+def _windows(display: str) -> str:
+    return subprocess.run(
+        ["xwininfo", "-root", "-tree"],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_vv_is_written_0600_then_viewer_connects(
+    libvirtd,
+    spice_guest: bed.Guest,
+    launcher: Launcher,
+    xvfb: str,
+    runtime_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    password = spice_guest.password or ""
+    target = resolve_display(libvirtd, spice_guest.name, readonly=False)
+    prepared = launcher.prepare(target)
+    vv = prepared.vv_path
+    assert vv.parent == runtime_dir / "kvmdeck"
+    assert stat.S_IMODE(vv.stat().st_mode) == 0o600
+    text = vv.read_text()
+    assert text.startswith("[virt-viewer]\ntype=spice\nhost=127.0.0.1\n")
+    assert f"port={target.port}\n" in text and f"password={password}\n" in text
+    assert f"title={spice_guest.name} on {target.hostname}\n" in text
+    assert "delete-this-file=1" in text
+
+    info = launcher.spawn(prepared)
+    _assert_secret_free(info.pid, password)
+    info = launcher.wait(info, 20)
+    assert info.state is ViewerState.CONNECTED, info.detail
+    bed.wait_for(lambda: not vv.exists(), 5, what="remote-viewer to delete the .vv")
+    bed.wait_for(lambda: target.title in _windows(xvfb), 10, what="the viewer window")
+    log_path = launcher.log_path(info)
+    assert log_path is not None and "main channel: opened" in log_path.read_text()
+    assert password not in log_path.read_text()
+
+    launcher.close(info)
+    assert _gone(info.pid)
+    assert launcher.viewers() == []
+
+
+async def test_key_opens_console_and_viewers_screen_closes_it(
+    libvirtd,
+    spice_guest: bed.Guest,
+    launcher: Launcher,
+    xvfb: str,  # type: ignore[no-untyped-def]
+) -> None:
+    app = ConsoleApp(libvirtd, spice_guest.name, bed.SYSTEM_URI, False, launcher)
+    async with app.run_test() as pilot:
+        await pilot.press("v")
+        outcome = await _until(pilot, lambda: app.outcome, 30, "open_console")
+        assert isinstance(outcome, ViewerOpened), outcome
+        assert outcome.viewer.state is ViewerState.CONNECTED, outcome.message
+        pid = outcome.viewer.pid
+        latency = app.done_at - app.pressed_at
+        print(
+            f"\nkey → connected: {latency * 1000:.0f} ms (spawn → opened {outcome.viewer.connect_s:.3f} s)"
+        )
+        assert "open" in outcome.message
+        _assert_secret_free(pid, spice_guest.password or "")
+
+        await app.push_screen(ViewersScreen(launcher))
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        row = table.get_row_at(0)
+        assert row[0] == spice_guest.name and row[1] == str(pid)
+        assert str(row[3]).startswith("connected")
+
+        await pilot.press("x")
+        await _until(pilot, lambda: _gone(pid), 10, f"viewer pid {pid} to exit")
+        await _until(pilot, lambda: table.row_count == 0, 5, "the row to go")
+        assert launcher.viewers() == []
+        await pilot.press("escape")
+
+
+def test_wrong_port_is_reported_as_failure(
+    libvirtd,
+    spice_guest: bed.Guest,
+    launcher: Launcher,  # type: ignore[no-untyped-def]
+) -> None:
+    target = resolve_display(libvirtd, spice_guest.name, readonly=False)
+    bad = dataclasses.replace(target, port=free_local_port())
+    info = launcher.wait(launcher.open_viewer(bad), 20)
+    assert info.state is ViewerState.FAILED
+    assert "Connection refused" in info.detail
+    assert not _gone(info.pid)  # remote-viewer waits for the user after a failure
+    assert [v.state for v in launcher.viewers()] == [ViewerState.FAILED]
+    launcher.close(info)
+    assert _gone(info.pid)
+
+
+def test_vnc_fallback_connects_and_wrong_password_fails(
+    libvirtd,
+    vnc_guest: bed.Guest,
+    launcher: Launcher,  # type: ignore[no-untyped-def]
+) -> None:
+    result = open_console(libvirtd, vnc_guest.name, bed.SYSTEM_URI, False, launcher)
+    assert isinstance(result, ViewerOpened)
+    assert result.viewer.state is ViewerState.CONNECTED, result.viewer.detail
+    target = resolve_display(libvirtd, vnc_guest.name, readonly=False)
+    assert target.type == "vnc"
+    log_path = launcher.log_path(result.viewer)
+    assert log_path is not None and (vnc_guest.password or "?") not in log_path.read_text()
+    bad = launcher.wait(launcher.open_viewer(dataclasses.replace(target, password="wrong")), 20)
+    assert bad.state is ViewerState.FAILED and "Authentication failed" in bad.detail
+    for info in (result.viewer, bad):
+        launcher.close(info)
+        assert _gone(info.pid)
+
+
+def test_read_only_connection_lets_the_viewer_ask(
+    spice_guest: bed.Guest,
+    launcher: Launcher,  # type: ignore[no-untyped-def]
+) -> None:
+    ro = open_connection(bed.SYSTEM_URI, readonly=True)
+    try:
+        result = open_console(ro, spice_guest.name, bed.SYSTEM_URI, True, launcher)
+    finally:
+        ro.close()
+    assert isinstance(result, ViewerOpened)
+    # No password in the .vv: the SPICE server refuses, remote-viewer shows its password dialog.
+    assert result.viewer.state is ViewerState.FAILED
+    assert "authentication failed" in result.viewer.detail
+    launcher.close(result.viewer)
+    assert _gone(result.viewer.pid)
+
+
+async def test_headless_session_shows_the_client_command(
+    libvirtd,
+    spice_guest: bed.Guest,
+    headless_env: dict[str, str],
+    runtime_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    lau = Launcher(env=headless_env)
+    app = ConsoleApp(libvirtd, spice_guest.name, bed.SYSTEM_URI, False, lau)
+    password = spice_guest.password or ""
+    async with app.run_test() as pilot:
+        await pilot.press("v")
+        outcome = await _until(pilot, lambda: app.outcome, 30, "open_console")
+        assert isinstance(outcome, ClientInstructions), outcome
+        await pilot.pause()
+        assert isinstance(app.screen, ClientCommandDialog)
+        port = resolve_display(libvirtd, spice_guest.name, False).port
+        assert outcome.commands == [
+            f"virt-viewer --connect qemu+ssh://ops@192.0.2.10/system {spice_guest.name}",
+            f"ssh -N -L {port}:127.0.0.1:{port} ops@192.0.2.10",
+            f"remote-viewer spice://127.0.0.1:{port}",
+        ]
+        shown = " ".join(str(s.content) for s in app.screen.query(Static))
+        assert outcome.commands[0] in shown and password not in shown
+        await pilot.press("c")
+        assert app.clipboard == outcome.text and password not in app.clipboard
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ClientCommandDialog)
+    assert lau.viewers() == []
+    assert not list(runtime_dir.rglob("*.vv"))
+
+
+def test_missing_remote_viewer_is_a_clear_error(
+    libvirtd,
+    spice_guest: bed.Guest,
+    display_env: dict[str, str],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    lau = Launcher(env={**display_env, "PATH": str(empty)})
+    with pytest.raises(LaunchError) as err:
+        open_console(libvirtd, spice_guest.name, bed.SYSTEM_URI, False, lau)
+    assert "remote-viewer" in str(err.value) and "apt install virt-viewer" in str(err.value)
+    assert lau.viewers() == []
+
+
+@pytest.mark.sshd
+def test_remote_host_through_ssh_tunnel(
+    spice_guest: bed.Guest,
+    launcher: Launcher,
+    sshd: Sshd,  # type: ignore[no-untyped-def]
+) -> None:
+    """qemu+ssh:// to an sshd on loopback: the display is reached through an ssh -L tunnel."""
+    password = spice_guest.password or ""
+    conn = open_connection(sshd.uri)
+    try:
+        remote_port = resolve_display(conn, spice_guest.name, False).port
+        result = open_console(conn, spice_guest.name, sshd.uri, False, launcher, wait_s=30)
+    finally:
+        conn.close()
+    assert isinstance(result, ViewerOpened)
+    info = result.viewer
+    assert info.state is ViewerState.CONNECTED, info.detail
+    print(f"\nssh tunnel + viewer → connected: {result.elapsed_s * 1000:.0f} ms")
+    assert info.tunnel_pid is not None
+    tunnel_argv = _proc_text(info.tunnel_pid, "cmdline").decode().split("\0")
+    assert tunnel_argv[1] == "-N" and "BatchMode=yes" in tunnel_argv
+    assert "ExitOnForwardFailure=yes" in tunnel_argv and str(sshd.key) in tunnel_argv
+    forward = tunnel_argv[tunnel_argv.index("-L") + 1]
+    assert forward.startswith("127.0.0.1:") and forward.endswith(f":127.0.0.1:{remote_port}")
+    for pid in (info.pid, info.tunnel_pid):
+        _assert_secret_free(pid, password)
+
+    # The user closes the viewer window: the launcher notices and closes the tunnel.
+    os.kill(info.pid, signal.SIGTERM)
+    bed.wait_for(lambda: _gone(info.tunnel_pid), 10, what="the tunnel to close")  # type: ignore[arg-type]
+    bed.wait_for(lambda: launcher.viewers() == [], 5, what="the viewer to leave the list")
+    assert _gone(info.pid)

@@ -1,0 +1,162 @@
+"""Fixed samples for snapshot tests: the screen must not depend on this machine or the clock."""
+
+from __future__ import annotations
+
+from tui.host.stats import HostSample, NetRate
+from tui.hypervisor.stats import GuestSample
+
+GiB = 1024**3
+
+
+def host_sample() -> HostSample:
+    return HostSample(
+        hostname="demo-host",
+        t=100.0,
+        per_cpu=(12.5, 47.0, 88.0, 3.0),
+        cpu_total=37.6,
+        mem_total=32 * GiB,
+        mem_used=12 * GiB,
+        mem_cached=6 * GiB,
+        mem_available=18 * GiB,
+        swap_total=4 * GiB,
+        swap_used=512 * 1024**2,
+        load=(1.25, 0.98, 0.71),
+        uptime_s=3 * 86400 + 4 * 3600 + 5 * 60,
+        disk_read_bps=1.5 * 1024**2,
+        disk_write_bps=256 * 1024,
+        nets=(NetRate("eth0", 120_000.0, 48_000.0), NetRate("virbr0", 2048.0, 1024.0)),
+    )
+
+
+def guest_samples() -> list[GuestSample]:
+    """Figures for the demo guests (the test driver itself reports only their state)."""
+    rows = [
+        (
+            "web-frontend",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000000",
+            "running",
+            1,
+            2,
+            23.4,
+            2048,
+            1650,
+            900,
+            52_000.0,
+            4096.0,
+            880_000.0,
+            1_200_000.0,
+            7200.0,
+        ),
+        (
+            "db-primary",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000001",
+            "running",
+            1,
+            4,
+            71.9,
+            4096,
+            3900,
+            3100,
+            3_400_000.0,
+            9_100_000.0,
+            15_000.0,
+            22_000.0,
+            86400.0 * 12,
+        ),
+        (
+            "build-runner",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000002",
+            "paused",
+            3,
+            2,
+            None,
+            1024,
+            1000,
+            None,
+            None,
+            None,
+            None,
+            None,
+            600.0,
+        ),
+        (
+            "router-lab",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000004",
+            "running",
+            1,
+            1,
+            2.1,
+            512,
+            180,
+            None,
+            0.0,
+            0.0,
+            640.0,
+            512.0,
+            45.0,
+        ),
+        (
+            "archive",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000005",
+            "shut off",
+            5,
+            1,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            "win11-desktop",
+            "6b1c0a3e-0d7e-4c1a-9e1b-000000000003",
+            "shut off",
+            5,
+            4,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+    ]
+    maxmem = {
+        "web-frontend": 2048,
+        "db-primary": 4096,
+        "build-runner": 1024,
+        "router-lab": 512,
+        "archive": 512,
+        "win11-desktop": 8192,
+    }
+    out = []
+    for name, uuid, state, code, vcpus, cpu, cur, rss, used, rd, wr, rx, tx, up in rows:
+        out.append(
+            GuestSample(
+                name=name,
+                uuid=uuid,
+                state=state,
+                state_code=code,
+                reason=1,
+                vcpus=vcpus,
+                cpu_pct=cpu,
+                cpu_host_pct=None if cpu is None else cpu * vcpus / 8,
+                mem_cur_kib=None if cur is None else cur * 1024,
+                mem_max_kib=maxmem[name] * 1024,
+                rss_kib=None if rss is None else rss * 1024,
+                guest_used_kib=None if used is None else used * 1024,
+                rd_bps=rd,
+                wr_bps=wr,
+                rx_bps=rx,
+                tx_bps=tx,
+                uptime_s=up,
+            )
+        )
+    return out
