@@ -52,9 +52,7 @@ class FloorApp(App[None]):
         for name, width in COLUMNS:
             table.add_column(name, width=width, key=name)
         for i in range(self.n_rows):
-            table.add_row(
-                f"floor-guest-{i}", "running", "1", *self._stats(i), key=f"row{i}"
-            )
+            table.add_row(f"floor-guest-{i}", "running", "1", *self._stats(i), key=f"row{i}")
         table.focus()
         self.set_interval(self.refresh_s, self._update)
 

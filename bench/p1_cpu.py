@@ -48,7 +48,7 @@ def run(guests: list[Guest], rounds: int = ROUNDS, window_s: float = WINDOW_S) -
         servers = {f"tmux:{name}": p.server_pid for name, p in progs.items() if p.server_pid}
         windows: list[dict[str, float]] = []
         for _ in range(rounds):
-            win = CpuWindow({**apps, **servers})
+            win = CpuWindow({**apps, **servers}, own_only=frozenset(servers))
             win.start()
             time.sleep(window_s)
             wall, pct = win.stop()

@@ -87,20 +87,21 @@ class CpuWindow:
     """CPU use of several processes (each with its children) over one shared wall-clock window."""
 
     pids: dict[str, int]
-    include_children: bool = True
+    own_only: frozenset[str] = frozenset()  # names measured without their children
     _t0: float = 0.0
     _start: dict[str, int] = field(default_factory=dict)
 
-    def _ticks(self, pid: int) -> int:
-        return tree_ticks(pid) if self.include_children else own_ticks(pid)
+    def _ticks(self, name: str) -> int:
+        pid = self.pids[name]
+        return own_ticks(pid) if name in self.own_only else tree_ticks(pid)
 
     def start(self) -> None:
         self._t0 = time.monotonic()
-        self._start = {name: self._ticks(pid) for name, pid in self.pids.items()}
+        self._start = {name: self._ticks(name) for name in self.pids}
 
     def stop(self) -> tuple[float, dict[str, float]]:
         """Return (wall seconds, {name: % of one core})."""
-        ticks = {name: self._ticks(pid) for name, pid in self.pids.items()}
+        ticks = {name: self._ticks(name) for name in self.pids}
         wall = time.monotonic() - self._t0
         pct = {
             name: 100.0 * (ticks[name] - self._start[name]) / CLK_TCK / wall for name in self.pids

@@ -29,7 +29,9 @@ async def wait_until(pilot, pred, deadline_s: float = 30.0, what: str = "conditi
         if value:
             return value
         await pilot.pause(0.1)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+    app = pilot.app
+    events = "\n".join(str(x) for x in app.main_screen.query_one("#events").lines)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}; event log:\n{events}")
 
 
 async def test_real_guests_show_cpu_and_disk(guests: list[bed.Guest]) -> None:

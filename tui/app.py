@@ -19,7 +19,7 @@ import libvirt
 import psutil
 from rich.text import Text
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.timer import Timer
@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Input, RichLog
 
 from tui import messages as m
+from tui.app_usb import UsbMixin
 from tui.commands import GuestCommands
 from tui.config import MAX_REFRESH, MIN_REFRESH, Settings
 from tui.host.stats import HostSampler
@@ -58,7 +59,7 @@ from tui.screens.console import ClientCommandDialog, ViewersScreen
 from tui.screens.detail import GuestDetailScreen
 from tui.screens.doctor import DoctorScreen
 from tui.screens.help import HelpScreen, binding_rows
-from tui.screens.main import HostsBar, compose_main
+from tui.screens.main import HostsBar, MainScreen
 from tui.util import DASH, fmt_bytes, fmt_pct
 from tui.widgets.guest_table import GuestTable
 from tui.widgets.host_panel import HostPanel
@@ -111,30 +112,15 @@ class AppOptions:
     host_labels: list[str] | None = None  # injected host names (tests)
 
 
-class KvmDeckApp(App[int]):
+class KvmDeckApp(UsbMixin):
     TITLE = "kvmdeck"
     CSS_PATH = css_paths()
     COMMANDS = App.COMMANDS | {GuestCommands}
+    # Global keys; the guest keys live on the main screen (tui/screens/main.py), so they are
+    # not active on the USB, detail or doctor screens.
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
-        Binding("enter", "detail", "Detail", id="guest.detail", show=False),
-        Binding("s", "guest('start')", "Start", id="guest.start"),
-        Binding("h", "guest('shutdown')", "Shutdown", id="guest.shutdown"),
-        Binding("r", "guest('reboot')", "Reboot", id="guest.reboot"),
-        Binding("p", "guest('pause')", "Pause/Resume", id="guest.pause"),
-        Binding("X", "guest('destroy')", "Force off", id="guest.destroy"),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("d", "doctor", "Doctor", id="doctor"),
-        Binding("v", "console", "Console", id="guest.console"),
-        Binding("w", "viewers", "Viewers", id="viewers", show=False),
-        Binding("P", "sort('cpu')", "Sort CPU", id="sort.cpu", show=False),
-        Binding("M", "sort('mem')", "Sort mem", id="sort.mem", show=False),
-        Binding("N", "sort('name')", "Sort name", id="sort.name", show=False),
-        Binding("B", "sort('disk')", "Sort disk", id="sort.disk", show=False),
-        Binding("T", "sort('net')", "Sort net", id="sort.net", show=False),
-        Binding("plus", "refresh_rate(-1)", "Faster", id="refresh.faster", show=False),
-        Binding("minus", "refresh_rate(1)", "Slower", id="refresh.slower", show=False),
     ]
 
     def __init__(self, options: AppOptions | None = None) -> None:
@@ -157,8 +143,9 @@ class KvmDeckApp(App[int]):
             self.set_keymap(self.settings.keymap)
 
     # -- composition ---------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield from compose_main(len(self.options.uris) > 1)
+    def get_default_screen(self) -> MainScreen:
+        self.main_screen = MainScreen(show_host_column=len(self.options.uris) > 1)
+        return self.main_screen
 
     @property
     def table(self) -> GuestTable:
@@ -166,15 +153,21 @@ class KvmDeckApp(App[int]):
 
     def _main_widget(self, kind: type[W], selector: str | None = None) -> W:
         """Widgets of the main screen, found there even while another screen is on top."""
-        base = self.screen_stack[0] if self.screen_stack else self.screen
-        return base.query_one(selector or kind, kind)  # type: ignore[arg-type]
+        return self.main_screen.query_one(selector or kind, kind)  # type: ignore[arg-type]
 
     @property
     def ui_alive(self) -> bool:
         """False while the app shuts down: late messages (events, stats) are dropped then."""
-        return not self._exit and bool(self.screen_stack)
+        if self._exit or not self.main_screen.is_attached:
+            return False
+        try:
+            self._main_widget(GuestTable)
+        except NoMatches:  # composing, or already torn down
+            return False
+        return True
 
-    def on_mount(self) -> None:
+    def main_ready(self) -> None:
+        """The main screen is mounted: start the sources (called by MainScreen.on_mount)."""
         for i, uri in enumerate(self.options.uris):
             link = HostLink(uri, self.readonly, on_report=partial(self._on_link_report, i))
             self.sessions.append(HostSession(link, host_cpus=psutil.cpu_count() or 1))
@@ -182,6 +175,7 @@ class KvmDeckApp(App[int]):
                 self.host_labels.append(display_uri(uri))
         self._render_hosts()
         self.table.focus()
+        self.usb_setup()
         if not self.options.live:
             return
         register_event_loop()  # once per process, on Textual's loop, before connections open
@@ -189,10 +183,13 @@ class KvmDeckApp(App[int]):
             self._connect(i)
         self.sampler = HostSampler(self.settings.show_loopback)
         self._host_tick()
+        if not self.usb_uses_libvirt():
+            self.usb_start_local()
         if self.options.vt_badge is None:
             self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
 
     def on_unmount(self) -> None:
+        self.usb_stop()
         self.launcher.shutdown(keep_viewers=self.settings.keep_viewers)
         for s in self.sessions:
             s.link.close()
@@ -280,6 +277,10 @@ class KvmDeckApp(App[int]):
         self.log_event(f"connected to {s.uri or 'libvirt default'} ({s.link.hostname})")
         self._render_hosts()
         self._poll(msg.host)
+        if msg.host == 0:
+            if self.usb_uses_libvirt():
+                self.usb_start_remote(0)
+            self.usb_refresh_owners()
 
     def _post_lifecycle(self, host: int, event: LifecycleEvent) -> None:
         self.post_message(m.Lifecycle(host, event))  # libvirtaio runs this on our loop
@@ -331,6 +332,8 @@ class KvmDeckApp(App[int]):
             )
         self._update_detail()
         self._render_hosts()
+        if msg.host == 0:
+            self.usb_guest_states({g.name: g.state == "running" for g in msg.result.samples})
         if self.options.live and s is not None and s.link.is_up:
             self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
 
@@ -410,6 +413,8 @@ class KvmDeckApp(App[int]):
         state = EVENT_STATE.get(ev.kind)
         if state:
             self.table.set_state(key, state)
+        if msg.host == 0:
+            self.usb_guest_event(ev.name, ev.kind)
         # Re-read this guest's XML on the next poll, and poll now rather than at the tick.
         self.sessions[msg.host].mark_stale(ev.uuid)
         if self.sessions[msg.host].link.is_up:
@@ -419,6 +424,8 @@ class KvmDeckApp(App[int]):
         ev = msg.event
         what = "added to" if ev.added else "removed from"
         self.log_event(f"device {ev.alias} {what} {ev.name}", ev.wall, ev.uuid)
+        if msg.host == 0:
+            self.usb_refresh_owners()
 
     # -- actions --------------------------------------------------------------------------
     def _selected(self) -> tuple[int, str, str] | None:

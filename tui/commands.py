@@ -18,6 +18,7 @@ ACTIONS = [
     ("Force off selected guest (asks first)", "guest('destroy')"),
     ("Open SPICE console of selected guest (remote-viewer)", "console"),
     ("Open viewers list", "viewers"),
+    ("USB devices: attach, detach, rules", "usb"),
     ("Guest detail", "detail"),
     ("Filter guests by name", "filter"),
     ("Sort by CPU", "sort('cpu')"),

@@ -24,6 +24,8 @@ def fixed_app() -> KvmDeckApp:
 
 async def inject(pilot) -> None:  # type: ignore[no-untyped-def]
     app: KvmDeckApp = pilot.app
+    while not app.sessions:  # the main screen starts the app's sources once it is mounted
+        await pilot.pause(0.01)
     app.sessions[0].link.state = LinkState.UP
     app.post_message(m.HostStats(fixed.host_sample()))
     app.post_message(m.GuestStats(0, PollResult(demo_uri(), fixed.guest_samples(), 0.001, 0)))
@@ -49,3 +51,15 @@ def test_force_off_confirmation(snap_compare) -> None:  # type: ignore[no-untype
 
 def test_guest_detail(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(fixed_app(), terminal_size=SIZE, run_before=inject, press=["enter"])
+
+
+async def inject_usb(pilot) -> None:  # type: ignore[no-untyped-def]
+    await inject(pilot)
+    app: KvmDeckApp = pilot.app
+    app.usb_screen.set_source("udev on this host", udev_running=False)
+    app.usb_screen.set_devices(fixed.usb_devices())
+    app.usb_screen.set_owners(by_address={(1, 4): "db-primary"}, by_ids={})
+
+
+def test_usb_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(fixed_app(), terminal_size=SIZE, run_before=inject_usb, press=["u"])

@@ -19,8 +19,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tests.spice.conftest import Sshd
 from tests.support import bed
+from tests.support.bed import Sshd
 from tui.hypervisor.connection import open_connection
 from tui.hypervisor.graphics import DisplayError, resolve_display
 from tui.launch import (

@@ -160,3 +160,56 @@ def guest_samples() -> list[GuestSample]:
             )
         )
     return out
+
+
+def usb_devices() -> list:  # type: ignore[type-arg]
+    from tui.usb.model import UsbDevice
+
+    return [
+        UsbDevice(
+            "/sys/devices/pci0000:00/usb1",
+            "usb1",
+            1,
+            1,
+            0x1D6B,
+            0x0002,
+            "Linux Foundation",
+            "2.0 root hub",
+            speed="480",
+        ),
+        UsbDevice(
+            "/sys/devices/pci0000:00/usb1/1-1",
+            "1-1",
+            1,
+            4,
+            0x046D,
+            0xC52B,
+            "Logitech, Inc.",
+            "Unifying Receiver",
+            speed="12",
+        ),
+        UsbDevice(
+            "/sys/devices/pci0000:00/usb1/1-2",
+            "1-2",
+            1,
+            10,
+            0x0781,
+            0x5581,
+            "SanDisk Corp.",
+            "Ultra",
+            "4C530001",
+            speed="480",
+        ),
+        UsbDevice(
+            "/sys/devices/pci0000:00/usb2/2-3",
+            "2-3",
+            2,
+            9,
+            0x0403,
+            0x6001,
+            "FTDI",
+            "FT232 Serial (UART) IC",
+            "A50285BI",
+            speed="12",
+        ),
+    ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Input, RichLog, Static
 
 from tui.widgets.guest_table import GuestTable
@@ -34,11 +36,44 @@ class HostsBar(Static):
         self.update(out)
 
 
-def compose_main(show_host_column: bool) -> ComposeResult:
-    yield HostsBar(id="hosts")
-    yield HostPanel(id="host-panel")
-    with Vertical(id="guests"):
-        yield GuestTable(show_host=show_host_column, id="guest-table")
-    yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
-    yield Input(placeholder="filter guests by name (Enter to keep, Esc to clear)", id="filter")
-    yield Footer()
+class MainScreen(Screen[None]):
+    """The dashboard. Its keys call the app's actions; the app feeds its widgets."""
+
+    BINDINGS = [
+        Binding("enter", "app.detail", "Detail", id="guest.detail", show=False),
+        Binding("s", "app.guest('start')", "Start", id="guest.start"),
+        Binding("h", "app.guest('shutdown')", "Shutdown", id="guest.shutdown"),
+        Binding("r", "app.guest('reboot')", "Reboot", id="guest.reboot"),
+        Binding("p", "app.guest('pause')", "Pause/Resume", id="guest.pause"),
+        Binding("X", "app.guest('destroy')", "Force off", id="guest.destroy"),
+        Binding("v", "app.console", "Console", id="guest.console"),
+        Binding("u", "app.usb", "USB", id="usb"),
+        Binding("d", "app.doctor", "Doctor", id="doctor"),
+        Binding("slash", "app.filter", "Filter", id="filter"),
+        Binding("w", "app.viewers", "Viewers", id="viewers", show=False),
+        Binding("P", "app.sort('cpu')", "Sort CPU", id="sort.cpu", show=False),
+        Binding("M", "app.sort('mem')", "Sort mem", id="sort.mem", show=False),
+        Binding("N", "app.sort('name')", "Sort name", id="sort.name", show=False),
+        Binding("B", "app.sort('disk')", "Sort disk", id="sort.disk", show=False),
+        Binding("T", "app.sort('net')", "Sort net", id="sort.net", show=False),
+        Binding("plus", "app.refresh_rate(-1)", "Faster", id="refresh.faster", show=False),
+        Binding("minus", "app.refresh_rate(1)", "Slower", id="refresh.slower", show=False),
+    ]
+
+    def __init__(self, show_host_column: bool = False) -> None:
+        super().__init__()
+        self.show_host_column = show_host_column
+
+    def on_mount(self) -> None:
+        ready = getattr(self.app, "main_ready", None)
+        if ready is not None:
+            self.call_after_refresh(ready)
+
+    def compose(self) -> ComposeResult:
+        yield HostsBar(id="hosts")
+        yield HostPanel(id="host-panel")
+        with Vertical(id="guests"):
+            yield GuestTable(show_host=self.show_host_column, id="guest-table")
+        yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
+        yield Input(placeholder="filter guests by name (Enter to keep, Esc to clear)", id="filter")
+        yield Footer()

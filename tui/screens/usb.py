@@ -33,6 +33,7 @@ class UsbScreen(Screen[None]):
     UsbScreen #usb-source { height: 1; padding: 0 1; color: $text-muted; }
     UsbScreen #usb-warning { height: 1; padding: 0 1; color: $warning; }
     UsbScreen #usb-warning.-hidden { display: none; }
+    UsbScreen #usb-rules { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     """
 
     BINDINGS = [
@@ -40,6 +41,7 @@ class UsbScreen(Screen[None]):
         Binding("r", "toggle_root_hubs", "Root hubs", id="usb.root_hubs"),
         Binding("a", "attach", "Attach", id="usb.attach"),
         Binding("d", "detach", "Detach", id="usb.detach"),
+        Binding("R", "rule", "Always attach (rule)", id="usb.rule"),
     ]
 
     class AttachRequested(Message):
@@ -57,6 +59,13 @@ class UsbScreen(Screen[None]):
             self.device = device
             self.owner = owner
 
+    class RuleRequested(Message):
+        """The user asked to always attach ``device`` to a guest (an auto-attach rule)."""
+
+        def __init__(self, device: UsbDevice) -> None:
+            super().__init__()
+            self.device = device
+
     def __init__(
         self,
         source: str = LOCAL_SOURCE,
@@ -70,6 +79,7 @@ class UsbScreen(Screen[None]):
         self.event_log = UsbEventLog(id="usb-log")
         self.source_line = Static(source, id="usb-source")
         self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning")
+        self.rules_line = Static("No auto-attach rules (R on a device makes one).", id="usb-rules")
         self._source = source
         self._udev_running = udev_running
         self.table.set_devices(devices)
@@ -78,6 +88,7 @@ class UsbScreen(Screen[None]):
         yield self.source_line
         yield self.warning_line
         yield self.table
+        yield self.rules_line
         yield self.event_log
         yield Footer()
 
@@ -132,6 +143,17 @@ class UsbScreen(Screen[None]):
             self.notify("No USB device selected", severity="warning")
             return
         self.post_message(self.AttachRequested(device))
+
+    def action_rule(self) -> None:
+        device = self.table.selected_device
+        if device is None:
+            self.notify("No USB device selected", severity="warning")
+            return
+        self.post_message(self.RuleRequested(device))
+
+    def set_rules_status(self, text: str) -> None:
+        """One line per rule and its state (attached, pending, failed …)."""
+        self.rules_line.update(text)
 
     def action_detach(self) -> None:
         device = self.table.selected_device

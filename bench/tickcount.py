@@ -1,0 +1,75 @@
+"""P2's call count: kvmdeck headless (``run_test``) for N seconds; bulk calls per stats tick.
+
+Runs in its own process (libvirtaio binds one event loop per process), normally with the
+libvirt client RPC log switched on by the caller, and prints one JSON object::
+
+    .venv/bin/python -m bench.tickcount --uri qemu:///system --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import rpclog
+from tui.app import AppOptions, KvmDeckApp
+from tui.hypervisor.connection import silence_libvirt_errors
+
+
+async def measure(uri: str, seconds: float, refresh: float, warmup_s: float) -> dict[str, Any]:
+    app = KvmDeckApp(AppOptions(uris=[uri], refresh=refresh, vt_badge="KVM: bench"))
+    ticks = 0
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.table
+        update_host: Callable[..., None] = table.update_host
+
+        def counting(*args: Any, **kwargs: Any) -> None:
+            nonlocal ticks
+            ticks += 1
+            update_host(*args, **kwargs)
+
+        table.update_host = counting  # type: ignore[method-assign]
+
+        async def next_tick() -> None:
+            """Return just after the table took a tick (calls and ticks then agree)."""
+            seen, end = ticks, time.monotonic() + 30
+            while ticks == seen and time.monotonic() < end:
+                await asyncio.sleep(0.002)
+
+        await next_tick()
+        await pilot.pause(warmup_s)
+        session = app.sessions[0]
+        await next_tick()
+        calls0, ticks0, t0, w0 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
+        await pilot.pause(seconds)
+        await next_tick()
+        calls1, ticks1, t1, w1 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
+        guests = len(table.samples)
+    return {
+        "ticks": ticks1 - ticks0,
+        "bulk_calls": calls1 - calls0,
+        "seconds": round(t1 - t0, 2),
+        "guests": guests,
+        "window_utc": [w0.isoformat(), w1.isoformat()],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="bulk stats calls per tick, headless")
+    parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--refresh", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    silence_libvirt_errors()
+    result = asyncio.run(measure(args.uri, args.seconds, args.refresh, args.warmup))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""``kvmdeck rules --run/--once/--list`` against the real libvirtd.
+
+The USB side is scripted (this VM has no USB bus); libvirtd, its lifecycle events (libvirtaio)
+and its refusal of the attach are real. Each run is its own process, as the CLI is (libvirtaio
+registers once per process).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.rules.test_lock import HOLDER
+from tests.support import bed
+from tui.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
+from tui.usb.rules import Rule, RulesLock, save_rules
+
+ROOT = Path(__file__).parents[2]
+MISSING_USB = "cannot open directory '/sys/bus/usb/devices'"
+
+
+def _child(spec: dict[str, object]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.rules.headless_child", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def _read_until(
+    proc: subprocess.Popen[str], needle: str, lines: list[str], deadline: float
+) -> None:
+    assert proc.stdout is not None
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"no {needle!r} within {deadline} s; got:\n{''.join(lines)}")
+
+
+@pytest.mark.libvirtd
+def test_once_applies_to_present_devices_and_reports_libvirts_error(libvirtd, guests) -> None:  # type: ignore[no-untyped-def]
+    save_rules([Rule(0x0403, 0x6001, guests[0].name)])
+    proc = _child({"once": True, "present": [["001", "010"]]})
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out
+    (failed,) = [line for line in out.splitlines() if "FAILED" in line]
+    assert f"attach 0403:6001 'FTDI FT232R USB UART' (bus 1 device 10) → {guests[0].name}" in failed
+    assert "[present at start]" in failed and MISSING_USB in failed
+    assert "failed" in out.splitlines()[-1] and "retry in 5 s" in out.splitlines()[-1]
+
+
+@pytest.mark.libvirtd
+def test_run_attaches_on_plug_and_backs_off(libvirtd, guests) -> None:  # type: ignore[no-untyped-def]
+    """A plug after start triggers one attempt; the 5 s backoff holds for the rest of the run."""
+    save_rules([Rule(0x0403, 0x6001, guests[1].name)])
+    proc = _child({"later": [[0.3, "add", "001", "009"]], "stop_after": 3.0})
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "usb add: 0403:6001 at bus 1 device 9" in out
+    attempts = [line for line in out.splitlines() if "FAILED" in line]
+    assert len(attempts) == 1, out
+    assert "(bus 1 device 9)" in attempts[0] and "[plugged]" in attempts[0]
+    assert MISSING_USB in attempts[0]
+
+
+@pytest.mark.libvirtd
+def test_run_waits_for_the_guest_started_event(libvirtd, persistent_guest) -> None:  # type: ignore[no-untyped-def]
+    """Guest off: nothing happens until libvirt's STARTED event, then the attach is tried."""
+    save_rules([Rule(0x0403, 0x6001, persistent_guest.name)])
+    proc = _child({"present": [["001", "010"]], "stop_after": 40.0})
+    lines: list[str] = []
+    try:
+        _read_until(proc, "guest(s) running", lines, 30)
+        time.sleep(0.5)
+        assert not any("FAILED" in line or "attach " in line for line in lines)
+        libvirtd.lookupByName(persistent_guest.name).create()
+        _read_until(proc, f"guest {persistent_guest.name}: started", lines, 30)
+        _read_until(proc, "FAILED", lines, 30)
+    finally:
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=30)
+        lines.append(rest)
+    failed = [line for line in lines if "FAILED" in line]
+    assert "[guest started]" in failed[0] and MISSING_USB in failed[0]
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+def test_second_instance_is_refused_with_the_holders_pid() -> None:
+    save_rules([Rule(0x0403, 0x6001, "win")])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(RulesLock.beside().path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        out = io.StringIO()
+        assert run_rules("qemu:///system", once=True, out=out) == EXIT_LOCKED
+        assert (
+            out.getvalue() == f"Rules not applied: applied by another kvmdeck (pid {holder.pid}).\n"
+        )
+        listing = io.StringIO()
+        assert list_rules(listing) == 0
+        assert f"applied by another kvmdeck (pid {holder.pid})" in listing.getvalue()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_list_and_bad_file() -> None:
+    path = save_rules([Rule(0x0403, 0x6001, "win", serial="S1", persistent=True)])
+    out = io.StringIO()
+    assert run_rules(None, list_only=True, out=out) == 0  # what `kvmdeck rules --list` calls
+    assert out.getvalue().splitlines() == [
+        f"{path}: 1 rule(s), no kvmdeck applies them right now",
+        "  1  0403:6001 serial=S1 → win (persistent)",
+    ]
+    path.write_text('[[rule]]\nvendor = "nope"\n')
+    out = io.StringIO()
+    assert run_rules(bed.SYSTEM_URI, once=True, out=out) == EXIT_CONFIG
+    assert "key 'vendor' must be a hex USB id" in out.getvalue()

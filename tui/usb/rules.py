@@ -1,0 +1,676 @@
+"""USB auto-attach rules: the ``rules.toml`` file, the single-instance lock, and the engine.
+
+No textual and no libvirt here. The :class:`RuleEngine` is pure: it takes USB events, guest
+lifecycle events and the results of earlier requests, and returns :class:`AttachRequest` /
+:class:`DetachRequest` values. The app (or ``kvmdeck rules --run``) applies them to libvirt in a
+worker thread with :func:`tui.hypervisor.hostdev.execute` and feeds the outcome back through
+:meth:`RuleEngine.on_result`.
+
+Which udev action triggers a rule: ``add``. The ``add`` uevent of a ``usb_device`` already
+carries BUSNUM/DEVNUM, which is all a hostdev needs; QEMU claims the device through usbfs, so
+the host driver's ``bind`` is not required. ``bind`` comes once per interface and only where a
+udev daemon runs (this VM has none: a bind-only design would never fire here). A ``bind`` or
+``change`` for a device the engine has not seen counts as an ``add`` (a monitor that started
+late); otherwise it only refreshes the device record.
+
+Failures back off (5 s, 15 s, 60 s, then every 5 min) and are retried only from :meth:`tick`;
+a replug or the guest's start resets the backoff, since those are new chances, not a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui.config import ConfigError, rules_path
+from tui.usb.model import UsbDevice, UsbEvent
+from tui.util import atomic_write_text
+
+ROOT_HUB_VENDOR = 0x1D6B
+PORT_RE = re.compile(r"^\d+-\d+(\.\d+)*$")
+LOCK_NAME = "rules.lock"
+
+
+class RulesError(ConfigError):
+    """A rules file that cannot be used. The message names the file, the key and the fix."""
+
+
+# -- the rule ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """Attach a device matching vendor:product (and serial / port when set) to ``guest``.
+
+    ``persistent`` also keeps the device in the guest's saved config (vendor:product, with
+    ``startupPolicy='optional'``).
+    """
+
+    vendor_id: int
+    product_id: int
+    guest: str
+    serial: str | None = None
+    port: str | None = None  # sysfs bus-port path, "1-1.2"
+    persistent: bool = False
+
+    def matches(self, dev: UsbDevice) -> bool:
+        if (dev.vendor_id, dev.product_id) != (self.vendor_id, self.product_id):
+            return False
+        if self.serial is not None and dev.serial != self.serial:
+            return False
+        return self.port is None or dev.port == self.port
+
+    @property
+    def ids(self) -> str:
+        return f"{self.vendor_id:04x}:{self.product_id:04x}"
+
+    @property
+    def selector(self) -> tuple[int, int, str | None, str | None]:
+        return (self.vendor_id, self.product_id, self.serial, self.port)
+
+    def describe(self) -> str:
+        extra = "".join(
+            f" {k}={v}" for k, v in (("serial", self.serial), ("port", self.port)) if v is not None
+        )
+        keep = " (persistent)" if self.persistent else ""
+        return f"{self.ids}{extra} → {self.guest}{keep}"
+
+
+# -- rules.toml --------------------------------------------------------------------------------
+_LINE_RE = re.compile(r"at line (\d+), column (\d+)")
+_RULE_KEYS = ("vendor", "product", "guest", "serial", "port", "persistent")
+_TOP_KEYS = ("version", "rule")
+HEADER = (
+    "# kvmdeck USB auto-attach rules. kvmdeck rewrites this file when rules change in the UI.\n"
+    '# Each [[rule]]: vendor, product (hex USB ids), guest; optional serial, port ("1-1.2"),\n'
+    "# persistent (also keep it in the guest's saved config).\n"
+)
+
+
+def _hex_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= 0xFFFF else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        text = text[2:] if text.startswith("0x") else text
+        if re.fullmatch(r"[0-9a-f]{1,4}", text):
+            return int(text, 16)
+    return None
+
+
+def parse_rules(data: Mapping[str, Any], path: Path) -> list[Rule]:
+    """Validate parsed TOML; raise :class:`RulesError` naming the file, the rule and the key."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise RulesError(
+                f"{path}: unknown top-level key '{key}'. Known: version, [[rule]]. "
+                "Remove it or fix its spelling."
+            )
+    version = data.get("version", 1)
+    if version != 1:
+        raise RulesError(
+            f"{path}: key 'version' is {version!r}; this kvmdeck reads version 1. "
+            "Set version = 1 or upgrade kvmdeck."
+        )
+    items = data.get("rule", [])
+    if not isinstance(items, list):
+        raise RulesError(
+            f"{path}: 'rule' must be an array of tables ([[rule]]), not a single [rule] table. "
+            "Write [[rule]] with double brackets."
+        )
+    rules: list[Rule] = []
+    seen: dict[tuple[int, int, str | None, str | None], int] = {}
+    for i, item in enumerate(items, 1):
+        where = f"{path}: rule {i}"
+        if not isinstance(item, dict):
+            raise RulesError(f"{where} must be a table ([[rule]] with keys), not {item!r}.")
+        unknown = [k for k in item if k not in _RULE_KEYS]
+        if unknown:
+            raise RulesError(
+                f"{where}: unknown key '{unknown[0]}'. Known: {', '.join(_RULE_KEYS)}. "
+                "Remove it or fix its spelling."
+            )
+        ids = {}
+        for key in ("vendor", "product"):
+            if key not in item:
+                raise RulesError(
+                    f"{where}: key '{key}' is missing. Add it, e.g. {key} = \"0x046d\" "
+                    "(see lsusb's ID column)."
+                )
+            number = _hex_id(item[key])
+            if number is None:
+                raise RulesError(
+                    f"{where}: key '{key}' must be a hex USB id such as \"0x046d\", "
+                    f"not {item[key]!r}. Fix '{key}'."
+                )
+            ids[key] = number
+        if ids["vendor"] == ROOT_HUB_VENDOR:
+            raise RulesError(
+                f"{where}: vendor 0x1d6b is the Linux root hub, which cannot be passed to a "
+                "guest. Use the device's own vendor id."
+            )
+        guest = item.get("guest")
+        if not isinstance(guest, str) or not guest.strip() or "/" in guest:
+            raise RulesError(
+                f"{where}: key 'guest' must be the guest's name (a non-empty string without "
+                f"'/'), not {guest!r}. Fix 'guest'."
+            )
+        serial = item.get("serial")
+        if serial is not None and (not isinstance(serial, str) or not serial):
+            raise RulesError(
+                f"{where}: key 'serial' must be a non-empty string (lsusb -v's iSerial), "
+                f"not {serial!r}. Fix or remove 'serial'."
+            )
+        port = item.get("port")
+        if port is not None and (not isinstance(port, str) or not PORT_RE.match(port)):
+            raise RulesError(
+                f"{where}: key 'port' must be a USB port path such as \"1-1.2\" (bus-port.port), "
+                f"not {port!r}. Fix or remove 'port'."
+            )
+        persistent = item.get("persistent", False)
+        if not isinstance(persistent, bool):
+            raise RulesError(
+                f"{where}: key 'persistent' must be true or false, not {persistent!r}. "
+                "Fix 'persistent'."
+            )
+        rule = Rule(ids["vendor"], ids["product"], guest.strip(), serial, port, persistent)
+        if rule.selector in seen:
+            raise RulesError(
+                f"{where} matches the same devices as rule {seen[rule.selector]} "
+                f"({rule.ids}). Remove one, or add 'serial' or 'port' to tell them apart."
+            )
+        seen[rule.selector] = i
+        rules.append(rule)
+    return rules
+
+
+def load_rules(path: Path | None = None) -> list[Rule]:
+    """Read and validate ``rules.toml``. A missing file means no rules."""
+    path = rules_path() if path is None else Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _LINE_RE.search(msg)
+        reason = _LINE_RE.sub("", msg).strip().rstrip("(").strip()
+        line = m.group(1) if m else "?"
+        raise RulesError(
+            f"{path}:{line}: TOML syntax error: {reason}. Fix that line (see https://toml.io) "
+            "or move the file away to start with no rules."
+        ) from exc
+    return parse_rules(data, path)
+
+
+def _toml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def dump_rules(rules: Iterable[Rule]) -> str:
+    out = [HEADER, "version = 1\n"]
+    for r in rules:
+        out.append("\n[[rule]]\n")
+        out.append(f'vendor = "0x{r.vendor_id:04x}"\nproduct = "0x{r.product_id:04x}"\n')
+        out.append(f"guest = {_toml_str(r.guest)}\n")
+        if r.serial is not None:
+            out.append(f"serial = {_toml_str(r.serial)}\n")
+        if r.port is not None:
+            out.append(f"port = {_toml_str(r.port)}\n")
+        out.append(f"persistent = {'true' if r.persistent else 'false'}\n")
+    return "".join(out)
+
+
+def save_rules(rules: Iterable[Rule], path: Path | None = None) -> Path:
+    """Validate, then write ``rules.toml`` atomically (temp file + rename; never config.toml)."""
+    path = rules_path() if path is None else Path(path)
+    text = dump_rules(rules)
+    parse_rules(tomllib.loads(text), path)  # never write a file we would refuse to read
+    atomic_write_text(path, text, mode=0o600)
+    return path
+
+
+# -- single-instance lock ------------------------------------------------------------------------
+class RulesLock:
+    """``flock`` on ``rules.lock`` beside rules.toml: only the holder applies rules.
+
+    The holder writes its pid into the file so the others can say who applies them. The lock
+    dies with the process (the kernel drops it), so a crash never leaves it stuck.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @classmethod
+    def beside(cls, rules_file: Path | None = None) -> RulesLock:
+        return cls((rules_path() if rules_file is None else Path(rules_file)).with_name(LOCK_NAME))
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Try once, without blocking. True when this process holds it."""
+        if self._fd is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise RulesError(
+                f"{self.path}: cannot create the rules lock ({exc.strerror}). "
+                "Fix the permissions of that directory."
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    def holder_pid(self) -> int | None:
+        """The pid written by the holder (None when unknown)."""
+        if self._fd is not None:
+            return os.getpid()
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing the last descriptor drops the flock
+
+    def __enter__(self) -> RulesLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def passive_message(pid: int | None) -> str:
+    return f"applied by another kvmdeck (pid {pid if pid is not None else '?'})"
+
+
+# -- engine inputs and outputs --------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttachRequest:
+    """Attach ``device`` (its CURRENT bus/device) to the running ``guest``.
+
+    Executor: ``hostdev.attach(conn, device, live=True, config=persistent, guest=guest)``.
+    """
+
+    guest: str
+    device: UsbDevice
+    persistent: bool
+    rule: Rule
+    reason: str  # "plugged" | "present at start" | "guest started" | "retry" | "rules changed"
+
+
+@dataclass(frozen=True)
+class DetachRequest:
+    """Remove the stale live hostdev of an unplugged ``device`` from ``guest`` (LIVE only)."""
+
+    guest: str
+    device: UsbDevice
+    rule: Rule | None
+    reason: str = "unplugged"
+
+
+Request = AttachRequest | DetachRequest
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """One rule's state for the UI and ``kvmdeck rules --list``.
+
+    ``state``: waiting (no matching device) | pending (guest not running) | attaching |
+    attached | failed (backing off) | conflict (device held by another guest) |
+    shadowed (an earlier rule takes the device) | passive (another kvmdeck applies rules).
+    """
+
+    rule: Rule
+    state: str
+    message: str
+    device: UsbDevice | None = None
+    retry_at: float | None = None
+    failures: int = 0
+
+
+@dataclass
+class _Track:
+    state: str = "waiting"
+    message: str = ""
+    in_flight: bool = False
+    failures: int = 0
+    retry_at: float | None = None
+
+
+class RuleEngine:
+    """Decides attach/detach requests from USB events, guest events and results. Pure.
+
+    Inputs: :meth:`start` (or :meth:`sync`) with the present devices, guest states
+    ({name: running}) and live owners ({device key: guest}, from ``hostdev.usb_owners``);
+    :meth:`on_usb_events`; :meth:`on_guest_event`; :meth:`on_result`; :meth:`tick` (about once a
+    second: retries due and lock takeover). Each returns the requests to execute.
+    """
+
+    BACKOFF: tuple[float, ...] = (5.0, 15.0, 60.0, 300.0)
+
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        *,
+        lock: RulesLock | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rules: list[Rule] = list(rules)
+        self.lock = lock
+        self.clock = clock
+        self.devices: dict[str, UsbDevice] = {}
+        self.running: dict[str, bool] = {}
+        self.attached: dict[str, str] = {}  # device key -> guest holding it live
+        self._tracks: dict[tuple[Rule, str], _Track] = {}
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        """False while another kvmdeck holds the lock: no requests then."""
+        return self.lock is None or self.lock.held
+
+    def try_lock(self) -> bool:
+        """Take the lock if it is free (non-blocking). True when this engine may act."""
+        return self.lock is None or self.lock.acquire()
+
+    def passive_reason(self) -> str:
+        if self.lock is None or self.lock.held:
+            return ""
+        return passive_message(self.lock.holder_pid())
+
+    def rule_for(self, dev: UsbDevice) -> Rule | None:
+        """The first rule (file order) that matches: later ones are shadowed."""
+        if dev.is_root_hub:
+            return None
+        return next((r for r in self.rules if r.matches(dev)), None)
+
+    def _track(self, rule: Rule, dev: UsbDevice) -> _Track:
+        return self._tracks.setdefault((rule, dev.key), _Track())
+
+    # -- evaluation -------------------------------------------------------------------------
+    def _evaluate(self, dev: UsbDevice, reason: str, *, force: bool = False) -> list[Request]:
+        rule = self.rule_for(dev)
+        if rule is None:
+            return []
+        track = self._track(rule, dev)
+        if track.in_flight:
+            return []
+        owner = self.attached.get(dev.key)
+        if owner == rule.guest:
+            track.state, track.message = "attached", f"attached to {rule.guest}"
+            track.failures, track.retry_at = 0, None
+            return []
+        if owner:
+            track.state = "conflict"
+            track.message = f"held by guest '{owner}': detach it there first"
+            return []
+        running = self.running.get(rule.guest)
+        if not running:
+            track.state = "pending"
+            track.message = (
+                f"guest '{rule.guest}' is not defined yet"
+                if running is None
+                else f"guest '{rule.guest}' is off: attaches when it starts"
+            )
+            return []
+        if track.retry_at is not None and not force and self.clock() < track.retry_at:
+            return []
+        if not self.active:
+            track.state, track.message = "passive", self.passive_reason()
+            return []
+        track.in_flight = True
+        track.state, track.message = "attaching", f"attaching to {rule.guest} ({reason})"
+        return [AttachRequest(rule.guest, dev, rule.persistent, rule, reason)]
+
+    def _reset(self, dev_key: str) -> None:
+        for (_rule, key), track in self._tracks.items():
+            if key == dev_key:
+                track.failures, track.retry_at = 0, None
+
+    def sync(
+        self,
+        devices: Iterable[UsbDevice] | None = None,
+        running: Mapping[str, bool] | None = None,
+        attached: Mapping[str, str] | None = None,
+        reason: str = "present at start",
+    ) -> list[Request]:
+        """Replace what the engine knows (any argument left None is kept) and re-evaluate.
+
+        Also tries to take the lock: without it the engine only reports (state "passive").
+        """
+        self.try_lock()
+        if devices is not None:
+            self.devices = {d.key: d for d in devices}
+            self._tracks = {k: t for k, t in self._tracks.items() if k[1] in self.devices}
+        if running is not None:
+            self.running = dict(running)
+        if attached is not None:
+            self.attached = dict(attached)
+        out: list[Request] = []
+        for dev in list(self.devices.values()):
+            out += self._evaluate(dev, reason)
+        return out
+
+    start = sync
+
+    def set_rules(self, rules: Iterable[Rule]) -> list[Request]:
+        self.rules = list(rules)
+        self._tracks = {k: t for k, t in self._tracks.items() if k[0] in self.rules}
+        return self.sync(reason="rules changed")
+
+    def on_owners(self, attached: Mapping[str, str]) -> None:
+        """A fresh ``usb_owners`` live map. Updates status only: a device the user detached by
+        hand is not re-attached until the next plug or guest start."""
+        self.attached = dict(attached)
+        for dev in self.devices.values():
+            rule = self.rule_for(dev)
+            if rule is None:
+                continue
+            track = self._track(rule, dev)
+            owner = self.attached.get(dev.key)
+            if owner == rule.guest and not track.in_flight:
+                track.state, track.message = "attached", f"attached to {rule.guest}"
+            elif track.state == "attached" and owner != rule.guest:
+                track.state, track.message = "waiting", "detached (replug or restart to attach)"
+
+    # -- inputs -----------------------------------------------------------------------------
+    def on_usb_events(self, events: Iterable[UsbEvent]) -> list[Request]:
+        out: list[Request] = []
+        for ev in events:
+            if ev.action == "remove":
+                out += self._removed(ev)
+            elif ev.action in ("add", "bind", "change") and ev.device is not None:
+                out += self._added(ev.device, ev.action)
+        return out
+
+    def _added(self, dev: UsbDevice, action: str) -> list[Request]:
+        old = self.devices.get(dev.key)
+        if action != "add" and old is not None:
+            self.devices[dev.key] = dev  # refresh only (names, driver)
+            return []
+        if old is not None and (old.busnum, old.devnum) != (dev.busnum, dev.devnum):
+            self.attached.pop(dev.key, None)  # a replug whose remove we missed
+            self._clear_in_flight(dev.key)
+        self.devices[dev.key] = dev
+        fresh = old is None or (old.busnum, old.devnum) != (dev.busnum, dev.devnum)
+        if fresh:
+            self._reset(dev.key)  # a (re)plug is a new chance: no backoff carried over
+        return self._evaluate(dev, "plugged", force=fresh)
+
+    def _clear_in_flight(self, dev_key: str) -> None:
+        for (_rule, key), track in self._tracks.items():
+            if key == dev_key:
+                track.in_flight = False
+
+    def _removed(self, ev: UsbEvent) -> list[Request]:
+        dev = self.devices.pop(ev.sys_path, None) or ev.device
+        if dev is None:
+            return []
+        owner = self.attached.pop(dev.key, None)
+        rule = self.rule_for(dev)
+        self._reset(dev.key)
+        self._clear_in_flight(dev.key)
+        if rule is not None:
+            track = self._track(rule, dev)
+            track.state, track.message = "waiting", "device unplugged"
+        if owner and self.active:
+            return [DetachRequest(owner, dev, rule)]
+        return []
+
+    def on_guest_event(self, name: str, kind: str) -> list[Request]:
+        """A libvirt lifecycle event (``LifecycleEvent.name``, ``.kind``)."""
+        if kind == "started":
+            self.running[name] = True
+            out: list[Request] = []
+            for dev in list(self.devices.values()):
+                rule = self.rule_for(dev)
+                if rule is not None and rule.guest == name:
+                    self._reset(dev.key)
+                    out += self._evaluate(dev, "guest started", force=True)
+            return out
+        if kind in ("stopped", "crashed"):
+            self.running[name] = False
+            self._guest_gone(name, "off")
+        elif kind == "undefined":
+            self.running.pop(name, None)
+            self._guest_gone(name, "not defined")
+        elif kind == "defined":
+            self.running.setdefault(name, False)
+        return []
+
+    def _guest_gone(self, name: str, what: str) -> None:
+        for key in [k for k, g in self.attached.items() if g == name]:
+            self.attached.pop(key)
+        for dev in self.devices.values():
+            rule = self.rule_for(dev)
+            if rule is not None and rule.guest == name:
+                track = self._track(rule, dev)
+                track.in_flight = False
+                track.state = "pending"
+                track.message = f"guest '{name}' is {what}: attaches when it starts"
+
+    def on_result(self, request: Request, error: str | None) -> list[Request]:
+        """The executor's outcome: ``error`` is None on success, else the message to show."""
+        dev = request.device
+        if isinstance(request, DetachRequest):
+            if self.attached.get(dev.key) == request.guest:
+                self.attached.pop(dev.key)
+            return []
+        track = self._track(request.rule, dev)
+        track.in_flight = False
+        current = self.devices.get(dev.key)
+        if error is None:
+            if current is not None and (current.busnum, current.devnum) == (dev.busnum, dev.devnum):
+                self.attached[dev.key] = request.guest
+                track.state, track.message = "attached", f"attached to {request.guest}"
+                track.failures, track.retry_at = 0, None
+            return []
+        if current is None or (current.busnum, current.devnum) != (dev.busnum, dev.devnum):
+            track.state, track.message = "waiting", f"device left while attaching: {error}"
+            return []
+        if not self.running.get(request.guest):
+            track.state, track.message = "pending", error
+            return []
+        track.failures += 1
+        delay = self.BACKOFF[min(track.failures - 1, len(self.BACKOFF) - 1)]
+        track.retry_at = self.clock() + delay
+        track.state = "failed"
+        track.message = f"{error} (retry in {delay:.0f} s)"
+        return []
+
+    def tick(self) -> list[Request]:
+        """Retries whose backoff expired; takes over when another kvmdeck released the lock."""
+        if not self.active:
+            if not self.try_lock():
+                return []
+            return self.sync(reason="took over rules")
+        now = self.clock()
+        out: list[Request] = []
+        for (rule, key), track in list(self._tracks.items()):
+            if track.state != "failed" or track.retry_at is None or now < track.retry_at:
+                continue
+            dev = self.devices.get(key)
+            if dev is not None and self.rule_for(dev) == rule:
+                out += self._evaluate(dev, "retry", force=True)
+        return out
+
+    def next_retry(self) -> float | None:
+        due = [t.retry_at for t in self._tracks.values() if t.state == "failed" and t.retry_at]
+        return min(due) if due else None
+
+    # -- output for the UI ----------------------------------------------------------------------
+    def statuses(self) -> list[RuleStatus]:
+        out = []
+        passive = "" if self.active else self.passive_reason()
+        for rule in self.rules:
+            devs = [d for d in self.devices.values() if rule.matches(d) and not d.is_root_hub]
+            if not devs:
+                out.append(RuleStatus(rule, "waiting", "device not plugged in"))
+                continue
+            dev = devs[0]
+            first = self.rule_for(dev)
+            if first is not None and first != rule:
+                out.append(
+                    RuleStatus(
+                        rule, "shadowed", f"an earlier rule takes it: {first.describe()}", dev
+                    )
+                )
+                continue
+            track = self._tracks.get((rule, dev.key), _Track())
+            if passive and track.state != "attached":
+                out.append(RuleStatus(rule, "passive", passive, dev))
+                continue
+            out.append(
+                RuleStatus(rule, track.state, track.message, dev, track.retry_at, track.failures)
+            )
+        return out
+
+
+__all__ = [
+    "AttachRequest",
+    "DetachRequest",
+    "Request",
+    "Rule",
+    "RuleEngine",
+    "RuleStatus",
+    "RulesError",
+    "RulesLock",
+    "dump_rules",
+    "load_rules",
+    "parse_rules",
+    "passive_message",
+    "save_rules",
+]
