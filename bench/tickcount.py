@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import libvirt
+
 from bench import rpclog
 from tui.app import AppOptions, KvmDeckApp
 from tui.hypervisor.connection import silence_libvirt_errors
@@ -44,13 +46,25 @@ async def measure(uri: str, seconds: float, refresh: float, warmup_s: float) -> 
         await next_tick()
         await pilot.pause(warmup_s)
         session = app.sessions[0]
+        events: list[float] = []  # lifecycle events of any guest on the host (other clients')
+        conn = libvirt.open(uri)  # its own: libvirt takes one lifecycle callback per connection
+        if conn is not None:
+            conn.domainEventRegisterAny(
+                None,
+                libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                lambda *_a: events.append(time.monotonic()),
+                None,
+            )
         await next_tick()
         calls0, ticks0, t0, w0 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
         await pilot.pause(seconds)
         await next_tick()
         calls1, ticks1, t1, w1 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
         guests = len(table.samples)
+        n_events = sum(1 for t in events if t0 <= t <= t1)
+        conn.close()
     return {
+        "lifecycle_events": n_events,
         "ticks": ticks1 - ticks0,
         "bulk_calls": calls1 - calls0,
         "seconds": round(t1 - t0, 2),

@@ -128,3 +128,36 @@ async def test_filter_and_sort_keep_selection() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.table.row_count == len(DEMO_GUESTS)
+
+
+async def test_keymap_from_config_rebinds_a_key() -> None:
+    from tui.config import Settings
+
+    app = demo_app(settings=Settings(keymap={"guest.destroy": "ctrl+x"}))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        await pilot.press("X")  # the old key does nothing now
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_command_palette_finds_guests_and_actions() -> None:
+    from tui.commands import GuestCommands
+
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        provider = GuestCommands(app.screen)
+        titles = [title for title, _cb, _h in provider._commands()]
+        assert "Go to guest db-primary" in titles
+        assert any("SPICE console" in t for t in titles)
+        hits = [hit async for hit in provider.search("db-prim")]
+        assert hits and "db-primary" in str(hits[0].text)
+        # Running the hit selects that guest.
+        go = next(cb for t, cb, _h in provider._commands() if t == "Go to guest db-primary")
+        go()  # type: ignore[operator]
+        await pilot.pause()
+        assert app.table.selected_sample().name == "db-primary"

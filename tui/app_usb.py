@@ -297,27 +297,24 @@ class UsbMixin(App[int]):
         note = f" ({res.config_error})" if getattr(res, "config_error", None) else ""
         self.post_message(UsbActionDone(f"{dev.label} attached to {choice.guest}{note}", True))
 
-    def _detach_work(self, dev: UsbDevice, owner: str) -> None:
-        conn = self.sessions[0].link.conn
+    def _detach_from(self, dev: UsbDevice, owner: str) -> bool:
+        """Detach (live) and report a failure; True when the device is free now."""
         try:
-            detach(conn, dev, live=True, config=False, guest=owner)
+            detach(self.sessions[0].link.conn, dev, live=True, config=False, guest=owner)
         except HostdevError as exc:
             self.post_message(
                 UsbActionDone(f"Detach {dev.label} from {owner} failed: {exc}", False)
             )
-            return
-        self.post_message(UsbActionDone(f"{dev.label} detached from {owner}", True))
+            return False
+        return True
+
+    def _detach_work(self, dev: UsbDevice, owner: str) -> None:
+        if self._detach_from(dev, owner):
+            self.post_message(UsbActionDone(f"{dev.label} detached from {owner}", True))
 
     def _move_work(self, dev: UsbDevice, owner: str, choice: Pick) -> None:
-        conn = self.sessions[0].link.conn
-        try:
-            detach(conn, dev, live=True, config=False, guest=owner)
-        except HostdevError as exc:
-            self.post_message(
-                UsbActionDone(f"Detach {dev.label} from {owner} failed: {exc}", False)
-            )
-            return
-        self._attach_work(dev, choice)
+        if self._detach_from(dev, owner):
+            self._attach_work(dev, choice)
 
     # -- rules --------------------------------------------------------------------------------
     def _engine_apply(self, requests: list[Request]) -> None:

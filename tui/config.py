@@ -70,28 +70,39 @@ _SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
 _TABLES = {"hosts", "keymap"}
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Read and validate the config. A missing file gives the defaults."""
-    path = config_path() if path is None else Path(path)
+def read_toml(path: Path, error: type[ConfigError], missing_hint: str) -> dict[str, Any] | None:
+    """Read a TOML file of the user's. None when it does not exist.
+
+    Errors raise ``error`` naming the file, the line (Python 3.11's TOMLDecodeError carries it
+    only in its message text) and the fix; ``missing_hint`` says what moving the file away does.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Settings(path=None)
+        return None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
+        raise error(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+        raise error(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _LINE_RE.search(msg)
         where = f"line {m.group(1)}, column {m.group(2)}" if m else "somewhere"
         reason = _LINE_RE.sub("", msg).strip().rstrip("(").strip()
-        raise ConfigError(
+        raise error(
             f"{path}:{m.group(1) if m else '?'}: TOML syntax error at {where}: {reason}. "
-            "Fix that line (see https://toml.io) or move the file away to use the defaults."
+            f"Fix that line (see https://toml.io) or move the file away to {missing_hint}."
         ) from exc
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the config. A missing file gives the defaults."""
+    path = config_path() if path is None else Path(path)
+    data = read_toml(path, ConfigError, "use the defaults")
+    if data is None:
+        return Settings(path=None)
     return parse_settings(data, path)
 
 

@@ -7,6 +7,11 @@ gives ``None``, which the UI shows as "—", never 0.
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
+
+HISTORY = 60  # samples kept for sparklines (about a minute at the default refresh)
+
 # A counter must not jump by more than this in one second to be believed (about 1 PB/s).
 MAX_PLAUSIBLE_PER_S = 1 << 50
 
@@ -38,3 +43,13 @@ def cpu_percent(
         return None
     pct = per_s / 1e9 / cpus * 100.0
     return max(0.0, min(100.0, pct))
+
+
+@dataclass
+class History:
+    """The last :data:`HISTORY` figures of one host or guest, for sparklines and charts."""
+
+    cpu: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    mem: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    disk: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    net: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))

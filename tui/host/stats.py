@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psutil
 
-from tui.rates import rate
+from tui.rates import History, rate
 
-HISTORY = 60
+HostHistory = History  # the host keeps the same figures as a guest
 
 
 @dataclass(frozen=True)
@@ -39,14 +38,6 @@ class HostSample:
     disk_write_bps: float | None
     nets: tuple[NetRate, ...] = ()
     source: str = "psutil"  # "psutil" (local) or "libvirt" (remote host: fewer figures)
-
-
-@dataclass
-class HostHistory:
-    cpu: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    mem: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    disk: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    net: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 class HostSampler:

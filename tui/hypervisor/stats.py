@@ -7,13 +7,12 @@ samples into rates, using :mod:`tui.rates`, and keeps a short history per guest.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libvirt
 
-from tui.rates import cpu_percent, rate
+from tui.rates import History, cpu_percent, rate
 
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "no state",
@@ -162,17 +161,6 @@ class GuestSample:
             libvirt.VIR_DOMAIN_SHUTDOWN,
             libvirt.VIR_DOMAIN_PMSUSPENDED,
         )
-
-
-HISTORY = 60
-
-
-@dataclass
-class History:
-    cpu: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    mem: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    disk: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    net: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 class GuestRates:

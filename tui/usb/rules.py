@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.config import ConfigError, rules_path
+from tui.config import ConfigError, read_toml, rules_path
 from tui.usb.model import UsbDevice, UsbEvent
 from tui.util import atomic_write_text
 
@@ -84,7 +84,6 @@ class Rule:
 
 
 # -- rules.toml --------------------------------------------------------------------------------
-_LINE_RE = re.compile(r"at line (\d+), column (\d+)")
 _RULE_KEYS = ("vendor", "product", "guest", "serial", "port", "persistent")
 _TOP_KEYS = ("version", "rule")
 HEADER = (
@@ -196,25 +195,9 @@ def parse_rules(data: Mapping[str, Any], path: Path) -> list[Rule]:
 def load_rules(path: Path | None = None) -> list[Rule]:
     """Read and validate ``rules.toml``. A missing file means no rules."""
     path = rules_path() if path is None else Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    data = read_toml(path, RulesError, "start with no rules")
+    if data is None:
         return []
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RulesError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = _LINE_RE.search(msg)
-        reason = _LINE_RE.sub("", msg).strip().rstrip("(").strip()
-        line = m.group(1) if m else "?"
-        raise RulesError(
-            f"{path}:{line}: TOML syntax error: {reason}. Fix that line (see https://toml.io) "
-            "or move the file away to start with no rules."
-        ) from exc
     return parse_rules(data, path)
 
 

@@ -62,7 +62,7 @@ COLUMNS: tuple[Column, ...] = (
         "cpuhist",
         "CPU history",
         12,
-        lambda s, h, _: sparkline(h.cpu, 12, top=100.0) if h is not None and s.active else "",
+        lambda s, h, _: sparkline(h.cpu, 12, floor=10.0) if h is not None and s.active else "",
         None,
         "cpu",
     ),

@@ -81,6 +81,6 @@ class HostPanel(Static):
             right.append(f"\nNet  {DASH}")
         if history is not None:
             right.append("\nCPU  ", style="bold")
-            right.append(sparkline(history.cpu, 40, top=100.0), style="green")
+            right.append(sparkline(history.cpu, 40, floor=10.0), style="green")
         grid.add_row(cpu_lines, right)
         return grid
