@@ -57,8 +57,8 @@ def run(wanted: list[str]) -> list[Section]:
     with bed_guests.services() as svc, bed_guests.running_guests(GUEST_COUNT) as guests:
         steps: dict[str, Callable[[], Section]] = {
             "P5": lambda: p5_start.run(guests),
-            "P1": lambda: p1_cpu.run(guests),
-            "P2": lambda: p2_libvirtd.run(svc.libvirtd_pid, guests),
+            "P1": lambda: p1_cpu.run(svc, guests),
+            "P2": lambda: p2_libvirtd.run(svc, guests),
             "P4": lambda: p4_attach.run(guests),
         }
         for pid in need:

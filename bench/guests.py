@@ -18,6 +18,7 @@ from pathlib import Path
 
 import libvirt
 
+from bench.lvevents import EventCounter
 from bench.procstat import pid_of
 from bench.tmuxrun import kill_pid
 from tests.support import bed
@@ -30,6 +31,10 @@ TAG = "b"
 @dataclass
 class Services:
     started: list[tuple[str, int]] = field(default_factory=list)  # (name, pid) we started
+    events: EventCounter | None = None
+
+    def events_between(self, t0: float, t1: float) -> int:
+        return self.events.between(t0, t1) if self.events is not None else 0
 
     @property
     def libvirtd_pid(self) -> int:
@@ -50,10 +55,22 @@ def services() -> Iterator[Services]:
         if pid is None and now is not None:
             svc.started.append((name, now))
     try:
+        svc.events = EventCounter(bed.SYSTEM_URI)
         yield svc
     finally:
+        if svc.events is not None:
+            svc.events.close()
         for _name, pid in reversed(svc.started):
             kill_pid(pid, grace_s=10.0)
+
+
+def host_guest_count() -> int:
+    """Every guest on qemu:///system (kvmdeck lists other clients' guests too)."""
+    conn = libvirt.open(bed.SYSTEM_URI)
+    try:
+        return len(conn.listAllDomains(0))
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager

@@ -55,7 +55,8 @@ def engine_available() -> str | None:
     for mod in ("tui.usb.rules", "tui.usb.headless"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not there yet"
-    from tui.usb import headless, rules
+    from tui.usb import engine as rules
+    from tui.usb import headless
 
     if not hasattr(rules, "RuleEngine") or not hasattr(headless, "run_rules"):
         return "tui.usb.rules.RuleEngine / tui.usb.headless.run_rules not found"

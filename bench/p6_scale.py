@@ -70,11 +70,13 @@ def key_latencies(run: TmuxRun, presses: int, rng: random.Random) -> dict[str, l
     for i in range(presses):
         key = "Down" if i % 2 == 0 else "N"
         before = guest_rows(run.capture(escapes=True))
+
+        def changed(text: str, before: list[str] = before) -> bool:
+            return guest_rows(text) != before
+
         t0 = time.monotonic()
         run.send_keys(key)
-        seen = run.wait_for(
-            lambda text, b=before: guest_rows(text) != b, 5, step_s=0.002, escapes=True
-        )
+        seen = run.wait_for(changed, 5, step_s=0.002, escapes=True)
         out[key].append((seen - t0) * 1000)
         time.sleep(rng.uniform(0.25, 0.45))
     return out

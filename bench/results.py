@@ -62,6 +62,14 @@ def ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.inf
 
 
+def quiet(windows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The windows without lifecycle events from other clients, when there are 2 or more."""
+    calm = [w for w in windows if not w.get("events")]
+    if len(calm) >= 2 or len(calm) == len(windows):
+        return calm, f"{len(calm)}/{len(windows)} windows quiet"
+    return windows, f"only {len(calm)}/{len(windows)} windows quiet: all used (noisy host)"
+
+
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):

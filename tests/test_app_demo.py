@@ -108,6 +108,9 @@ async def test_readonly_refuses_actions() -> None:
         await pilot.pause(0.5)
         assert names_states(app)["archive"] == "shut off"
         assert "READ-ONLY" in str(app.query_one("#hosts").content)
+        active = app.screen.active_bindings
+        assert active["s"].enabled is False and active["X"].enabled is False
+        assert active["v"].enabled is True  # viewing stays available
 
 
 async def test_filter_and_sort_keep_selection() -> None:
@@ -161,3 +164,20 @@ async def test_command_palette_finds_guests_and_actions() -> None:
         go()  # type: ignore[operator]
         await pilot.pause()
         assert app.table.selected_sample().name == "db-primary"
+
+
+async def test_enter_opens_guest_detail() -> None:
+    from tui.screens.detail import GuestDetailScreen
+
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        key = next(k for k, s in app.table.samples.items() if s.name == "db-primary")
+        app.select_guest(key)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GuestDetailScreen)
+        assert app.screen.row_key == key and app.screen.title_text.startswith("db-primary")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, GuestDetailScreen)

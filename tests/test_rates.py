@@ -89,3 +89,14 @@ def test_parse_record_sums_devices_and_tolerates_missing_keys() -> None:
     assert r.rd_bytes == 1536 and r.wr_bytes == 7
     assert r.rx_bytes is None  # net.count=1 but no counters: unknown, not 0
     assert r.cpu_time is None
+
+
+def test_uptime_column_shows_shutoff_reason() -> None:
+    from tui.hypervisor.stats import GuestSample
+    from tui.widgets.guest_table import COLUMN_BY_KEY
+
+    col = COLUMN_BY_KEY["uptime"]
+    off = GuestSample("g", "u", "shut off", 5, 3)
+    on = GuestSample("g", "u", "running", 1, 1, uptime_s=3725.0)
+    assert col.render(off, None, "") == "crashed"
+    assert col.render(on, None, "") == "01:02:05"

@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, RichLog
+from textual.widgets import DataTable, Input, RichLog
 
 from tui import messages as m
 from tui.app_usb import UsbMixin
@@ -435,6 +435,12 @@ class KvmDeckApp(UsbMixin):
         host, uuid = key.split("/", 1)
         return int(host), uuid, self.table.samples[key].name
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """--readonly: the mutating guest keys are disabled (greyed in the footer, inert)."""
+        if action == "guest" and self.readonly:
+            return None
+        return True
+
     def action_guest(self, verb: str) -> None:
         sel = self._selected()
         if sel is None:
@@ -588,7 +594,7 @@ class KvmDeckApp(UsbMixin):
             event.stop()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(binding_rows(self.all_bindings())))
+        self.push_screen(HelpScreen(binding_rows(self.all_bindings(), self.get_key_display)))
 
     def all_bindings(self) -> list[Binding]:
         """The bindings in force now (after any [keymap] rebinding), each listed once."""
@@ -602,6 +608,11 @@ class KvmDeckApp(UsbMixin):
             seen.add(ident)
             out.append(b)
         return out
+
+    @on(DataTable.RowSelected, "#guest-table")
+    def _row_selected(self, _event: DataTable.RowSelected) -> None:
+        """Enter on a row (the table's own binding) opens the guest's detail."""
+        self.action_detail()
 
     def action_detail(self) -> None:
         key = self.table.selected_key()

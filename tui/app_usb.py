@@ -29,18 +29,12 @@ from tui.hypervisor.hostdev import (
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.picker import GuestPicker, Pick
 from tui.screens.usb import LOCAL_SOURCE, UsbScreen, remote_source
+from tui.usb.engine import Request, RuleEngine
 from tui.usb.model import UsbDevice, UsbEvent
 from tui.usb.monitor import UsbMonitor, udev_daemon_running
 from tui.usb.nodedev import NodeDeviceWatch
-from tui.usb.rules import (
-    Request,
-    Rule,
-    RuleEngine,
-    RulesError,
-    RulesLock,
-    load_rules,
-    save_rules,
-)
+from tui.usb.rulelock import RulesLock
+from tui.usb.rules import Rule, RulesError, load_rules, save_rules
 
 if TYPE_CHECKING:
     from tui.hypervisor.session import HostSession

@@ -22,7 +22,8 @@ from tui.hypervisor.hostdev import (
     remove_stale,
     usb_owners,
 )
-from tui.usb.rules import AttachRequest, DetachRequest, Rule
+from tui.usb.engine import AttachRequest, DetachRequest
+from tui.usb.rules import Rule
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from tests.rules.helpers import event, usb
 from tui.hypervisor.hostdev import hostdev_xml
-from tui.usb.rules import AttachRequest, DetachRequest, Rule, RuleEngine
+from tui.usb.engine import AttachRequest, DetachRequest, RuleEngine
+from tui.usb.rules import Rule
 
 RULE = Rule(0x0403, 0x6001, "win", persistent=True)
 

@@ -11,12 +11,14 @@ import pytest
 
 from tests.rules.helpers import event, usb
 from tui.config import rules_path
-from tui.usb.rules import AttachRequest, Rule, RuleEngine, RulesLock
+from tui.usb.engine import AttachRequest, RuleEngine
+from tui.usb.rulelock import RulesLock
+from tui.usb.rules import Rule
 
 HOLDER = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from tui.usb.rules import RulesLock\n"
+    "from tui.usb.rulelock import RulesLock\n"
     "lock = RulesLock(Path(sys.argv[1]))\n"
     "print('locked' if lock.acquire() else 'busy', flush=True)\n"
     "sys.stdin.readline()\n"

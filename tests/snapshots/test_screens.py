@@ -27,10 +27,14 @@ async def inject(pilot) -> None:  # type: ignore[no-untyped-def]
     while not app.sessions:  # the main screen starts the app's sources once it is mounted
         await pilot.pause(0.01)
     app.sessions[0].link.state = LinkState.UP
+    session = app.sessions[0]
+    for info in fixed.demo_domains():
+        session.info[info.uuid] = info
+    session.rates.history.update(fixed.histories())
     app.post_message(m.HostStats(fixed.host_sample()))
     app.post_message(m.GuestStats(0, PollResult(demo_uri(), fixed.guest_samples(), 0.001, 0)))
     await pilot.pause()
-    app.log_event("web-frontend: started", wall=0.0)
+    app.log_event("web-frontend: started", wall=0.0, uuid=fixed.WEB_UUID)
 
 
 def test_main_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]

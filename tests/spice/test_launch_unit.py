@@ -50,7 +50,7 @@ def test_vv_file_is_0600_and_complete(tmp_path: Path) -> None:
 
 
 def test_vv_never_overwrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.launch.secrets.token_hex", lambda _n: "same")
+    monkeypatch.setattr("tui.launch.vvfile.secrets.token_hex", lambda _n: "same")
     write_vv(TARGET, tmp_path)
     with pytest.raises(FileExistsError):
         write_vv(TARGET, tmp_path)

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from tui.host.stats import HostSample, NetRate
+from tui.hypervisor.connection import demo_xml_path
+from tui.hypervisor.domxml import DomainInfo, parse_domain
 from tui.hypervisor.stats import GuestSample
+from tui.rates import History
 
 GiB = 1024**3
+WEB_UUID = "6b1c0a3e-0d7e-4c1a-9e1b-000000000000"
+
+
+def demo_domains() -> list[DomainInfo]:
+    """The shipped demo guests' static facts, parsed from demo.xml as the app would."""
+    root = ET.parse(demo_xml_path()).getroot()
+    return [parse_domain(ET.tostring(d, encoding="unicode")) for d in root.findall("domain")]
+
+
+def histories() -> dict[str, History]:
+    """A minute of made-up but fixed figures, so the charts have a shape."""
+    out = {}
+    for n, s in enumerate(guest_samples()):
+        h = History()
+        for i in range(60):
+            wave = (i * (7 + n)) % 23
+            h.cpu.append(float(wave * 4))
+            h.mem.append(float(1_000_000 + wave * 10_000))
+            h.disk.append(float(wave * 50_000))
+            h.net.append(float((23 - wave) * 30_000))
+        out[s.uuid] = h
+    return out
 
 
 def host_sample() -> HostSample:

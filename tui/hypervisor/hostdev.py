@@ -32,8 +32,8 @@ from typing import Any, Protocol
 import libvirt
 
 from tui.hypervisor.domxml import UsbHostdev, parse_domain
+from tui.usb.engine import AttachRequest, DetachRequest
 from tui.usb.model import UsbDevice
-from tui.usb.rules import AttachRequest, DetachRequest
 
 log = logging.getLogger(__name__)
 

@@ -49,6 +49,7 @@ class HostSession:
         self._lock = threading.Lock()
         self._callback_ids: list[int] = []
         self.calls = 0  # bulk stats calls made (bench asserts one per tick)
+        self._listed = False  # the inventory was read once (a host may have no guests at all)
         self.remote_stats = RemoteHostStats() if is_remote(link.uri) else None
 
     @property
@@ -87,6 +88,7 @@ class HostSession:
             self.persistent.pop(gone, None)
         with self._lock:
             self._stale.clear()
+        self._listed = True
 
     def _uptime(self, uuid: str, running: bool) -> float | None:
         if not running:
@@ -119,7 +121,7 @@ class HostSession:
         conn = self.link.conn
         if conn is None:
             raise libvirt.libvirtError("not connected")
-        if self._stale or not self.info:
+        if self._stale or not self._listed:
             self.refresh_inventory()
         groups = groups_for(columns)
         t0 = time.perf_counter()
@@ -131,8 +133,9 @@ class HostSession:
             raise
         self.calls += 1
         elapsed = time.perf_counter() - t0
-        if any(r.uuid not in self.info for r in raws):
-            self.mark_stale("*")
+        for r in raws:
+            if r.uuid not in self.info:
+                self.mark_stale(r.uuid)  # read the newcomer's XML next tick, not every guest's
         vcpus = {u: i.vcpus for u, i in self.info.items()}
         uptimes = {r.uuid: self._uptime(r.uuid, r.state in (1, 3)) for r in raws}
         max_mem = {u: i.max_mem_kib for u, i in self.info.items()}

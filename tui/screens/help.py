@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
         table = Table(title="Keys", expand=True, show_edge=False)
         table.add_column("Key", style="bold cyan", no_wrap=True)
         table.add_column("Action")
-        table.add_column("Binding id (for [keymap])", style="dim")
+        table.add_column("Binding id (for \\[keymap])", style="dim")
         for key, desc, bid in self.rows:
             table.add_row(key, desc, bid)
         with VerticalScroll():
@@ -40,10 +42,14 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table, id="help-keys")
 
 
-def binding_rows(bindings: list[Binding]) -> list[tuple[str, str, str]]:
+def binding_rows(
+    bindings: list[Binding], display: Callable[[Binding], str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(key, action, binding id) rows: kvmdeck's own bindings (those with an id) first."""
     rows = []
     for b in bindings:
         if not b.description:
             continue
-        rows.append((b.key_display or b.key, b.description, b.id or ""))
-    return rows
+        key = display(b) if display else (b.key_display or b.key)
+        rows.append((key, b.description, b.id or ""))
+    return sorted(rows, key=lambda r: r[2] == "")

@@ -1,7 +1,7 @@
 """``kvmdeck rules --run`` / ``--once`` / ``--list``: apply USB auto-attach rules without the TUI.
 
 One asyncio loop carries libvirt's events (libvirtaio) and the pyudev monitor
-(:class:`tui.usb.monitor.UsbMonitor`). The :class:`~tui.usb.rules.RuleEngine` decides; one
+(:class:`tui.usb.monitor.UsbMonitor`). The :class:`~tui.usb.engine.RuleEngine` decides; one
 consumer task executes its requests one at a time in a worker thread (libvirt calls block).
 Only the holder of the rules lock applies rules; a second instance exits with a message.
 
@@ -26,16 +26,10 @@ from tui.config import rules_path
 from tui.hypervisor.connection import ConnectFailed, open_connection, register_event_loop
 from tui.hypervisor.events import EVENT_NAMES
 from tui.hypervisor.hostdev import HostdevError, HostdevResult, execute, usb_owners
+from tui.usb.engine import AttachRequest, Request, RuleEngine
 from tui.usb.model import UsbDevice, UsbEvent
-from tui.usb.rules import (
-    AttachRequest,
-    Request,
-    RuleEngine,
-    RulesError,
-    RulesLock,
-    load_rules,
-    passive_message,
-)
+from tui.usb.rulelock import RulesLock, passive_message
+from tui.usb.rules import RulesError, load_rules
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 

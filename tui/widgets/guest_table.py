@@ -62,7 +62,7 @@ COLUMNS: tuple[Column, ...] = (
         "cpuhist",
         "CPU history",
         12,
-        lambda s, h, _: sparkline(h.cpu, 12, floor=10.0) if h is not None and s.active else "",
+        lambda s, h, _: sparkline(h.cpu, 12, top=100.0) if h is not None and s.active else "",
         None,
         "cpu",
     ),
@@ -168,16 +168,10 @@ class GuestTable(DataTable[str | Text]):
                 self.cell_writes += len(cells)
                 structure_changed = True
             else:
-                kept = list(old)
-                for i, (col, new, prev) in enumerate(
-                    zip(self.columns_shown, cells, old, strict=True)
-                ):
+                for col, new, prev in zip(self.columns_shown, cells, old, strict=True):
                     if new != prev:
                         self.update_cell(key, col.key, new)
                         self.cell_writes += 1
-                        kept[i] = new
-                # Keep the objects the table holds: apply_sort finds rows by the state cell's id.
-                cells = tuple(kept)
             self._cells[key] = cells
         for key in [k for k in self.samples if k.startswith(prefix) and k not in seen]:
             self.drop(key)

@@ -29,16 +29,44 @@ class HostPanel(Static):
     def __init__(self, **kw: object) -> None:
         super().__init__("waiting for the first host sample…", **kw)  # type: ignore[arg-type]
         self.sample: HostSample | None = None
+        self._shape: tuple[int, int] | None = None
 
     def show(self, sample: HostSample, history: HostHistory | None) -> None:
+        """Redraw in place; ask for a layout pass only when the panel's height may change.
+
+        A layout pass on every sample cost as much CPU as drawing the panel (bench P1).
+        """
         self.sample = sample
-        self.update(self.render_sample(sample, history))
+        left, right = self.columns(sample, history)
+        shape = self._height_if_unwrapped(left, right)
+        layout = shape is None or shape != self._shape
+        self._shape = shape
+        self.update(self._grid(left, right), layout=layout)
+
+    def _height_if_unwrapped(self, left: Text, right: Text) -> tuple[int, int] | None:
+        """(width, lines) when no line can wrap at this width; None when one might."""
+        width = self.content_region.width
+        column = width // 2 - 4  # two ratio columns with the grid's padding: conservative
+        lines = [left.plain.split("\n"), right.plain.split("\n")]
+        if width <= 0 or any(len(line) > column for col in lines for line in col):
+            return None
+        return width, max(len(col) for col in lines)
 
     @staticmethod
-    def render_sample(s: HostSample, history: HostHistory | None) -> Table:
+    def _grid(left: Text, right: Text) -> Table:
         grid = Table.grid(expand=True, padding=(0, 2))
         grid.add_column(ratio=1)
         grid.add_column(ratio=1)
+        grid.add_row(left, right)
+        return grid
+
+    @classmethod
+    def render_sample(cls, s: HostSample, history: HostHistory | None) -> Table:
+        return cls._grid(*cls.columns(s, history))
+
+    @staticmethod
+    def columns(s: HostSample, history: HostHistory | None) -> tuple[Text, Text]:
+        """The left (CPU bars, memory, swap) and right (load, memory, disk, net) columns."""
         cpu_lines = Text()
         ncpu = len(s.per_cpu)
         width = 18 if ncpu <= 8 else 10
@@ -82,5 +110,4 @@ class HostPanel(Static):
         if history is not None:
             right.append("\nCPU  ", style="bold")
             right.append(sparkline(history.cpu, 40, floor=10.0), style="green")
-        grid.add_row(cpu_lines, right)
-        return grid
+        return cpu_lines, right

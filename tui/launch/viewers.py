@@ -1,326 +1,43 @@
-"""Starting and tracking the external programs kvmdeck runs: remote-viewer and ssh tunnels.
+"""The :class:`Launcher`: starts remote-viewer (and ssh tunnels) detached and tracks them.
 
-This is the only module that starts other programs (an import-linter contract keeps textual out).
-
-How a console opens (:func:`open_console`, called from a thread worker):
-
-1. ``tui.hypervisor.graphics`` reads the live XML: protocol, address, port, password.
-2. No ``$DISPLAY``/``$WAYLAND_DISPLAY`` (the usual SSH session): nothing starts. The caller gets
-   :class:`ClientInstructions`, the commands the operator runs on their workstation.
-3. Otherwise a ``.vv`` file (mode 0600, ``delete-this-file=1``) is written to a private
-   directory and ``remote-viewer --debug FILE`` starts detached, its output going to a log file
-   the :class:`Launcher` watches for "main channel: opened" or a failure. The password lives
-   only in that file: never on a command line, never in a log.
-
-Remote hypervisors (``qemu+ssh://``): the display listens on the remote host's loopback, so
-the launcher starts an ``ssh -N -L`` tunnel (see :meth:`SshEndpoint.tunnel_argv` for why a
-tunnel rather than ``virt-viewer --connect``) and points the ``.vv`` at the local end.
+Each viewer runs ``remote-viewer --debug FILE`` with its output in a log file; the launcher
+reads that log for "main channel: opened" or a failure (:func:`classify_log_line`), notices
+exits, and stops processes by PID (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import getpass
 import logging
 import os
 import re
 import secrets
-import shlex
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import libvirt
+from urllib.parse import urlsplit
 
 from tui.hypervisor.connection import is_remote
-from tui.hypervisor.graphics import DisplayError, DisplayTarget, resolve_display
+from tui.hypervisor.graphics import DisplayTarget
+from tui.launch.errors import LaunchError
+from tui.launch.instructions import display_available
+from tui.launch.ssh import SSH_CMD, SSH_PACKAGE, SshEndpoint, free_local_port, remote_spec
+from tui.launch.vvfile import Endpoint, private_dir, write_vv
 
-log = logging.getLogger(__name__)
-
-__all__ = [
-    "ClientInstructions",
-    "DisplayError",
-    "LaunchError",
-    "Launcher",
-    "SshEndpoint",
-    "ViewerInfo",
-    "ViewerOpened",
-    "ViewerState",
-    "client_instructions",
-    "display_available",
-    "open_console",
-    "write_vv",
-]
+log = logging.getLogger("tui.launch")  # the package's logger name, as before the split
 
 VIEWER_CMD = "remote-viewer"
 VIEWER_PACKAGE = "virt-viewer"
-SSH_CMD = "ssh"
-SSH_PACKAGE = "openssh-client"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-class LaunchError(Exception):
-    """A program could not be started. The message says which, why and the fix."""
-
-
-# -- files ---------------------------------------------------------------------------------------
-def private_dir(env: Mapping[str, str]) -> Path:
-    """``$XDG_RUNTIME_DIR/kvmdeck`` (0700), or else a fresh ``mkdtemp`` directory (0700)."""
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if runtime and Path(runtime).is_dir():
-        path = Path(runtime) / "kvmdeck"
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        st = path.lstat()
-        if path.is_dir() and not path.is_symlink() and st.st_uid == os.getuid():
-            if st.st_mode & 0o077:
-                os.chmod(path, 0o700)
-            return path
-    return Path(tempfile.mkdtemp(prefix="kvmdeck-"))
-
-
-def _keyfile_escape(value: str) -> str:
-    """GKeyFile value escaping (the .vv format is a GLib key file)."""
-    out = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return "\\s" + out[1:] if out.startswith(" ") else out
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the viewer connects, from *this* machine (a tunnel's local end for remote hosts)."""
-
-    host: str | None
-    port: int | None
-    tls_port: int | None = None
-    socket: str | None = None
-
-    @classmethod
-    def of(cls, target: DisplayTarget) -> Endpoint:
-        return cls(target.host, target.port, target.tls_port, target.socket)
-
-
-def vv_text(target: DisplayTarget, endpoint: Endpoint | None = None) -> str:
-    """The ``[virt-viewer]`` file for ``target`` (holds the password: write it 0600)."""
-    ep = endpoint or Endpoint.of(target)
-    lines = ["[virt-viewer]", f"type={target.type}"]
-    if ep.socket:
-        lines.append(f"unix-path={_keyfile_escape(ep.socket)}")
-    else:
-        lines.append(f"host={_keyfile_escape(ep.host or '127.0.0.1')}")
-        if ep.port is not None:
-            lines.append(f"port={ep.port}")
-        if ep.tls_port is not None:
-            lines.append(f"tls-port={ep.tls_port}")
-    if target.password:
-        lines.append(f"password={_keyfile_escape(target.password)}")
-    lines += [f"title={_keyfile_escape(target.title)}", "delete-this-file=1", ""]
-    return "\n".join(lines)
-
-
-def write_vv(target: DisplayTarget, directory: Path, endpoint: Endpoint | None = None) -> Path:
-    """Create a new ``.vv`` file, mode 0600 from the start (``O_CREAT|O_EXCL``), and return it."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", target.guest)[:64] or "guest"
-    path = Path(directory) / f"{stem}-{secrets.token_hex(4)}.vv"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(vv_text(target, endpoint))
-    return path
-
-
-# -- ssh ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SshEndpoint:
-    """The ssh side of a ``qemu+ssh://user@host:port/system?keyfile=…`` URI."""
-
-    host: str
-    user: str | None = None
-    port: int | None = None
-    keyfile: str | None = None
-    verify: bool = True
-
-    @classmethod
-    def from_uri(cls, uri: str) -> SshEndpoint:
-        parts = urlsplit(uri)
-        if "ssh" not in parts.scheme or not parts.hostname:
-            raise LaunchError(f"{uri} is not an ssh URI (qemu+ssh://user@host/system).")
-        query = dict(parse_qsl(parts.query))
-        return cls(
-            host=parts.hostname,
-            user=parts.username,
-            port=parts.port,
-            keyfile=query.get("keyfile"),
-            verify=query.get("no_verify", "0") in ("", "0"),
-        )
-
-    def options(self) -> list[str]:
-        """Options shared by every ssh kvmdeck starts: never prompt, fail fast."""
-        argv = ["-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes"]
-        argv += ["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3"]
-        if not self.verify:
-            argv += ["-o", "StrictHostKeyChecking=no"]
-        if self.port:
-            argv += ["-p", str(self.port)]
-        if self.keyfile:
-            argv += ["-i", self.keyfile]
-        if self.user:
-            argv += ["-l", self.user]
-        return argv
-
-    def tunnel_argv(self, forwards: list[tuple[int, str]], ssh: str = SSH_CMD) -> list[str]:
-        """``ssh -N -L 127.0.0.1:LOCAL:REMOTE …`` for each (local port, remote spec).
-
-        A remote spec is ``address:port`` or a UNIX socket path on the remote host.
-
-        Why a tunnel and not ``virt-viewer --connect URI NAME``: kvmdeck has already read the
-        display (and its password) over its own libvirt connection, so the same ``.vv`` path
-        serves local and remote guests, the same log tells "connected" from "failed", and the
-        password is never asked for again. ``virt-viewer --connect`` would open a second
-        libvirt connection over ssh with its own prompts (host keys, keys, passwords) that a
-        TUI cannot answer, and would re-read the XML itself. ``BatchMode=yes`` makes a missing
-        key fail at once instead of prompting; ``ExitOnForwardFailure=yes`` makes a busy local
-        port fail at once instead of leaving a useless ssh running.
-        """
-        argv = [ssh, "-N", *self.options()]
-        for local, remote in forwards:
-            argv += ["-L", f"127.0.0.1:{local}:{remote}"]
-        argv.append(self.host)
-        return argv
-
-
-def _remote_spec(target: DisplayTarget, port: int | None) -> str:
-    host = target.host or "127.0.0.1"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def free_local_port() -> int:
-    """A free TCP port on 127.0.0.1 (ExitOnForwardFailure catches the rare race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# -- instructions for a session without a display ------------------------------------------
-def display_available(env: Mapping[str, str]) -> bool:
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-
-
-@dataclass(frozen=True)
-class ClientInstructions:
-    """What the operator runs on their own workstation (never holds the password)."""
-
-    guest: str
-    options: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, command lines)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def commands(self) -> list[str]:
-        return [line for _, lines in self.options for line in lines]
-
-    @property
-    def text(self) -> str:
-        """Ready to paste into a shell: headings as comments, then the commands."""
-        out: list[str] = []
-        for heading, lines in self.options:
-            out.append(f"# {heading}")
-            out.extend(lines)
-        return "\n".join(out)
-
-
-def _client_uri(uri: str) -> str:
-    """The URI as the workstation should use it: drop this machine's key file and flags."""
-    parts = urlsplit(uri)
-    drop = {"keyfile", "no_tty", "no_verify", "known_hosts"}
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in drop]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/~")))
-
-
-def _viewer_url(target: DisplayTarget, port: int | None, tls_port: int | None) -> str:
-    if target.type == "vnc":
-        return f"vnc://127.0.0.1:{port}"
-    if port is None:
-        return f"spice://127.0.0.1?tls-port={tls_port}"
-    if tls_port is not None:
-        return f"spice://127.0.0.1:{port}?tls-port={tls_port}"
-    return f"spice://127.0.0.1:{port}"
-
-
-def client_instructions(
-    target: DisplayTarget, uri: str | None, env: Mapping[str, str]
-) -> ClientInstructions:
-    """Commands for the operator's workstation, for a TUI running where no display is.
-
-    For a local URI the server is this machine as the operator reached it: the third field of
-    ``$SSH_CONNECTION`` (its fourth is the ssh port), else the hypervisor's host name.
-    """
-    parts = urlsplit(uri or "qemu:///system")
-    if uri and is_remote(uri) and "ssh" in parts.scheme:
-        ssh = SshEndpoint.from_uri(uri)
-        user, server, ssh_port = ssh.user, ssh.host, ssh.port
-        connect_uri = _client_uri(uri)
-    else:
-        fields = env.get("SSH_CONNECTION", "").split()
-        server = fields[2] if len(fields) >= 3 else target.hostname
-        ssh_port = int(fields[3]) if len(fields) >= 4 and fields[3] != "22" else None
-        user = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
-        driver = (parts.scheme.split("+")[0] or "qemu") if parts.scheme else "qemu"
-        netloc = f"[{server}]" if ":" in server else server
-        netloc = f"{user}@{netloc}" + (f":{ssh_port}" if ssh_port else "")
-        connect_uri = f"{driver}+ssh://{netloc}{parts.path or '/system'}"
-
-    direct = (
-        "With virt-viewer (it asks for passwords itself):",
-        (shlex.join(["virt-viewer", "--connect", connect_uri, target.guest]),),
-    )
-
-    forwards: list[str] = []
-    port: int | None
-    tls: int | None
-    local_port = target.port or target.tls_port or 5900
-    if target.socket and not target.port and not target.tls_port:
-        forwards += ["-L", f"{local_port}:{target.socket}"]
-        port, tls = local_port, None
-    else:
-        if target.port:
-            forwards += ["-L", f"{target.port}:{_remote_spec(target, target.port)}"]
-        if target.tls_port:
-            forwards += ["-L", f"{target.tls_port}:{_remote_spec(target, target.tls_port)}"]
-        port, tls = target.port, target.tls_port
-    ssh_line = ["ssh", "-N", *forwards]
-    if ssh_port:
-        ssh_line += ["-p", str(ssh_port)]
-    ssh_line.append(f"{user}@{server}" if user else server)
-    tunnel = (
-        "Or with an ssh tunnel (leave it running), then remote-viewer:",
-        (
-            shlex.join(ssh_line),
-            shlex.join(["remote-viewer", _viewer_url(target, port, tls)]),
-        ),
-    )
-
-    notes = ["No graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset)."]
-    if target.has_password:
-        notes.append(
-            "The console has a password; the viewer asks for it. It is not shown here: read it "
-            f"with 'virsh dumpxml --security-info {target.guest}'."
-        )
-    elif not target.password_known:
-        notes.append("Read-only connection: if the console has a password, the viewer asks.")
-    if target.tls_port:
-        notes.append("The display uses TLS: the viewer needs the host's SPICE CA certificate.")
-    return ClientInstructions(target.guest, (direct, tunnel), tuple(notes))
-
-
-# -- viewers ---------------------------------------------------------------------------------
 class ViewerState(enum.Enum):
     STARTING = "starting"
     CONNECTED = "connected"
@@ -542,9 +259,9 @@ class Launcher:
             port = free_local_port() if target.port else None
             tls = free_local_port() if target.tls_port else None
             if port:
-                forwards.append((port, _remote_spec(target, target.port)))
+                forwards.append((port, remote_spec(target, target.port)))
             if tls:
-                forwards.append((tls, _remote_spec(target, target.tls_port)))
+                forwards.append((tls, remote_spec(target, target.tls_port)))
             endpoint = Endpoint("127.0.0.1", port, tls)
         argv = ssh.tunnel_argv(forwards, ssh=ssh_path)
         log_path = self.directory / f"ssh-{secrets.token_hex(4)}.log"
@@ -766,47 +483,3 @@ class Launcher:
         if self._own_directory and self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
-
-
-# -- the one call the app makes ------------------------------------------------------------------
-@dataclass(frozen=True)
-class ViewerOpened:
-    """A viewer started; ``viewer.state`` says whether it connected within the wait."""
-
-    viewer: ViewerInfo
-    elapsed_s: float  # call → connected/failed (or the wait's end)
-
-    @property
-    def message(self) -> str:
-        v = self.viewer
-        if v.state is ViewerState.CONNECTED:
-            return f"Console of {v.guest} open (pid {v.pid}, {self.elapsed_s:.1f} s)."
-        if v.state is ViewerState.FAILED:
-            return f"Console of {v.guest}: {v.detail or 'connection failed'} (pid {v.pid})."
-        if v.state is ViewerState.EXITED:
-            return f"Console of {v.guest}: remote-viewer exited {v.detail}".rstrip() + "."
-        return f"Console of {v.guest}: remote-viewer is starting (pid {v.pid})."
-
-
-def open_console(
-    conn: libvirt.virConnect,
-    dom_name: str,
-    uri: str | None,
-    readonly: bool,
-    launcher: Launcher,
-    wait_s: float = 10.0,
-) -> ViewerOpened | ClientInstructions:
-    """Open guest ``dom_name``'s console (blocking: call it from a thread worker).
-
-    With a display: starts remote-viewer and waits up to ``wait_s`` for it to connect or fail.
-    Without one: returns the commands to run on the operator's workstation.
-    Raises :class:`DisplayError` (guest not running, no graphics, no port yet) or
-    :class:`LaunchError` (remote-viewer or ssh missing, tunnel failed).
-    """
-    start = time.monotonic()
-    target = resolve_display(conn, dom_name, readonly)
-    if not launcher.has_display():
-        return client_instructions(target, uri, launcher.env)
-    info = launcher.open_viewer(target, uri)
-    info = launcher.wait(info, wait_s)
-    return ViewerOpened(info, time.monotonic() - start)

@@ -1,0 +1,51 @@
+"""Starting and tracking the external programs kvmdeck runs: remote-viewer and ssh tunnels.
+
+This is the only package that starts other programs (an import-linter contract keeps textual out).
+
+How a console opens (:func:`open_console`, called from a thread worker):
+
+1. ``tui.hypervisor.graphics`` reads the live XML: protocol, address, port, password.
+2. No ``$DISPLAY``/``$WAYLAND_DISPLAY`` (the usual SSH session): nothing starts. The caller gets
+   :class:`ClientInstructions`, the commands the operator runs on their workstation.
+3. Otherwise a ``.vv`` file (mode 0600, ``delete-this-file=1``) is written to a private
+   directory and ``remote-viewer --debug FILE`` starts detached, its output going to a log file
+   the :class:`Launcher` watches for "main channel: opened" or a failure. The password lives
+   only in that file: never on a command line, never in a log.
+
+Remote hypervisors (``qemu+ssh://``): the display listens on the remote host's loopback, so
+the launcher starts an ``ssh -N -L`` tunnel (see :meth:`SshEndpoint.tunnel_argv` for why a
+tunnel rather than ``virt-viewer --connect``) and points the ``.vv`` at the local end.
+
+Modules: :mod:`~tui.launch.console` (:func:`open_console`), :mod:`~tui.launch.viewers`
+(:class:`Launcher`), :mod:`~tui.launch.vvfile` (the ``.vv`` file), :mod:`~tui.launch.ssh`
+(:class:`SshEndpoint`, tunnels), :mod:`~tui.launch.instructions` (:class:`ClientInstructions`).
+"""
+
+from __future__ import annotations
+
+from tui.hypervisor.graphics import DisplayError
+from tui.launch.console import ViewerOpened, open_console
+from tui.launch.errors import LaunchError
+from tui.launch.instructions import ClientInstructions, client_instructions, display_available
+from tui.launch.ssh import SshEndpoint, free_local_port
+from tui.launch.viewers import Launcher, ViewerInfo, ViewerState, classify_log_line
+from tui.launch.vvfile import private_dir, vv_text, write_vv
+
+__all__ = [
+    "ClientInstructions",
+    "DisplayError",
+    "LaunchError",
+    "Launcher",
+    "SshEndpoint",
+    "ViewerInfo",
+    "ViewerOpened",
+    "ViewerState",
+    "classify_log_line",
+    "client_instructions",
+    "display_available",
+    "free_local_port",
+    "open_console",
+    "private_dir",
+    "vv_text",
+    "write_vv",
+]
