@@ -45,7 +45,8 @@ def virsh_attach_times(guest: str, runs: int) -> tuple[list[float], str]:
         t0 = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         out.append((time.monotonic() - t0) * 1000)
-        answer = (proc.stderr or proc.stdout).strip().splitlines()[0] if proc.returncode else "ok"
+        said = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        answer = (said[-1] if said else f"rc {proc.returncode}") if proc.returncode else "ok"
         time.sleep(0.05)
     return out, answer
 

@@ -67,6 +67,8 @@ from tui.widgets.host_panel import HostPanel
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=Widget)
 
+EVENT_POLL_DELAY = 0.1  # s: events within this window share one poll
+
 EVENT_STATE = {
     "started": "running",
     "resumed": "running",
@@ -133,6 +135,7 @@ class KvmDeckApp(UsbMixin):
         self.host_labels: list[str] = list(self.options.host_labels or [])
         self.badge = self.options.vt_badge or "KVM: probing…"
         self.vt_report: VtReport | None = None
+        self._probe_started = False
         self.sampler: HostSampler | None = None
         self._pace_timers: dict[str, Timer] = {}
         self.guest_events: dict[str, list[str]] = {}
@@ -186,7 +189,9 @@ class KvmDeckApp(UsbMixin):
         if not self.usb_uses_libvirt():
             self.usb_start_local()
         if self.options.vt_badge is None:
-            self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
+            # After the first guest frame (or 2 s): the probe would compete for the GIL with
+            # the connection and the first poll.
+            self._arm("probe", 2.0, self._start_probe)
 
     def on_unmount(self) -> None:
         self.usb_stop()
@@ -334,6 +339,8 @@ class KvmDeckApp(UsbMixin):
         self._render_hosts()
         if msg.host == 0:
             self.usb_guest_states({g.name: g.state == "running" for g in msg.result.samples})
+        if not self._probe_started and self.options.live and self.options.vt_badge is None:
+            self._start_probe()  # the first guest frame is on screen
         if self.options.live and s is not None and s.link.is_up:
             self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
 
@@ -360,6 +367,13 @@ class KvmDeckApp(UsbMixin):
             self._arm("host", self.refresh_s, self._host_tick)
 
     # -- virtualization probe (the header badge and the doctor screen) -------------------
+    def _start_probe(self) -> None:
+        """Once per app: the first guest frame or the 2 s timer, whichever comes first."""
+        self._cancel("probe")
+        if not self._probe_started:
+            self._probe_started = True
+            self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
+
     def _probe_vt(self) -> None:
         from tui.doctor import build_report
 
@@ -415,10 +429,11 @@ class KvmDeckApp(UsbMixin):
             self.table.set_state(key, state)
         if msg.host == 0:
             self.usb_guest_event(ev.name, ev.kind)
-        # Re-read this guest's XML on the next poll, and poll now rather than at the tick.
+        # Re-read this guest's XML on the next poll, and poll soon rather than at the tick. A
+        # burst of events (a guest starting emits several) coalesces into one poll.
         self.sessions[msg.host].mark_stale(ev.uuid)
         if self.sessions[msg.host].link.is_up:
-            self._poll(msg.host)
+            self._arm(f"stats-{msg.host}", EVENT_POLL_DELAY, partial(self._poll, msg.host))
 
     def on_guest_device(self, msg: m.GuestDevice) -> None:
         ev = msg.event

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import libvirt
 from textual.app import App
 from textual.message import Message
+from textual.timer import Timer
 
 from tui.hypervisor.connection import is_remote, is_test_driver
 from tui.hypervisor.hostdev import (
@@ -72,6 +73,7 @@ class UsbMixin(App[int]):
     rule_engine: RuleEngine | None = None
     usb_owners_now: UsbOwners | None = None
     _usb_running: dict[str, bool] | None = None
+    _usb_owner_timer: Timer | None = None
 
     @property
     def table(self) -> GuestTable:
@@ -152,7 +154,15 @@ class UsbMixin(App[int]):
 
     # -- ownership ----------------------------------------------------------------------------
     def usb_refresh_owners(self) -> None:
-        """Re-read who owns what (on events, never per tick)."""
+        """Re-read who owns what (on events, never per tick). A burst of events (guests
+        starting and stopping) coalesces into one read, 0.3 s after the last of them."""
+        timer = self._usb_owner_timer
+        if timer is not None:
+            timer.stop()
+        self._usb_owner_timer = self.set_timer(0.3, self._owners_now, name="usb-owners")
+
+    def _owners_now(self) -> None:
+        self._usb_owner_timer = None
         if not self.sessions or self.sessions[0].link.conn is None:
             return
         self.run_worker(self._owners_work, thread=True, exclusive=True, group="usb-owners")

@@ -19,6 +19,7 @@ class HostsBar(Static):
     DEFAULT_CSS = """
     HostsBar { height: auto; background: $boost; padding: 0 1; }
     """
+    _last: Text | None = None
 
     def show(
         self, lines: list[Text], badge: str, demo: bool, refresh: float, readonly: bool
@@ -33,7 +34,12 @@ class HostsBar(Static):
         head.append(f"  {badge}", style="bold")
         head.append(f"   refresh {refresh:g}s", style="dim")
         out = Text("\n").join([head, *lines])
-        self.update(out)
+        if out == self._last:
+            return  # nothing changed: no repaint at all
+        # Its height only changes with the number of lines (hosts): skip the layout pass else.
+        same_height = self._last is not None and len(self._last.split()) == len(out.split())
+        self._last = out
+        self.update(out, layout=not same_height)
 
 
 class MainScreen(Screen[None]):

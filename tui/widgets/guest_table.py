@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from tui.hypervisor.stats import GuestSample, History
 from tui.util import DASH, fmt_bytes, fmt_duration, fmt_pct, fmt_rate
@@ -47,6 +50,25 @@ def _state(s: GuestSample, _h: History | None, _host: str) -> Text:
     return Text(s.state, style=STATE_STYLE.get(s.state, ""))
 
 
+# libvirt's virDomainShutoffReason, for the uptime column of a guest that is off.
+SHUTOFF_REASONS = {
+    1: "shut down",
+    2: "destroyed",
+    3: "crashed",
+    4: "migrated",
+    5: "saved",
+    6: "failed",
+    7: "snapshot",
+    8: "daemon",
+}
+
+
+def _uptime_or_reason(s: GuestSample) -> str:
+    if s.active:
+        return fmt_duration(s.uptime_s)
+    return SHUTOFF_REASONS.get(s.reason, DASH) if s.state == "shut off" else DASH
+
+
 def _num(v: float | None) -> float:
     return -1.0 if v is None else v
 
@@ -62,7 +84,7 @@ COLUMNS: tuple[Column, ...] = (
         "cpuhist",
         "CPU history",
         12,
-        lambda s, h, _: sparkline(h.cpu, 12, top=100.0) if h is not None and s.active else "",
+        lambda s, h, _: sparkline(h.cpu, 12, floor=10.0) if h is not None and s.active else "",
         None,
         "cpu",
     ),
@@ -87,7 +109,7 @@ COLUMNS: tuple[Column, ...] = (
         "net",
     ),
     Column("tx", "Net TX", 9, lambda s, h, _: fmt_rate(s.tx_bps), None, "net"),
-    Column("uptime", "Uptime", 11, lambda s, h, _: fmt_duration(s.uptime_s) if s.active else DASH),
+    Column("uptime", "Uptime", 11, lambda s, h, _: _uptime_or_reason(s)),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 SORTS = {"cpu": "cpu", "mem": "mem", "name": "name", "disk": "rd", "net": "rx"}
@@ -110,10 +132,71 @@ class GuestTable(DataTable[str | Text]):
         self.sort_reverse = False
         self.name_filter = ""
         self.cell_writes = 0  # for tests and the bench: how many cells were actually written
+        self.cell_renders = 0  # cells rendered to segments (cache misses below)
+        # DataTable keys its render caches on one update counter that every update_cell bumps,
+        # so one changed cell re-renders every visible cell. This cache keys a cell's lines on
+        # its value object (unchanged cells keep theirs, see update_host), place and style.
+        self._cell_lines: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]] = (
+            LRUCache(4096)
+        )
 
     def on_mount(self) -> None:
         for col in self.columns_shown:
             self.add_column(col.label, width=col.width, key=col.key)
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        column_key = self._column_locations.get_key(column_index)
+        row_key = self._header_row_key if row_index < 0 else self._row_locations.get_key(row_index)
+        if column_key is None or row_key is None:  # row labels, or a row that is going away
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value: object = (
+            self.columns[column_key].label
+            if row_index < 0
+            else self._data.get(row_key, {}).get(column_key)
+        )
+        key = (
+            row_key,
+            column_key,
+            row_index,  # the cell's segments carry {"row": index} meta for mouse clicks
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self.cursor_type,
+            self.fixed_rows,
+            self.fixed_columns,
+            self._pseudo_class_state,
+        )
+        hit = self._cell_lines.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self.cell_renders += 1
+        self._cell_lines[key] = (value, lines)
+        return lines
+
+    def _forget_cells(self) -> None:
+        if hasattr(self, "_cell_lines"):  # DataTable.__init__ already styles and clears
+            self._cell_lines.clear()
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._forget_cells()
+
+    def notify_style_update(self) -> None:
+        self._forget_cells()
+        super().notify_style_update()
 
     @property
     def stat_columns(self) -> tuple[str, ...]:
@@ -151,6 +234,7 @@ class GuestTable(DataTable[str | Text]):
         prefix = f"{host_index}/"
         seen = set()
         structure_changed = False
+        writes: dict[str, list[tuple[str, str | Text]]] = {}
         for s in samples:
             key = prefix + s.uuid
             seen.add(key)
@@ -168,16 +252,40 @@ class GuestTable(DataTable[str | Text]):
                 self.cell_writes += len(cells)
                 structure_changed = True
             else:
-                for col, new, prev in zip(self.columns_shown, cells, old, strict=True):
+                kept = list(old)
+                for i, (col, new, prev) in enumerate(
+                    zip(self.columns_shown, cells, old, strict=True)
+                ):
                     if new != prev:
-                        self.update_cell(key, col.key, new)
+                        writes.setdefault(key, []).append((col.key, new))
                         self.cell_writes += 1
+                        kept[i] = new
+                # Keep the objects the table holds: apply_sort finds rows by the state cell's id.
+                cells = tuple(kept)
             self._cells[key] = cells
+        self._write_cells(writes)
         for key in [k for k in self.samples if k.startswith(prefix) and k not in seen]:
             self.drop(key)
             structure_changed = True
         if structure_changed or self.sort_key != "name":
             self.apply_sort()
+
+    def _write_cells(self, writes: dict[str, list[tuple[str, str | Text]]]) -> None:
+        """``update_cell`` for many cells at once, repainting only the rows that changed.
+
+        ``DataTable.update_cell`` repaints the whole table for each cell it writes: header,
+        every row and the empty area below (bench P1). This writes the same data, bumps the
+        table's update counter once, and refreshes just the changed rows' regions.
+        """
+        if not writes:
+            return
+        for key, cells in writes.items():
+            row = self._data[RowKey(key)]
+            for column, value in cells:
+                row[ColumnKey(column)] = value
+        self._update_count += 1
+        for key in writes:
+            self.refresh_row(self.get_row_index(key))
 
     def set_state(self, key: str, state: str) -> bool:
         """An event changed a guest's state: show it now, before the next tick."""
