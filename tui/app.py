@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePath
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import libvirt
 import psutil
@@ -31,7 +31,6 @@ from tui.app_usb import UsbMixin
 from tui.commands import GuestCommands
 from tui.config import MAX_REFRESH, MIN_REFRESH, Settings
 from tui.host.stats import HostSampler
-from tui.host.vt import VtReport
 from tui.hypervisor.connection import (
     ConnectFailed,
     HostLink,
@@ -42,27 +41,19 @@ from tui.hypervisor.connection import (
     register_event_loop,
 )
 from tui.hypervisor.events import DeviceEvent, LifecycleEvent
-from tui.hypervisor.graphics import DisplayError
 from tui.hypervisor.hoststats import RemoteHostSample
 from tui.hypervisor.session import HostSession
-from tui.launch import (
-    ClientInstructions,
-    Launcher,
-    LaunchError,
-    ViewerInfo,
-    ViewerOpened,
-    ViewerState,
-    open_console,
-)
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.console import ClientCommandDialog, ViewersScreen
 from tui.screens.detail import GuestDetailScreen
-from tui.screens.doctor import DoctorScreen
 from tui.screens.help import HelpScreen, binding_rows
 from tui.screens.main import HostsBar, MainScreen
 from tui.util import DASH, fmt_bytes, fmt_pct
 from tui.widgets.guest_table import GuestTable
 from tui.widgets.host_panel import HostPanel
+
+if TYPE_CHECKING:  # imported where used: start-up pays only for the main screen
+    from tui.host.vt import VtReport
+    from tui.launch import Launcher, ViewerInfo
 
 log = logging.getLogger(__name__)
 W = TypeVar("W", bound=Widget)
@@ -141,7 +132,7 @@ class KvmDeckApp(UsbMixin):
         self.guest_events: dict[str, list[str]] = {}
         self.link_states: dict[int, LinkReport] = {}
         self.remote_samples: dict[int, RemoteHostSample] = {}
-        self.launcher = Launcher(on_change=self._on_viewer_change)
+        self._launcher: Launcher | None = None
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
@@ -195,7 +186,8 @@ class KvmDeckApp(UsbMixin):
 
     def on_unmount(self) -> None:
         self.usb_stop()
-        self.launcher.shutdown(keep_viewers=self.settings.keep_viewers)
+        if self._launcher is not None:
+            self._launcher.shutdown(keep_viewers=self.settings.keep_viewers)
         for s in self.sessions:
             s.link.close()
 
@@ -306,6 +298,8 @@ class KvmDeckApp(UsbMixin):
     # -- guest stats ----------------------------------------------------------------------
     def _poll(self, host: int) -> None:
         self._cancel(f"stats-{host}")
+        if not self.ui_alive:  # a timer that fires while the app shuts down
+            return
         columns = self.table.stat_columns
         self.run_worker(
             partial(self._poll_work, host, columns),
@@ -389,6 +383,8 @@ class KvmDeckApp(UsbMixin):
         self.call_from_thread(self._set_badge, report.badge, report)
 
     def _set_badge(self, badge: str, report: VtReport | None) -> None:
+        from tui.screens.doctor import DoctorScreen
+
         self.badge = badge
         self.vt_report = report
         self._render_hosts()
@@ -401,6 +397,8 @@ class KvmDeckApp(UsbMixin):
             if self.options.live:
                 self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
             return
+        from tui.screens.doctor import DoctorScreen
+
         self.push_screen(DoctorScreen(self.vt_report))
 
     # -- events ---------------------------------------------------------------------------
@@ -524,6 +522,15 @@ class KvmDeckApp(UsbMixin):
         self.log_event(msg.text)
 
     # -- SPICE consoles ---------------------------------------------------------------------
+    @property
+    def launcher(self) -> Launcher:
+        """The one launcher of external programs, made on first use."""
+        if self._launcher is None:
+            from tui.launch import Launcher
+
+            self._launcher = Launcher(on_change=self._on_viewer_change)
+        return self._launcher
+
     def action_console(self) -> None:
         sel = self._selected()
         if sel is None:
@@ -539,6 +546,9 @@ class KvmDeckApp(UsbMixin):
         )
 
     def _console_work(self, host: int, name: str) -> None:
+        from tui.hypervisor.graphics import DisplayError
+        from tui.launch import LaunchError, open_console
+
         s = self.sessions[host]
         conn = s.link.conn
         if conn is None:
@@ -546,12 +556,15 @@ class KvmDeckApp(UsbMixin):
             return
         try:
             result = open_console(conn, name, s.uri, self.readonly, self.launcher)
-        except (DisplayError, LaunchError) as exc:
+        except (DisplayError, LaunchError) as exc:  # clear messages, shown as they are
             self.post_message(m.ConsoleResult(name, error=str(exc)))
             return
         self.post_message(m.ConsoleResult(name, result=result))
 
     def on_console_result(self, msg: m.ConsoleResult) -> None:
+        from tui.launch import ClientInstructions, ViewerOpened, ViewerState
+        from tui.screens.console import ClientCommandDialog
+
         if msg.error:
             self.notify(msg.error, title=f"Console of {msg.guest}", severity="error", timeout=10)
             self.log_event(f"console {msg.guest}: {msg.error}")
@@ -566,6 +579,8 @@ class KvmDeckApp(UsbMixin):
         self.post_message(m.ViewerChanged(info))  # from the launcher's watcher thread
 
     def on_viewer_changed(self, msg: m.ViewerChanged) -> None:
+        from tui.launch import ViewerInfo, ViewerState
+
         info = msg.info
         if isinstance(info, ViewerInfo) and info.state in (ViewerState.FAILED, ViewerState.EXITED):
             self.log_event(
@@ -573,6 +588,8 @@ class KvmDeckApp(UsbMixin):
             )
 
     def action_viewers(self) -> None:
+        from tui.screens.console import ViewersScreen
+
         self.push_screen(ViewersScreen(self.launcher))
 
     # -- view -----------------------------------------------------------------------------
