@@ -39,6 +39,10 @@ async def test_libvirtd_restart_reconnects_and_events_resume(libvirtd, tmp_path)
     app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
     seen_states: list[LinkState] = []
     async with app.run_test(size=(170, 45)) as pilot:
+        for _ in range(100):  # the main screen starts the sources once it is mounted
+            if app.sessions:
+                break
+            await pilot.pause(0.05)
         link = app.sessions[0].link
         for _ in range(300):
             if link.state is LinkState.UP:
