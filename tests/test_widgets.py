@@ -23,3 +23,14 @@ def test_sparkline_zero_is_blank_and_empty_is_spaces() -> None:
 def test_bar_clamps() -> None:
     assert bar(0.5, 10) == "|||||     "
     assert bar(2.0, 4) == "||||" and bar(-1.0, 4) == "    "
+
+
+def test_chart_rows_start_at_zero() -> None:
+    from tui.widgets.spark import chart_rows
+
+    rows = chart_rows([2.0, 50.0, 100.0], 4, rows=2, top=100.0)
+    assert len(rows) == 2 and all(len(r) == 4 for r in rows)
+    # bottom row: nothing, a low block for 2%, full for 50% and 100%
+    assert rows[1] == " ▁██"
+    # top row: only 100% reaches it fully; 50% is exactly the bottom row
+    assert rows[0] == "   █"

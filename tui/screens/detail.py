@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, RichLog, Sparkline, Static
+from textual.widgets import Footer, Label, RichLog, Static
 
 from tui.hypervisor.domxml import DomainInfo
 from tui.hypervisor.stats import GuestSample, History
 from tui.util import DASH, fmt_bytes, fmt_pct, fmt_rate
+from tui.widgets.chart import Chart
 
 
 def summary_table(info: DomainInfo | None, sample: GuestSample | None) -> Table:
@@ -57,7 +58,7 @@ class GuestDetailScreen(Screen[None]):
     DEFAULT_CSS = """
     GuestDetailScreen #summary { width: 60; padding: 1 2; border: round $accent; height: 1fr; }
     GuestDetailScreen #charts { width: 1fr; padding: 0 1; }
-    GuestDetailScreen Sparkline { height: 3; margin-bottom: 1; }
+    GuestDetailScreen .chart { margin-bottom: 1; }
     GuestDetailScreen .chart-label { color: $text-muted; }
     GuestDetailScreen #guest-events { height: 10; border: round $panel; }
     """
@@ -74,7 +75,7 @@ class GuestDetailScreen(Screen[None]):
             with Vertical(id="charts"):
                 for name in ("cpu", "mem", "disk", "net"):
                     yield Label(name, id=f"label-{name}", classes="chart-label")
-                    yield Sparkline([], id=f"chart-{name}")
+                    yield Chart(id=f"chart-{name}", classes="chart")
         yield RichLog(id="guest-events", markup=False, wrap=False)
         yield Footer()
 
@@ -97,8 +98,17 @@ class GuestDetailScreen(Screen[None]):
                 "disk": (list(history.disk), f"Disk {disk}"),
                 "net": (list(history.net), f"Net {net}"),
             }
+            # Charts start at zero (CPU at 0..100%), so a quiet guest looks quiet.
+            mem_top = float(s.mem_max_kib) if s and s.mem_max_kib else None  # RSS of max memory
+            scale = {
+                "cpu": (100.0, 0.0),
+                "mem": (mem_top, 1.0),
+                "disk": (None, 4096.0),
+                "net": (None, 4096.0),
+            }
             for name, (data, label) in series.items():
-                self.query_one(f"#chart-{name}", Sparkline).data = data or [0.0]
+                top, floor = scale[name]
+                self.query_one(f"#chart-{name}", Chart).set_data(data, top=top, floor=floor)
                 self.query_one(f"#label-{name}", Label).update(label)
         log = self.query_one("#guest-events", RichLog)
         log.clear()

@@ -32,3 +32,22 @@ def bar(fraction: float, width: int) -> str:
     fraction = max(0.0, min(1.0, fraction))
     filled = round(fraction * width)
     return "|" * filled + " " * (width - filled)
+
+
+def chart_rows(
+    values: Iterable[float], width: int, rows: int = 3, top: float | None = None, floor: float = 0.0
+) -> list[str]:
+    """A block chart ``rows`` lines tall (top line first), scaled like :func:`sparkline`.
+
+    Unlike a min..max sparkline, a flat 2% line stays low: the scale starts at zero.
+    """
+    vals = list(values)[-width:]
+    peak = top if top else max([*vals, floor]) or 1.0
+    steps = rows * 8
+    heights = [0 if v <= 0 else max(1, round(min(1.0, v / peak) * steps)) for v in vals]
+    heights = [0] * (width - len(heights)) + heights
+    lines = []
+    for r in range(rows - 1, -1, -1):
+        base = r * 8
+        lines.append("".join(BLOCKS[max(0, min(8, h - base))] for h in heights))
+    return lines
