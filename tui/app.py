@@ -177,12 +177,7 @@ class KvmDeckApp(UsbMixin):
             self._connect(i)
         self.sampler = HostSampler(self.settings.show_loopback)
         self._host_tick()
-        if not self.usb_uses_libvirt():
-            self.usb_start_local()
-        if self.options.vt_badge is None:
-            # After the first guest frame (or 2 s): the probe would compete for the GIL with
-            # the connection and the first poll.
-            self._arm("probe", 2.0, self._start_probe)
+        self._arm("probe", 2.0, self._start_probe)  # or at the first guest frame
 
     def on_unmount(self) -> None:
         self.usb_stop()
@@ -333,7 +328,7 @@ class KvmDeckApp(UsbMixin):
         self._render_hosts()
         if msg.host == 0:
             self.usb_guest_states({g.name: g.state == "running" for g in msg.result.samples})
-        if not self._probe_started and self.options.live and self.options.vt_badge is None:
+        if not self._probe_started and self.options.live:
             self._start_probe()  # the first guest frame is on screen
         if self.options.live and s is not None and s.link.is_up:
             self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
@@ -362,10 +357,16 @@ class KvmDeckApp(UsbMixin):
 
     # -- virtualization probe (the header badge and the doctor screen) -------------------
     def _start_probe(self) -> None:
-        """Once per app: the first guest frame or the 2 s timer, whichever comes first."""
+        """Once per app, after the first guest frame or 2 s, whichever comes first: the VT
+        probe, USB rules and the udev monitor would otherwise compete with the first frame."""
         self._cancel("probe")
-        if not self._probe_started:
-            self._probe_started = True
+        if self._probe_started:
+            return
+        self._probe_started = True
+        self.usb_load_rules()
+        if not self.usb_uses_libvirt():
+            self.usb_start_local()
+        if self.options.vt_badge is None:
             self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
 
     def _probe_vt(self) -> None:

@@ -19,26 +19,18 @@ from textual.message import Message
 from textual.timer import Timer
 
 from tui.hypervisor.connection import is_remote, is_test_driver
-from tui.hypervisor.hostdev import (
-    HostdevError,
-    UsbOwners,
-    attach,
-    detach,
-    execute,
-    usb_owners,
-)
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.picker import GuestPicker, Pick
 from tui.screens.usb import LOCAL_SOURCE, UsbScreen, remote_source
-from tui.usb.engine import Request, RuleEngine
 from tui.usb.model import UsbDevice, UsbEvent
-from tui.usb.monitor import UsbMonitor, udev_daemon_running
-from tui.usb.nodedev import NodeDeviceWatch
-from tui.usb.rulelock import RulesLock
 from tui.usb.rules import Rule, RulesError, load_rules, save_rules
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest is imported where used: start-up pays only for the main screen
+    from tui.hypervisor.hostdev import UsbOwners
     from tui.hypervisor.session import HostSession
+    from tui.usb.engine import Request, RuleEngine
+    from tui.usb.monitor import UsbMonitor
+    from tui.usb.nodedev import NodeDeviceWatch
     from tui.widgets.guest_table import GuestTable
 
 log = logging.getLogger(__name__)
@@ -84,8 +76,14 @@ class UsbMixin(App[int]):
 
     # -- start / stop ---------------------------------------------------------------------
     def usb_setup(self) -> None:
-        self.usb_screen = UsbScreen(source=LOCAL_SOURCE, udev_running=udev_daemon_running())
+        """The USB screen exists from the start (it takes events before it is first shown)."""
+        self.usb_screen = UsbScreen(source=LOCAL_SOURCE)
         self.install_screen(self.usb_screen, name="usb")
+
+    def usb_load_rules(self) -> None:
+        from tui.usb.engine import RuleEngine
+        from tui.usb.rulelock import RulesLock
+
         try:
             rules = load_rules()
         except RulesError as exc:
@@ -96,6 +94,9 @@ class UsbMixin(App[int]):
 
     def usb_start_local(self) -> None:
         """Follow udev on this machine (the first host is local)."""
+        from tui.usb.monitor import UsbMonitor, udev_daemon_running
+
+        self.usb_screen.set_source(LOCAL_SOURCE, udev_running=udev_daemon_running())
         try:
             self.usb_monitor = UsbMonitor()
             devices = self.usb_monitor.start(asyncio.get_running_loop(), self._usb_events)
@@ -116,6 +117,8 @@ class UsbMixin(App[int]):
             return
         if self.usb_watch is not None:
             self.usb_watch.stop()
+        from tui.usb.nodedev import NodeDeviceWatch
+
         label = "the demo (test driver)" if is_test_driver(s.uri) else self.host_labels[host]
         self.usb_screen.set_source(remote_source(label), udev_running=True)
         try:
@@ -168,6 +171,8 @@ class UsbMixin(App[int]):
         self.run_worker(self._owners_work, thread=True, exclusive=True, group="usb-owners")
 
     def _owners_work(self) -> None:
+        from tui.hypervisor.hostdev import usb_owners
+
         conn = self.sessions[0].link.conn
         if conn is None:
             return
@@ -283,6 +288,8 @@ class UsbMixin(App[int]):
         return self.usb_monitor.devices() if self.usb_monitor is not None else []
 
     def _attach_work(self, dev: UsbDevice, choice: Pick) -> None:
+        from tui.hypervisor.hostdev import HostdevError, attach
+
         conn = self.sessions[0].link.conn
         try:
             res = attach(
@@ -303,6 +310,8 @@ class UsbMixin(App[int]):
 
     def _detach_from(self, dev: UsbDevice, owner: str) -> bool:
         """Detach (live) and report a failure; True when the device is free now."""
+        from tui.hypervisor.hostdev import HostdevError, detach
+
         try:
             detach(self.sessions[0].link.conn, dev, live=True, config=False, guest=owner)
         except HostdevError as exc:
@@ -327,6 +336,8 @@ class UsbMixin(App[int]):
         self._show_rules()
 
     def _rule_work(self, req: Request) -> None:
+        from tui.hypervisor import hostdev
+
         conn = self.sessions[0].link.conn if self.sessions else None
         what = f"rule: {req.device.label} → {req.guest} ({req.reason})"
         if conn is None:
@@ -335,8 +346,8 @@ class UsbMixin(App[int]):
             )
             return
         try:
-            execute(conn, req, self._present())
-        except HostdevError as exc:
+            hostdev.execute(conn, req, self._present())
+        except hostdev.HostdevError as exc:
             self.post_message(UsbActionDone(f"{what} failed: {exc}", False, req, str(exc)))
             return
         self.post_message(UsbActionDone(what, True, req, None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import tui.app_usb as app_usb
+import tui.hypervisor.hostdev as hostdev
 from tests.support import bed
 from tests.usb.bed_helper import UsbBed
 from tests.usb.pacing import until
@@ -28,13 +28,13 @@ async def test_rule_attaches_with_current_address_and_replug(
     target = guests[0].name
     save_rules([Rule(FTDI[0], FTDI[1], target)])
     requested: list[tuple[str, int, int]] = []
-    real_execute = app_usb.execute
+    real_execute = hostdev.execute
 
     def spy(conn, req, present=()):  # type: ignore[no-untyped-def]
         requested.append((req.guest, req.device.busnum, req.device.devnum))
         return real_execute(conn, req, present)  # the real call, against the real libvirtd
 
-    monkeypatch.setattr(app_usb, "execute", spy)
+    monkeypatch.setattr(hostdev, "execute", spy)
     app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
     async with app.run_test(size=(170, 45)) as pilot:
         await until(lambda: app.sessions and app.sessions[0].link.is_up, "connected", timeout=30)
