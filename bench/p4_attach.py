@@ -56,8 +56,7 @@ def engine_available() -> str | None:
     for mod in ("tui.usb.engine", "tui.usb.headless"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not there yet"
-    from tui.usb import engine
-    from tui.usb import headless
+    from tui.usb import engine, headless
 
     if not hasattr(engine, "RuleEngine") or not hasattr(headless, "run_rules"):
         return "tui.usb.engine.RuleEngine / tui.usb.headless.run_rules not found"
