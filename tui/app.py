@@ -2,7 +2,8 @@
 
 Every blocking libvirt call runs in a thread worker. Each kind of work has its own worker group
 (``exclusive=True`` cancels the whole group): ``stats-<host>``, ``connect-<host>``, ``host``,
-``actions``, ``probe``. Polling paces itself: a tick re-arms the next one only when it is done.
+``actions``, ``console``, ``probe``, and ``usb``/``usb-owners`` (tui/app_usb.py). Polling paces
+itself: a tick re-arms the next one only when it is done, and one timer per kind is kept.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class KvmDeckApp(UsbMixin):
         self.host_labels: list[str] = list(self.options.host_labels or [])
         self.badge = self.options.vt_badge or "KVM: probing…"
         self.vt_report: VtReport | None = None
-        self._probe_started = False
+        self._deferred_started = False
         self.sampler: HostSampler | None = None
         self._pace_timers: dict[str, Timer] = {}
         self.guest_events: dict[str, list[str]] = {}
@@ -177,7 +178,7 @@ class KvmDeckApp(UsbMixin):
             self._connect(i)
         self.sampler = HostSampler(self.settings.show_loopback)
         self._host_tick()
-        self._arm("probe", 2.0, self._start_probe)  # or at the first guest frame
+        self._arm("deferred", 2.0, self._start_deferred)  # or at the first guest frame
 
     def on_unmount(self) -> None:
         self.usb_stop()
@@ -328,8 +329,8 @@ class KvmDeckApp(UsbMixin):
         self._render_hosts()
         if msg.host == 0:
             self.usb_guest_states({g.name: g.state == "running" for g in msg.result.samples})
-        if not self._probe_started and self.options.live:
-            self._start_probe()  # the first guest frame is on screen
+        if not self._deferred_started and self.options.live:
+            self._start_deferred()  # the first guest frame is on screen
         if self.options.live and s is not None and s.link.is_up:
             self._arm(f"stats-{msg.host}", self.refresh_s, partial(self._poll, msg.host))
 
@@ -356,13 +357,13 @@ class KvmDeckApp(UsbMixin):
             self._arm("host", self.refresh_s, self._host_tick)
 
     # -- virtualization probe (the header badge and the doctor screen) -------------------
-    def _start_probe(self) -> None:
+    def _start_deferred(self) -> None:
         """Once per app, after the first guest frame or 2 s, whichever comes first: the VT
         probe, USB rules and the udev monitor would otherwise compete with the first frame."""
-        self._cancel("probe")
-        if self._probe_started:
+        self._cancel("deferred")
+        if self._deferred_started:
             return
-        self._probe_started = True
+        self._deferred_started = True
         self.usb_load_rules()
         if not self.usb_uses_libvirt():
             self.usb_start_local()
