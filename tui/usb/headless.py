@@ -29,7 +29,7 @@ from tui.hypervisor.hostdev import HostdevError, HostdevResult, execute, usb_own
 from tui.usb.engine import AttachRequest, Request, RuleEngine
 from tui.usb.model import UsbDevice, UsbEvent
 from tui.usb.rulelock import RulesLock, passive_message
-from tui.usb.rules import RulesError, load_rules
+from tui.usb.rules import Rule, RulesError, load_rules
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -86,13 +86,20 @@ def guest_states(conn: Any) -> dict[str, bool]:
     return states
 
 
+def _load(path: Path, out: TextIO) -> list[Rule] | None:
+    """The rules, or None after printing why the file cannot be used."""
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        out.write(f"{exc}\n")
+        return None
+
+
 def list_rules(out: TextIO = sys.stdout, *, rules_file: Path | None = None) -> int:
     """``kvmdeck rules --list``: the rules and who applies them."""
     path = rules_path() if rules_file is None else Path(rules_file)
-    try:
-        rules = load_rules(path)
-    except RulesError as exc:
-        out.write(f"{exc}\n")
+    rules = _load(path, out)
+    if rules is None:
         return EXIT_CONFIG
     lock = RulesLock.beside(path)
     if lock.acquire():
@@ -122,10 +129,8 @@ def run_rules(
     if list_only:
         return list_rules(out, rules_file=rules_file)
     path = rules_path() if rules_file is None else Path(rules_file)
-    try:
-        rules = load_rules(path)
-    except RulesError as exc:
-        out.write(f"{exc}\n")
+    rules = _load(path, out)
+    if rules is None:
         return EXIT_CONFIG
     if not rules:
         out.write(f"{path}: no rules, nothing to do. Add [[rule]] tables (see --list).\n")
