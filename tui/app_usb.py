@@ -281,6 +281,25 @@ class UsbMixin(App[int]):
             picked,
         )
 
+    def on_usb_screen_forget_rule_requested(self, msg: UsbScreen.ForgetRuleRequested) -> None:
+        dev = msg.device
+        if self.rule_engine is None:
+            return
+        keep = [r for r in self.rule_engine.rules if not r.matches(dev)]
+        gone = len(self.rule_engine.rules) - len(keep)
+        if not gone:
+            self.notify(f"No rule matches {dev.label} ({dev.ids}).", severity="warning")
+            return
+        try:
+            path = save_rules(keep)
+        except (OSError, RulesError) as exc:
+            self.notify(f"Rules not saved: {exc}", severity="error")
+            return
+        self.notify(f"Removed {gone} rule(s) for {dev.label} from {path}")
+        self._engine_apply(self.rule_engine.set_rules(keep))
+        if not keep:
+            self.usb_screen.set_rules_status("No auto-attach rules (R on a device makes one).")
+
     def _usb_run(self, fn: Any, *args: Any) -> None:
         self.run_worker(partial(fn, *args), thread=True, group="usb", name="usb action")
 

@@ -42,6 +42,7 @@ class UsbScreen(Screen[None]):
         Binding("a", "attach", "Attach", id="usb.attach"),
         Binding("d", "detach", "Detach", id="usb.detach"),
         Binding("R", "rule", "Always attach (rule)", id="usb.rule"),
+        Binding("D", "forget_rule", "Forget rule", id="usb.forget_rule"),
     ]
 
     class AttachRequested(Message):
@@ -150,6 +151,20 @@ class UsbScreen(Screen[None]):
             self.notify("No USB device selected", severity="warning")
             return
         self.post_message(self.RuleRequested(device))
+
+    class ForgetRuleRequested(Message):
+        """The user asked to delete the auto-attach rule(s) matching ``device``."""
+
+        def __init__(self, device: UsbDevice) -> None:
+            super().__init__()
+            self.device = device
+
+    def action_forget_rule(self) -> None:
+        device = self.table.selected_device
+        if device is None:
+            self.notify("No USB device selected", severity="warning")
+            return
+        self.post_message(self.ForgetRuleRequested(device))
 
     def set_rules_status(self, text: str) -> None:
         """One line per rule and its state (attached, pending, failed …)."""
