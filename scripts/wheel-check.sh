@@ -22,15 +22,19 @@ assert r.files("tui.demo").joinpath("demo.xml").is_file()
 print("styles from", paths[0])
 PYEOF
 # --demo from the installed wheel, in a real terminal (tmux): the DEMO marker is on screen.
+# A private tmux server (-L, no user config): a shared one may impose its own window size.
 sess="kvmdeck-wheel-$$"
-tmux new-session -d -s "$sess" -x 160 -y 40 "$work/venv/bin/kvmdeck --demo"
-trap 'tmux kill-session -t "$sess" 2>/dev/null; rm -rf "$work"' EXIT
+tm=(tmux -L "$sess" -f /dev/null)
+# Textual sizes itself from $COLUMNS/$LINES when they are set (pytest may export 80x24).
+"${tm[@]}" new-session -d -s "$sess" -x 160 -y 40 \
+  "env -u COLUMNS -u LINES $work/venv/bin/kvmdeck --demo"
+trap '"${tm[@]}" kill-server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
-  if tmux capture-pane -p -t "$sess" | grep -q "web-frontend"; then break; fi
+  if "${tm[@]}" capture-pane -p -t "$sess" | grep -q "web-frontend"; then break; fi
   sleep 0.1
 done
-screen=$(tmux capture-pane -p -t "$sess")
+screen=$("${tm[@]}" capture-pane -p -t "$sess")
 grep -q "DEMO" <<<"$screen" || { echo "no DEMO marker on screen:"; echo "$screen"; exit 1; }
 grep -q "web-frontend" <<<"$screen" || { echo "no demo guests on screen:"; echo "$screen"; exit 1; }
-tmux send-keys -t "$sess" q
+"${tm[@]}" send-keys -t "$sess" q
 echo "wheel OK"
