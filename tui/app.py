@@ -396,7 +396,12 @@ class KvmDeckApp(UsbMixin):
     def action_doctor(self) -> None:
         if self.vt_report is None:
             self.notify("Virtualization checks are still running…", timeout=3)
-            if self.options.live:
+            if not self.options.live:
+                return
+            if not self._deferred_started:
+                self._start_deferred()
+            elif not any(w.group == "probe" and not w.is_finished for w in self.workers):
+                # the last probe failed: try again (a running one is not started twice)
                 self.run_worker(self._probe_vt, thread=True, group="probe", exclusive=True)
             return
         from tui.screens.doctor import DoctorScreen

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from tui.hypervisor.connection import is_remote, is_test_driver
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.picker import GuestPicker, Pick
-from tui.screens.usb import LOCAL_SOURCE, UsbScreen, remote_source
+from tui.screens.usb import LOCAL_SOURCE, NO_RULES, UsbScreen, remote_source
 from tui.usb.model import UsbDevice, UsbEvent
 from tui.usb.rules import Rule, RulesError, load_rules, save_rules
 
@@ -268,13 +268,7 @@ class UsbMixin(App[int]):
                 persistent=choice.persistent,
             )
             rules = [r for r in self.rule_engine.rules if r.selector != rule.selector] + [rule]
-            try:
-                path = save_rules(rules)
-            except (OSError, RulesError) as exc:
-                self.notify(f"Rule not saved: {exc}", severity="error")
-                return
-            self.notify(f"Saved to {path}: {rule.describe()}")
-            self._engine_apply(self.rule_engine.set_rules(rules))
+            self._replace_rules(rules, f"{rule.describe()}")
 
         self.push_screen(
             GuestPicker(f"Always attach {dev.label} ({dev.ids}) to:", self._guest_choices()),
@@ -290,15 +284,19 @@ class UsbMixin(App[int]):
         if not gone:
             self.notify(f"No rule matches {dev.label} ({dev.ids}).", severity="warning")
             return
+        self._replace_rules(keep, f"removed {gone} rule(s) for {dev.label}")
+
+    def _replace_rules(self, rules: list[Rule], what: str) -> None:
+        """Save ``rules`` to rules.toml (atomically) and hand them to the engine."""
+        if self.rule_engine is None:
+            return
         try:
-            path = save_rules(keep)
+            path = save_rules(rules)
         except (OSError, RulesError) as exc:
             self.notify(f"Rules not saved: {exc}", severity="error")
             return
-        self.notify(f"Removed {gone} rule(s) for {dev.label} from {path}")
-        self._engine_apply(self.rule_engine.set_rules(keep))
-        if not keep:
-            self.usb_screen.set_rules_status("No auto-attach rules (R on a device makes one).")
+        self.notify(f"Saved to {path}: {what}")
+        self._engine_apply(self.rule_engine.set_rules(rules))
 
     def _usb_run(self, fn: Any, *args: Any) -> None:
         self.run_worker(partial(fn, *args), thread=True, group="usb", name="usb action")
@@ -383,7 +381,10 @@ class UsbMixin(App[int]):
             self._engine_apply(self.rule_engine.tick())
 
     def _show_rules(self) -> None:
-        if self.rule_engine is None or not self.rule_engine.rules:
+        if self.rule_engine is None:
+            return
+        if not self.rule_engine.rules:
+            self.usb_screen.set_rules_status(NO_RULES)
             return
         lines = [
             f"rule {st.rule.describe()}: {st.state}{' — ' + st.message if st.message else ''}"

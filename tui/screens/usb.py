@@ -22,6 +22,7 @@ from tui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
 
 LOCAL_SOURCE = "udev on this host"
 NO_UDEV_WARNING = "no udev daemon: names from sysfs, no bind events"
+NO_RULES = "No auto-attach rules (R on a device makes one)."
 
 
 def remote_source(host: str) -> str:
@@ -80,7 +81,7 @@ class UsbScreen(Screen[None]):
         self.event_log = UsbEventLog(id="usb-log")
         self.source_line = Static(source, id="usb-source")
         self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning")
-        self.rules_line = Static("No auto-attach rules (R on a device makes one).", id="usb-rules")
+        self.rules_line = Static(NO_RULES, id="usb-rules")
         self._source = source
         self._udev_running = udev_running
         self.table.set_devices(devices)

@@ -306,10 +306,6 @@ class GuestTable(DataTable[str | Text]):
         if self._cells.pop(key, None) is not None:
             self.remove_row(key)
 
-    def drop_host(self, host_index: int) -> None:
-        for key in [k for k in self.samples if k.startswith(f"{host_index}/")]:
-            self.drop(key)
-
     def set_sort(self, what: str) -> None:
         """Sort by a field; choosing the same field again reverses the order (virt-top's way)."""
         col = SORTS.get(what, what)
