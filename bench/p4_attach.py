@@ -53,13 +53,13 @@ def virsh_attach_times(guest: str, runs: int) -> tuple[list[float], str]:
 
 def engine_available() -> str | None:
     """None when the rule engine and its headless runner are there; else the reason."""
-    for mod in ("tui.usb.engine", "tui.usb.headless"):
+    for mod in ("tui.core.usb.engine", "tui.core.usb.headless"):
         if importlib.util.find_spec(mod) is None:
             return f"{mod} is not there yet"
-    from tui.usb import engine, headless
+    from tui.core.usb import engine, headless
 
     if not hasattr(engine, "RuleEngine") or not hasattr(headless, "run_rules"):
-        return "tui.usb.engine.RuleEngine / tui.usb.headless.run_rules not found"
+        return "tui.core.usb.engine.RuleEngine / tui.core.usb.headless.run_rules not found"
     return None
 
 

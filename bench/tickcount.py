@@ -18,8 +18,8 @@ from typing import Any
 import libvirt
 
 from bench import rpclog
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import silence_libvirt_errors
+from tui.adapters.libvirt.connection import silence_libvirt_errors
+from tui.ui.app import AppOptions, KvmDeckApp
 
 
 async def measure(uri: str, seconds: float, refresh: float, warmup_s: float) -> dict[str, Any]:

@@ -29,9 +29,9 @@ from textual.strip import Strip
 
 from tests.usb.bed_helper import Missing, NotWrapped, UsbBed
 from tests.usb.pacing import until
-from tui.screens.usb import UsbScreen
-from tui.usb.model import UsbEvent
-from tui.usb.monitor import UsbMonitor
+from tui.adapters.local.udev import UsbMonitor
+from tui.model.usb import UsbEvent
+from tui.ui.screens.usb import UsbScreen
 
 TARGET_P95_MS = 50.0
 

@@ -13,7 +13,7 @@ cd "$work"
 "$work/venv/bin/kvmdeck" --help >/dev/null
 "$work/venv/bin/python" - <<'PYEOF'
 from pathlib import Path
-import tui.app as a
+import tui.ui.app as a
 paths = a.css_paths()
 assert all("site-packages" in str(p) for p in paths), paths
 assert Path(paths[0]).read_text().strip(), "empty stylesheet"

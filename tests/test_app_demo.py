@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import demo_uri
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
+from tui.adapters.libvirt.connection import demo_uri
+from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.help import HelpScreen
 
 DEMO_GUESTS = {
     "web-frontend": "running",
@@ -148,7 +148,7 @@ async def test_keymap_from_config_rebinds_a_key() -> None:
 
 
 async def test_command_palette_finds_guests_and_actions() -> None:
-    from tui.commands import GuestCommands
+    from tui.ui.commands import GuestCommands
 
     app = demo_app()
     async with app.run_test(size=(160, 45)) as pilot:
@@ -167,7 +167,7 @@ async def test_command_palette_finds_guests_and_actions() -> None:
 
 
 async def test_enter_opens_guest_detail() -> None:
-    from tui.screens.detail import GuestDetailScreen
+    from tui.ui.screens.detail import GuestDetailScreen
 
     app = demo_app()
     async with app.run_test(size=(160, 45)) as pilot:

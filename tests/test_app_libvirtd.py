@@ -8,9 +8,9 @@ import libvirt
 import pytest
 
 from tests.support import bed
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import HostLink
-from tui.hypervisor.session import HostSession
+from tui.adapters.libvirt.connection import HostLink
+from tui.adapters.libvirt.session import HostSession
+from tui.ui.app import AppOptions, KvmDeckApp
 
 pytestmark = pytest.mark.libvirtd
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tests.support import bed
-from tui.batch import GUEST_FIELDS
+from tui.cli.stats import GUEST_FIELDS
 
 pytestmark = pytest.mark.libvirtd
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.hypervisor.connection import (
+from tui.adapters.libvirt.connection import (
     ConnectFailed,
     choose_uris,
     demo_uri,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from tui.hypervisor.stats import GuestSample
-from tui.widgets.guest_table import GuestTable
+from tui.adapters.libvirt.stats import GuestSample
+from tui.ui.widgets.guest_table import GuestTable
 
 
 def sample(i: int, cpu: float | None, state: str = "running") -> GuestSample:

@@ -6,8 +6,8 @@ import libvirt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.hypervisor.stats import GuestRates, RawGuest, parse_record
-from tui.rates import MAX_PLAUSIBLE_PER_S, cpu_percent, rate
+from tui.adapters.libvirt.stats import GuestRates, RawGuest, parse_record
+from tui.model.rates import MAX_PLAUSIBLE_PER_S, cpu_percent, rate
 
 counters = st.one_of(st.none(), st.integers(min_value=0, max_value=2**64 - 1))
 dts = st.floats(min_value=-5, max_value=3600, allow_nan=False)
@@ -92,8 +92,8 @@ def test_parse_record_sums_devices_and_tolerates_missing_keys() -> None:
 
 
 def test_uptime_column_shows_shutoff_reason() -> None:
-    from tui.hypervisor.stats import GuestSample
-    from tui.widgets.guest_table import COLUMN_BY_KEY
+    from tui.adapters.libvirt.stats import GuestSample
+    from tui.ui.widgets.guest_table import COLUMN_BY_KEY
 
     col = COLUMN_BY_KEY["uptime"]
     off = GuestSample("g", "u", "shut off", 5, 3)

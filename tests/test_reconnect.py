@@ -13,8 +13,8 @@ import subprocess
 import pytest
 
 from tests.support import bed
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import LinkState
+from tui.adapters.libvirt.connection import LinkState
+from tui.ui.app import AppOptions, KvmDeckApp
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.last]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support import bed
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import ConnectFailed, HostLink, LinkState
-from tui.hypervisor.session import HostSession
+from tui.adapters.libvirt.connection import ConnectFailed, HostLink, LinkState
+from tui.adapters.libvirt.session import HostSession
+from tui.ui.app import AppOptions, KvmDeckApp
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.sshd]
 

@@ -6,12 +6,12 @@ The device is a plain UsbDevice value (this VM has no USB bus); rules.toml is re
 from __future__ import annotations
 
 from tests.support import fixed
-from tui.app import AppOptions, KvmDeckApp
+from tui.adapters.libvirt.connection import demo_uri
 from tui.config import rules_path
-from tui.hypervisor.connection import demo_uri
-from tui.screens.picker import GuestPicker
-from tui.screens.usb import UsbScreen
-from tui.usb.rules import load_rules
+from tui.core.usb.rules import load_rules
+from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.screens.picker import GuestPicker
+from tui.ui.screens.usb import UsbScreen
 
 
 async def test_make_and_forget_a_rule_from_the_usb_screen() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tui.widgets.spark import bar, sparkline
+from tui.ui.widgets.spark import bar, sparkline
 
 
 def test_sparkline_low_flat_line_stays_low_but_visible() -> None:
@@ -26,7 +26,7 @@ def test_bar_clamps() -> None:
 
 
 def test_chart_rows_start_at_zero() -> None:
-    from tui.widgets.spark import chart_rows
+    from tui.ui.widgets.spark import chart_rows
 
     rows = chart_rows([2.0, 50.0, 100.0], 4, rows=2, top=100.0)
     assert len(rows) == 2 and all(len(r) == 4 for r in rows)

@@ -78,7 +78,7 @@ def require_real_kvm() -> Path:
 
 
 def expected_real_mode() -> str:
-    """What the verdict must say here, from facts read independently of tui.host."""
+    """What the verdict must say here, from facts read independently of tui.adapters.local."""
     flags: set[str] = set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.split(":")[0].strip() == "flags":

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.doctor.conftest import copy_fixture, set_dev_kvm
-from tui.host.vt import probe_host, with_libvirt
-from tui.host.vtdevkvm import Identity, ProbeResult
-from tui.host.vtmodel import KvmView, Status
+from tui.adapters.local.vt import probe_host, with_libvirt
+from tui.adapters.local.vtdevkvm import Identity, ProbeResult
+from tui.model.vt import KvmView, Status
 
 ALICE = Identity(uid=1000, gids=frozenset({1000}))
 

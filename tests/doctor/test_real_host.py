@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.doctor.conftest import expected_real_mode, real_host_is_guest, require_real_kvm
-from tui.host.vt import probe, probe_host
-from tui.host.vtdevkvm import probe_kvm
-from tui.host.vtfirmware import read_kernel_log
-from tui.host.vtmodel import Status
-from tui.hypervisor.capabilities import kvm_view, open_kvm_view
+from tui.adapters.libvirt.capabilities import kvm_view, open_kvm_view
+from tui.adapters.local.vt import probe, probe_host
+from tui.adapters.local.vtdevkvm import probe_kvm
+from tui.adapters.local.vtfirmware import read_kernel_log
+from tui.model.vt import Status
 
 REPO = Path(__file__).resolve().parents[2]
 

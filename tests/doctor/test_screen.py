@@ -7,9 +7,9 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import Static
 
-from tui.host.vt import probe_host
-from tui.host.vtmodel import VtReport
-from tui.screens.doctor import DoctorScreen
+from tui.adapters.local.vt import probe_host
+from tui.model.vt import VtReport
+from tui.ui.screens.doctor import DoctorScreen
 
 
 class DoctorApp(App[None]):

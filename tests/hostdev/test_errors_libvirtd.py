@@ -7,7 +7,7 @@ import pytest
 
 from tests.rules.helpers import usb
 from tests.support import bed
-from tui.hypervisor.hostdev import HostdevError, attach, detach, remove_stale, usb_owners
+from tui.adapters.libvirt.hostdev import HostdevError, attach, detach, remove_stale, usb_owners
 
 pytestmark = pytest.mark.libvirtd
 

@@ -13,7 +13,7 @@ import libvirt
 import pytest
 
 from tests.rules.helpers import FakeLibvirtError, RecordingConn, RecordingDomain, usb
-from tui.hypervisor.hostdev import (
+from tui.adapters.libvirt.hostdev import (
     HostdevError,
     attach,
     detach,
@@ -22,8 +22,8 @@ from tui.hypervisor.hostdev import (
     remove_stale,
     usb_owners,
 )
-from tui.usb.engine import AttachRequest, DetachRequest
-from tui.usb.rules import Rule
+from tui.core.usb.engine import AttachRequest, DetachRequest
+from tui.core.usb.rules import Rule
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG

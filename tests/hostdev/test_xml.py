@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tests.conftest import need
 from tests.rules.helpers import usb
 from tests.support import bed
-from tui.hypervisor.domxml import parse_domain
-from tui.hypervisor.hostdev import (
+from tui.adapters.libvirt.domxml import parse_domain
+from tui.adapters.libvirt.hostdev import (
     HostdevError,
     attach,
     detach,

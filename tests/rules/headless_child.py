@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 
 from tests.rules.helpers import event, usb
-from tui.usb.headless import run_rules
-from tui.usb.model import UsbDevice, UsbEvent
+from tui.core.usb.headless import run_rules
+from tui.model.usb import UsbDevice, UsbEvent
 
 
 class ScriptedSource:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import libvirt
 
-from tui.usb.model import UsbDevice, UsbEvent
+from tui.model.usb import UsbDevice, UsbEvent
 
 
 def usb(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.rules.helpers import event, usb
-from tui.hypervisor.hostdev import hostdev_xml
-from tui.usb.engine import AttachRequest, DetachRequest, RuleEngine
-from tui.usb.rules import Rule
+from tui.adapters.libvirt.hostdev import hostdev_xml
+from tui.core.usb.engine import AttachRequest, DetachRequest, RuleEngine
+from tui.core.usb.rules import Rule
 
 RULE = Rule(0x0403, 0x6001, "win", persistent=True)
 

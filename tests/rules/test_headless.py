@@ -18,9 +18,9 @@ import pytest
 
 from tests.rules.test_lock import HOLDER
 from tests.support import bed
-from tui.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
-from tui.usb.rulelock import RulesLock
-from tui.usb.rules import Rule, save_rules
+from tui.core.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
+from tui.core.usb.rulelock import RulesLock
+from tui.core.usb.rules import Rule, save_rules
 
 ROOT = Path(__file__).parents[2]
 MISSING_USB = "cannot open directory '/sys/bus/usb/devices'"

@@ -11,14 +11,14 @@ import pytest
 
 from tests.rules.helpers import event, usb
 from tui.config import rules_path
-from tui.usb.engine import AttachRequest, RuleEngine
-from tui.usb.rulelock import RulesLock
-from tui.usb.rules import Rule
+from tui.core.usb.engine import AttachRequest, RuleEngine
+from tui.core.usb.rulelock import RulesLock
+from tui.core.usb.rules import Rule
 
 HOLDER = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from tui.usb.rulelock import RulesLock\n"
+    "from tui.core.usb.rulelock import RulesLock\n"
     "lock = RulesLock(Path(sys.argv[1]))\n"
     "print('locked' if lock.acquire() else 'busy', flush=True)\n"
     "sys.stdin.readline()\n"

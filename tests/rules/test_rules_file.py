@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui.config import config_path, rules_path
-from tui.usb.rules import Rule, RulesError, dump_rules, load_rules, save_rules
+from tui.core.usb.rules import Rule, RulesError, dump_rules, load_rules, save_rules
 
 RULES = [
     Rule(0x0403, 0x6001, "win11", serial="A5XK3RJT", persistent=True),
@@ -110,7 +110,7 @@ def test_crash_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
     child = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from tui.usb.rules import Rule, save_rules\n"
+        "from tui.core.usb.rules import Rule, save_rules\n"
         "os.replace = lambda *a: os._exit(9)  # die right before the rename\n"
         f"save_rules([Rule(1, 2, 'new')], Path({str(path)!r}))\n"
     )

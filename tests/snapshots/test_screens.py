@@ -6,10 +6,10 @@ Update on purpose with: .venv/bin/pytest tests/snapshots --snapshot-update
 from __future__ import annotations
 
 from tests.support import fixed
-from tui import messages as m
-from tui.app import AppOptions, KvmDeckApp
-from tui.hypervisor.connection import LinkState, demo_uri
-from tui.hypervisor.session import PollResult
+from tui.adapters.libvirt.connection import LinkState, demo_uri
+from tui.adapters.libvirt.session import PollResult
+from tui.ui import messages as m
+from tui.ui.app import AppOptions, KvmDeckApp
 
 SIZE = (170, 42)
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import need
 from tests.support import bed
-from tui.launch import Launcher
+from tui.adapters.launch import Launcher
 
 
 def stop_pid(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import bed
-from tui.app import AppOptions, KvmDeckApp
-from tui.launch import ViewerState
-from tui.screens.console import ClientCommandDialog, ViewersScreen
+from tui.adapters.launch import ViewerState
+from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.screens.console import ClientCommandDialog, ViewersScreen
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]
 

@@ -6,8 +6,8 @@ import libvirt
 import pytest
 
 from tests.support import bed
-from tui.hypervisor.connection import silence_libvirt_errors
-from tui.hypervisor.graphics import DisplayError, resolve_display, target_from_xml
+from tui.adapters.libvirt.connection import silence_libvirt_errors
+from tui.adapters.libvirt.graphics import DisplayError, resolve_display, target_from_xml
 
 
 def _xml(devices: str, name: str = "g1") -> str:

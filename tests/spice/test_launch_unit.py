@@ -10,8 +10,7 @@ import pytest
 from textual.app import App
 from textual.widgets import DataTable
 
-from tui.hypervisor.graphics import DisplayTarget
-from tui.launch import (
+from tui.adapters.launch import (
     ClientInstructions,
     Launcher,
     LaunchError,
@@ -23,7 +22,8 @@ from tui.launch import (
     vv_text,
     write_vv,
 )
-from tui.screens.console import ClientCommandDialog, ViewersScreen
+from tui.adapters.libvirt.graphics import DisplayTarget
+from tui.ui.screens.console import ClientCommandDialog, ViewersScreen
 
 PASSWORD = "s3cr3t-Pw"
 TARGET = DisplayTarget(
@@ -50,7 +50,7 @@ def test_vv_file_is_0600_and_complete(tmp_path: Path) -> None:
 
 
 def test_vv_never_overwrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tui.launch.vvfile.secrets.token_hex", lambda _n: "same")
+    monkeypatch.setattr("tui.adapters.launch.vvfile.secrets.token_hex", lambda _n: "same")
     write_vv(TARGET, tmp_path)
     with pytest.raises(FileExistsError):
         write_vv(TARGET, tmp_path)

@@ -21,9 +21,7 @@ from textual.widgets import DataTable, Static
 
 from tests.support import bed
 from tests.support.bed import Sshd
-from tui.hypervisor.connection import open_connection
-from tui.hypervisor.graphics import DisplayError, resolve_display
-from tui.launch import (
+from tui.adapters.launch import (
     ClientInstructions,
     Launcher,
     LaunchError,
@@ -32,7 +30,9 @@ from tui.launch import (
     free_local_port,
     open_console,
 )
-from tui.screens.console import ClientCommandDialog, ViewersScreen
+from tui.adapters.libvirt.connection import open_connection
+from tui.adapters.libvirt.graphics import DisplayError, resolve_display
+from tui.ui.screens.console import ClientCommandDialog, ViewersScreen
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import libvirt
 
-from tui.hypervisor.connection import silence_libvirt_errors
+from tui.adapters.libvirt.connection import silence_libvirt_errors
 
 SYSTEM_URI = "qemu:///system"
 IMAGE_DIR = Path("/var/lib/libvirt/images/kvmdeck-test")  # 0755: QEMU runs as libvirt-qemu

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from tui.host.stats import HostSample, NetRate
-from tui.hypervisor.connection import demo_xml_path
-from tui.hypervisor.domxml import DomainInfo, parse_domain
-from tui.hypervisor.stats import GuestSample
-from tui.rates import History
+from tui.adapters.libvirt.connection import demo_xml_path
+from tui.adapters.libvirt.domxml import DomainInfo, parse_domain
+from tui.adapters.libvirt.stats import GuestSample
+from tui.adapters.local.hoststats import HostSample, NetRate
+from tui.model.rates import History
 
 GiB = 1024**3
 WEB_UUID = "6b1c0a3e-0d7e-4c1a-9e1b-000000000000"
@@ -190,7 +190,7 @@ def guest_samples() -> list[GuestSample]:
 
 
 def usb_devices() -> list:  # type: ignore[type-arg]
-    from tui.usb.model import UsbDevice
+    from tui.model.usb import UsbDevice
 
     return [
         UsbDevice(

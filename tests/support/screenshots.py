@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support import bed
-from tui.app import AppOptions, KvmDeckApp
+from tui.ui.app import AppOptions, KvmDeckApp
 
 OUT = Path(__file__).resolve().parents[2] / "screenshots"
 SIZE = (170, 44)

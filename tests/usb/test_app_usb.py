@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-import tui.hypervisor.hostdev as hostdev
+import tui.adapters.libvirt.hostdev as hostdev
 from tests.support import bed
 from tests.usb.bed_helper import UsbBed
 from tests.usb.pacing import until
-from tui.app import AppOptions, KvmDeckApp
-from tui.screens.picker import GuestPicker
-from tui.usb.rules import Rule, save_rules
+from tui.core.usb.rules import Rule, save_rules
+from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.screens.picker import GuestPicker
 
 pytestmark = pytest.mark.libvirtd
 

@@ -10,8 +10,8 @@ import pyudev
 
 from tests.usb.bed_helper import UsbBed, usb_spec
 from tests.usb.pacing import churn, until
-from tui.usb.model import UsbDevice, UsbEvent
-from tui.usb.monitor import UsbMonitor, enumerate_devices, udev_daemon_running
+from tui.adapters.local.udev import UsbMonitor, enumerate_devices, udev_daemon_running
+from tui.model.usb import UsbDevice, UsbEvent
 
 LOGI = (0x046D, 0xC52B)
 

@@ -11,10 +11,10 @@ import pytest
 
 import tui.demo
 from tests.usb.pacing import until
-from tui.hypervisor.connection import register_event_loop, silence_libvirt_errors
-from tui.usb.model import UsbEvent
-from tui.usb.monitor import NodeDeviceWatch, libvirt_usb_devices
-from tui.usb.nodedev import usb_device_from_xml
+from tui.adapters.libvirt.connection import register_event_loop, silence_libvirt_errors
+from tui.adapters.libvirt.nodedev import usb_device_from_xml
+from tui.adapters.local.udev import NodeDeviceWatch, libvirt_usb_devices
+from tui.model.usb import UsbEvent
 
 DEMO_XML = Path(tui.demo.__file__).resolve().parent / "demo.xml"
 

@@ -9,10 +9,10 @@ from textual.app import App
 
 from tests.usb.bed_helper import UsbBed
 from tests.usb.pacing import churn, until
-from tui.screens.usb import LOCAL_SOURCE, NO_UDEV_WARNING, UsbScreen
-from tui.usb.model import UsbEvent
-from tui.usb.monitor import UsbMonitor
-from tui.widgets.usb_table import UsbEventLog, UsbTable
+from tui.adapters.local.udev import UsbMonitor
+from tui.model.usb import UsbEvent
+from tui.ui.screens.usb import LOCAL_SOURCE, NO_UDEV_WARNING, UsbScreen
+from tui.ui.widgets.usb_table import UsbEventLog, UsbTable
 
 LOGI = (0x046D, 0xC52B)
 

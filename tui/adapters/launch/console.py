@@ -1,0 +1,55 @@
+"""The one call the app makes: :func:`open_console`, and its result :class:`ViewerOpened`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import libvirt
+
+from tui.adapters.launch.instructions import ClientInstructions, client_instructions
+from tui.adapters.launch.viewers import Launcher, ViewerInfo, ViewerState
+from tui.adapters.libvirt.graphics import resolve_display
+
+
+@dataclass(frozen=True)
+class ViewerOpened:
+    """A viewer started; ``viewer.state`` says whether it connected within the wait."""
+
+    viewer: ViewerInfo
+    elapsed_s: float  # call → connected/failed (or the wait's end)
+
+    @property
+    def message(self) -> str:
+        v = self.viewer
+        if v.state is ViewerState.CONNECTED:
+            return f"Console of {v.guest} open (pid {v.pid}, {self.elapsed_s:.1f} s)."
+        if v.state is ViewerState.FAILED:
+            return f"Console of {v.guest}: {v.detail or 'connection failed'} (pid {v.pid})."
+        if v.state is ViewerState.EXITED:
+            return f"Console of {v.guest}: remote-viewer exited {v.detail}".rstrip() + "."
+        return f"Console of {v.guest}: remote-viewer is starting (pid {v.pid})."
+
+
+def open_console(
+    conn: libvirt.virConnect,
+    dom_name: str,
+    uri: str | None,
+    readonly: bool,
+    launcher: Launcher,
+    wait_s: float = 10.0,
+) -> ViewerOpened | ClientInstructions:
+    """Open guest ``dom_name``'s console (blocking: call it from a thread worker).
+
+    With a display: starts remote-viewer and waits up to ``wait_s`` for it to connect or fail.
+    Without one: returns the commands to run on the operator's workstation.
+    Raises :class:`DisplayError` (guest not running, no graphics, no port yet) or
+    :class:`LaunchError` (remote-viewer or ssh missing, tunnel failed).
+    """
+    start = time.monotonic()
+    target = resolve_display(conn, dom_name, readonly)
+    if not launcher.has_display():
+        return client_instructions(target, uri, launcher.env)
+    info = launcher.open_viewer(target, uri)
+    info = launcher.wait(info, wait_s)
+    return ViewerOpened(info, time.monotonic() - start)

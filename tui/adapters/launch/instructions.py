@@ -1,0 +1,123 @@
+"""Instructions for a session without a display: what the operator runs on their workstation."""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tui.adapters.launch.ssh import SshEndpoint, remote_spec
+from tui.adapters.libvirt.connection import is_remote
+from tui.adapters.libvirt.graphics import DisplayTarget
+
+
+def display_available(env: Mapping[str, str]) -> bool:
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+@dataclass(frozen=True)
+class ClientInstructions:
+    """What the operator runs on their own workstation (never holds the password)."""
+
+    guest: str
+    options: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, command lines)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def commands(self) -> list[str]:
+        return [line for _, lines in self.options for line in lines]
+
+    @property
+    def text(self) -> str:
+        """Ready to paste into a shell: headings as comments, then the commands."""
+        out: list[str] = []
+        for heading, lines in self.options:
+            out.append(f"# {heading}")
+            out.extend(lines)
+        return "\n".join(out)
+
+
+def _client_uri(uri: str) -> str:
+    """The URI as the workstation should use it: drop this machine's key file and flags."""
+    parts = urlsplit(uri)
+    drop = {"keyfile", "no_tty", "no_verify", "known_hosts"}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in drop]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/~")))
+
+
+def _viewer_url(target: DisplayTarget, port: int | None, tls_port: int | None) -> str:
+    if target.type == "vnc":
+        return f"vnc://127.0.0.1:{port}"
+    if port is None:
+        return f"spice://127.0.0.1?tls-port={tls_port}"
+    if tls_port is not None:
+        return f"spice://127.0.0.1:{port}?tls-port={tls_port}"
+    return f"spice://127.0.0.1:{port}"
+
+
+def client_instructions(
+    target: DisplayTarget, uri: str | None, env: Mapping[str, str]
+) -> ClientInstructions:
+    """Commands for the operator's workstation, for a TUI running where no display is.
+
+    For a local URI the server is this machine as the operator reached it: the third field of
+    ``$SSH_CONNECTION`` (its fourth is the ssh port), else the hypervisor's host name.
+    """
+    parts = urlsplit(uri or "qemu:///system")
+    if uri and is_remote(uri) and "ssh" in parts.scheme:
+        ssh = SshEndpoint.from_uri(uri)
+        user, server, ssh_port = ssh.user, ssh.host, ssh.port
+        connect_uri = _client_uri(uri)
+    else:
+        fields = env.get("SSH_CONNECTION", "").split()
+        server = fields[2] if len(fields) >= 3 else target.hostname
+        ssh_port = int(fields[3]) if len(fields) >= 4 and fields[3] != "22" else None
+        user = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
+        driver = (parts.scheme.split("+")[0] or "qemu") if parts.scheme else "qemu"
+        netloc = f"[{server}]" if ":" in server else server
+        netloc = f"{user}@{netloc}" + (f":{ssh_port}" if ssh_port else "")
+        connect_uri = f"{driver}+ssh://{netloc}{parts.path or '/system'}"
+
+    direct = (
+        "With virt-viewer (it asks for passwords itself):",
+        (shlex.join(["virt-viewer", "--connect", connect_uri, target.guest]),),
+    )
+
+    forwards: list[str] = []
+    port: int | None
+    tls: int | None
+    local_port = target.port or target.tls_port or 5900
+    if target.socket and not target.port and not target.tls_port:
+        forwards += ["-L", f"{local_port}:{target.socket}"]
+        port, tls = local_port, None
+    else:
+        if target.port:
+            forwards += ["-L", f"{target.port}:{remote_spec(target, target.port)}"]
+        if target.tls_port:
+            forwards += ["-L", f"{target.tls_port}:{remote_spec(target, target.tls_port)}"]
+        port, tls = target.port, target.tls_port
+    ssh_line = ["ssh", "-N", *forwards]
+    if ssh_port:
+        ssh_line += ["-p", str(ssh_port)]
+    ssh_line.append(f"{user}@{server}" if user else server)
+    tunnel = (
+        "Or with an ssh tunnel (leave it running), then remote-viewer:",
+        (
+            shlex.join(ssh_line),
+            shlex.join(["remote-viewer", _viewer_url(target, port, tls)]),
+        ),
+    )
+
+    notes = ["No graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset)."]
+    if target.has_password:
+        notes.append(
+            "The console has a password; the viewer asks for it. It is not shown here: read it "
+            f"with 'virsh dumpxml --security-info {target.guest}'."
+        )
+    elif not target.password_known:
+        notes.append("Read-only connection: if the console has a password, the viewer asks.")
+    if target.tls_port:
+        notes.append("The display uses TLS: the viewer needs the host's SPICE CA certificate.")
+    return ClientInstructions(target.guest, (direct, tunnel), tuple(notes))

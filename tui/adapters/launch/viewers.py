@@ -1,0 +1,485 @@
+"""The :class:`Launcher`: starts remote-viewer (and ssh tunnels) detached and tracks them.
+
+Each viewer runs ``remote-viewer --debug FILE`` with its output in a log file; the launcher
+reads that log for "main channel: opened" or a failure (:func:`classify_log_line`), notices
+exits, and stops processes by PID (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+from tui.adapters.launch.errors import LaunchError
+from tui.adapters.launch.instructions import display_available
+from tui.adapters.launch.ssh import SSH_CMD, SSH_PACKAGE, SshEndpoint, free_local_port, remote_spec
+from tui.adapters.launch.vvfile import Endpoint, private_dir, write_vv
+from tui.adapters.libvirt.connection import is_remote
+from tui.adapters.libvirt.graphics import DisplayTarget
+
+log = logging.getLogger("tui.adapters.launch")  # the package's logger name, as before the split
+
+VIEWER_CMD = "remote-viewer"
+VIEWER_PACKAGE = "virt-viewer"
+
+
+class ViewerState(enum.Enum):
+    STARTING = "starting"
+    CONNECTED = "connected"
+    FAILED = "failed"  # remote-viewer still runs (it waits for the user): close it
+    EXITED = "exited"
+    CLOSED = "closed"
+
+
+_LOG_LINE = re.compile(
+    r"^\([^)]*\):\s+[\w.-]+(?:\s+\*\*)?:\s+(?:\d\d:\d\d:\d\d\.\d+:\s+)?(?P<msg>.*)$"
+)
+# Measured with remote-viewer 11 --debug: SPICE says "main channel: opened"; VNC has no such
+# line, its first "desktop resize" follows the handshake (and authentication).
+_CONNECTED = ("main channel: opened", "desktop resize", "notebook show display")
+_FAILED: tuple[tuple[str, str | None], ...] = (
+    ("main channel: auth failure", "authentication failed (wrong password?)"),
+    ("main channel: failed to connect", None),
+    ("main channel: closed", "disconnected"),
+    ("got vnc error", None),
+    ("Unable to authenticate", None),
+    ("Unable to connect", None),
+    ("Failed to initiate connection", None),
+    ("Can't connect to channel", None),
+    ("Connecting to UNIX socket failed", None),
+    ("Cannot determine the connection type", None),
+    ("display has disconnected", "disconnected"),
+)
+_NOISE_PREFIXES = ("main channel: ", "vnc-session: got vnc error ")
+
+
+def classify_log_line(line: str) -> tuple[ViewerState, str] | None:
+    """A remote-viewer --debug line that changes the state: (state, detail), else None."""
+    m = _LOG_LINE.match(line.strip())
+    msg = m.group("msg") if m else line.strip()
+    for needle in _CONNECTED:
+        if needle in msg:
+            return ViewerState.CONNECTED, ""
+    for needle, fixed in _FAILED:
+        if needle in msg:
+            if fixed is not None:
+                return ViewerState.FAILED, fixed
+            for prefix in _NOISE_PREFIXES:
+                msg = msg.split(prefix, 1)[-1]
+            return ViewerState.FAILED, msg
+    return None
+
+
+@dataclass(frozen=True)
+class ViewerInfo:
+    """A snapshot of one viewer, safe to hand to the UI."""
+
+    id: int
+    guest: str
+    title: str
+    pid: int
+    started: float  # wall clock (time.time())
+    state: ViewerState
+    detail: str = ""
+    tunnel_pid: int | None = None
+    connect_s: float | None = None  # spawn → "main channel: opened"
+
+    @property
+    def alive(self) -> bool:
+        return self.state in (ViewerState.STARTING, ViewerState.CONNECTED, ViewerState.FAILED)
+
+
+@dataclass
+class Prepared:
+    """A written ``.vv`` (and a started tunnel, if remote), not yet handed to remote-viewer."""
+
+    target: DisplayTarget
+    vv_path: Path
+    endpoint: Endpoint
+    tunnel: subprocess.Popen[bytes] | None = None
+    tunnel_log: Path | None = None
+
+
+@dataclass
+class _Viewer:
+    id: int
+    target: DisplayTarget
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    vv_path: Path
+    started: float
+    spawned: float  # monotonic
+    tunnel: subprocess.Popen[bytes] | None = None
+    tunnel_log: Path | None = None
+    state: ViewerState = ViewerState.STARTING
+    detail: str = ""
+    connect_s: float | None = None
+    offset: int = 0
+    partial: str = field(default="", repr=False)
+
+    def info(self) -> ViewerInfo:
+        return ViewerInfo(
+            id=self.id,
+            guest=self.target.guest,
+            title=self.target.title,
+            pid=self.proc.pid,
+            started=self.started,
+            state=self.state,
+            detail=self.detail,
+            tunnel_pid=self.tunnel.pid if self.tunnel else None,
+            connect_s=self.connect_s,
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
+    """SIGTERM this one process (by PID), SIGKILL after ``grace_s``, and reap it."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _tail(path: Path | None, limit: int = 300) -> str:
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return " ".join(text.splitlines()[-3:])[-limit:]
+
+
+ViewerCallback = Callable[[ViewerInfo], None]
+
+
+class Launcher:
+    """Starts remote-viewer (and ssh tunnels) detached, and tracks them until they end.
+
+    Thread-safe: :meth:`open_viewer`, :meth:`wait` and :meth:`close` block (call them from a
+    thread worker); :meth:`viewers` is cheap enough for the UI thread. A watcher thread reads each viewer's log, notices exits, closes
+    the tunnel of a viewer that exited and calls ``on_change`` (from that thread) on each
+    change of state.
+    """
+
+    POLL_S = 0.1
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        viewer_cmd: str = VIEWER_CMD,
+        ssh_cmd: str = SSH_CMD,
+        on_change: ViewerCallback | None = None,
+        directory: Path | None = None,
+    ) -> None:
+        self.env: dict[str, str] = dict(os.environ if env is None else env)
+        self.viewer_cmd = viewer_cmd
+        self.ssh_cmd = ssh_cmd
+        self.on_change = on_change
+        self._directory = directory
+        self._own_directory = False
+        self._viewers: dict[int, _Viewer] = {}
+        self._ended: dict[int, ViewerInfo] = {}  # exited on their own (for wait())
+        self._next_id = 1
+        self._lock = threading.RLock()
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- where ------------------------------------------------------------------------------
+    @property
+    def directory(self) -> Path:
+        with self._lock:
+            if self._directory is None:
+                self._directory = private_dir(self.env)
+                self._own_directory = self._directory.name.startswith("kvmdeck-")
+            return self._directory
+
+    def has_display(self) -> bool:
+        return display_available(self.env)
+
+    def _which(self, cmd: str, package: str) -> str:
+        found = shutil.which(cmd, path=self.env.get("PATH", os.defpath))
+        if not found:
+            raise LaunchError(
+                f"'{cmd}' was not found on PATH: install it with 'apt install {package}'."
+            )
+        return found
+
+    # -- start --------------------------------------------------------------------------------
+    def prepare(self, target: DisplayTarget, uri: str | None = None) -> Prepared:
+        """Check the programs, start the tunnel if remote, write the ``.vv`` (0600)."""
+        self._which(self.viewer_cmd, VIEWER_PACKAGE)
+        endpoint = Endpoint.of(target)
+        tunnel = tunnel_log = None
+        if uri and is_remote(uri):
+            if "ssh" not in urlsplit(uri).scheme:
+                raise LaunchError(
+                    f"{uri} is remote but not over ssh, so kvmdeck cannot tunnel to the display. "
+                    f"Run: virt-viewer --connect {uri} {target.guest}"
+                )
+            endpoint, tunnel, tunnel_log = self._start_tunnel(target, SshEndpoint.from_uri(uri))
+        try:
+            vv = write_vv(target, self.directory, endpoint)
+        except BaseException:
+            if tunnel is not None:
+                _stop(tunnel)
+            raise
+        return Prepared(target, vv, endpoint, tunnel, tunnel_log)
+
+    def _start_tunnel(
+        self, target: DisplayTarget, ssh: SshEndpoint, deadline_s: float = 15.0
+    ) -> tuple[Endpoint, subprocess.Popen[bytes], Path]:
+        ssh_path = self._which(self.ssh_cmd, SSH_PACKAGE)
+        forwards: list[tuple[int, str]] = []
+        if target.host is None and target.socket:
+            local = free_local_port()
+            forwards.append((local, target.socket))
+            endpoint = Endpoint("127.0.0.1", local)
+        else:
+            port = free_local_port() if target.port else None
+            tls = free_local_port() if target.tls_port else None
+            if port:
+                forwards.append((port, remote_spec(target, target.port)))
+            if tls:
+                forwards.append((tls, remote_spec(target, target.tls_port)))
+            endpoint = Endpoint("127.0.0.1", port, tls)
+        argv = ssh.tunnel_argv(forwards, ssh=ssh_path)
+        log_path = self.directory / f"ssh-{secrets.token_hex(4)}.log"
+        proc = self._spawn(argv, log_path)
+        log.info("ssh tunnel to %s for %s started (pid %d)", ssh.host, target.guest, proc.pid)
+        first_port = forwards[0][0]
+        end = time.monotonic() + deadline_s
+        while True:
+            if proc.poll() is not None:
+                raise LaunchError(
+                    f"The ssh tunnel to {ssh.host} failed (exit {proc.returncode}): "
+                    f"{_tail(log_path) or 'no output'}. kvmdeck runs ssh with BatchMode=yes: "
+                    "it needs a key (ssh-agent, or ?keyfile= in the URI)."
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", first_port), timeout=0.5):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > end:
+                _stop(proc)
+                raise LaunchError(
+                    f"The ssh tunnel to {ssh.host} was not up within {deadline_s:.0f} s."
+                )
+            time.sleep(0.05)
+        return endpoint, proc, log_path
+
+    def _spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        out: IO[bytes] = os.fdopen(fd, "wb")
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=self.env,
+            )
+        except OSError as exc:
+            raise LaunchError(f"Cannot start {argv[0]}: {exc.strerror or exc}.") from exc
+        finally:
+            out.close()
+
+    def spawn(self, prepared: Prepared) -> ViewerInfo:
+        """Start ``remote-viewer --debug FILE`` detached (no terminal, its own session)."""
+        with self._lock:
+            vid = self._next_id
+            self._next_id += 1
+        log_path = self.directory / f"viewer-{vid}-{secrets.token_hex(3)}.log"
+        argv = [self._which(self.viewer_cmd, VIEWER_PACKAGE), "--debug", str(prepared.vv_path)]
+        try:
+            proc = self._spawn(argv, log_path)
+        except BaseException:
+            prepared.vv_path.unlink(missing_ok=True)
+            if prepared.tunnel is not None:
+                _stop(prepared.tunnel)
+            raise
+        viewer = _Viewer(
+            id=vid,
+            target=prepared.target,
+            proc=proc,
+            log_path=log_path,
+            vv_path=prepared.vv_path,
+            started=time.time(),
+            spawned=time.monotonic(),
+            tunnel=prepared.tunnel,
+            tunnel_log=prepared.tunnel_log,
+        )
+        log.info("viewer for %s started (pid %d)", prepared.target.title, proc.pid)
+        with self._lock:
+            self._viewers[vid] = viewer
+            if self._watcher is None or not self._watcher.is_alive():
+                self._stopping.clear()
+                self._watcher = threading.Thread(
+                    target=self._watch, name="kvmdeck-viewers", daemon=True
+                )
+                self._watcher.start()
+        return viewer.info()
+
+    def open_viewer(self, target: DisplayTarget, uri: str | None = None) -> ViewerInfo:
+        """:meth:`prepare` then :meth:`spawn`. Raises :class:`LaunchError`."""
+        return self.spawn(self.prepare(target, uri))
+
+    # -- watch ---------------------------------------------------------------------------------
+    def _refresh(self, v: _Viewer) -> bool:
+        """Read new log lines and the exit status; True when the state changed."""
+        before = v.state, v.detail
+        try:
+            with open(v.log_path, "rb") as handle:
+                handle.seek(v.offset)
+                chunk = handle.read()
+        except OSError:
+            chunk = b""
+        if chunk:
+            v.offset += len(chunk)
+            text = v.partial + chunk.decode("utf-8", errors="replace")
+            *lines, v.partial = text.split("\n")
+            for line in lines:
+                found = classify_log_line(line)
+                if found is None:
+                    continue
+                state, detail = found
+                if state is ViewerState.CONNECTED and v.state is not ViewerState.CONNECTED:
+                    v.state, v.detail = state, ""
+                    if v.connect_s is None:
+                        v.connect_s = time.monotonic() - v.spawned
+                elif state is ViewerState.FAILED:
+                    v.state, v.detail = state, detail
+        if v.proc.poll() is not None and v.state is not ViewerState.CLOSED:
+            if v.state is not ViewerState.EXITED:
+                code = v.proc.returncode
+                v.detail = v.detail or (f"exit status {code}" if code else "")
+            v.state = ViewerState.EXITED
+            v.vv_path.unlink(missing_ok=True)
+            if v.tunnel is not None:
+                _stop(v.tunnel)
+        elif (
+            v.tunnel is not None
+            and v.tunnel.poll() is not None
+            and v.state is not ViewerState.FAILED
+        ):
+            v.state = ViewerState.FAILED
+            v.detail = f"ssh tunnel ended: {_tail(v.tunnel_log) or 'no output'}"
+        return (v.state, v.detail) != before
+
+    def poll(self) -> list[ViewerInfo]:
+        """Update every viewer now; returns the ones whose state changed."""
+        changed: list[ViewerInfo] = []
+        with self._lock:
+            for vid, v in list(self._viewers.items()):
+                if self._refresh(v):
+                    changed.append(v.info())
+                if v.state is ViewerState.EXITED:
+                    self._ended[vid] = v.info()
+                    del self._viewers[vid]
+        return changed
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            for info in self.poll():
+                log.info(
+                    "viewer %s (pid %d): %s %s", info.title, info.pid, info.state.value, info.detail
+                )
+                if self.on_change is not None:
+                    try:
+                        self.on_change(info)
+                    except Exception:  # the UI's callback must not kill the watcher
+                        log.exception("viewer on_change callback failed")
+            with self._lock:
+                if not self._viewers:
+                    self._watcher = None
+                    return
+            self._stopping.wait(self.POLL_S)
+
+    def wait(self, viewer: ViewerInfo | int, timeout_s: float = 10.0) -> ViewerInfo:
+        """Block until the viewer leaves STARTING (connected, failed or exited) or the timeout."""
+        vid = viewer if isinstance(viewer, int) else viewer.id
+        end = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                v = self._viewers.get(vid)
+                if v is None:
+                    if vid in self._ended:
+                        return self._ended[vid]
+                    raise LaunchError(f"No viewer #{vid} (it was closed).")
+                self._refresh(v)
+                info = v.info()
+            if info.state is not ViewerState.STARTING or time.monotonic() >= end:
+                return info
+            time.sleep(0.02)
+
+    # -- list / close ----------------------------------------------------------------------
+    def viewers(self) -> list[ViewerInfo]:
+        """The viewers still running (starting, connected or failed), oldest first."""
+        with self._lock:
+            return [v.info() for v in self._viewers.values() if v.state is not ViewerState.EXITED]
+
+    def log_path(self, viewer: ViewerInfo | int) -> Path | None:
+        vid = viewer if isinstance(viewer, int) else viewer.id
+        with self._lock:
+            v = self._viewers.get(vid)
+            return v.log_path if v else None
+
+    def close(self, viewer: ViewerInfo | int) -> ViewerInfo | None:
+        """Stop one viewer (SIGTERM, then SIGKILL) and its tunnel. Blocks up to a few seconds."""
+        vid = viewer if isinstance(viewer, int) else viewer.id
+        with self._lock:
+            v = self._viewers.pop(vid, None)
+        if v is None:
+            return None
+        _stop(v.proc)
+        if v.tunnel is not None:
+            _stop(v.tunnel)
+        v.vv_path.unlink(missing_ok=True)
+        v.log_path.unlink(missing_ok=True)
+        if v.tunnel_log is not None:
+            v.tunnel_log.unlink(missing_ok=True)
+        v.state = ViewerState.CLOSED
+        log.info("viewer for %s closed (pid %d)", v.target.title, v.proc.pid)
+        return v.info()
+
+    def close_all(self) -> None:
+        with self._lock:
+            ids = list(self._viewers)
+        for vid in ids:
+            self.close(vid)
+
+    def shutdown(self, keep_viewers: bool = False) -> None:
+        """On quit: close every viewer unless the user keeps them (config ``keep_viewers``).
+
+        Kept viewers (and their tunnels) run on in their own sessions after kvmdeck exits.
+        """
+        self._stopping.set()
+        if keep_viewers:
+            return
+        self.close_all()
+        if self._own_directory and self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None

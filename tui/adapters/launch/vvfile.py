@@ -1,0 +1,81 @@
+"""The ``.vv`` file remote-viewer reads, and the private directory it is written to.
+
+The file holds the display's password, so it is created 0600 (``O_CREAT|O_EXCL``) in a 0700
+directory and carries ``delete-this-file=1``: the password is never on a command line or in a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.adapters.libvirt.graphics import DisplayTarget
+
+
+def private_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_RUNTIME_DIR/kvmdeck`` (0700), or else a fresh ``mkdtemp`` directory (0700)."""
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        path = Path(runtime) / "kvmdeck"
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        st = path.lstat()
+        if path.is_dir() and not path.is_symlink() and st.st_uid == os.getuid():
+            if st.st_mode & 0o077:
+                os.chmod(path, 0o700)
+            return path
+    return Path(tempfile.mkdtemp(prefix="kvmdeck-"))
+
+
+def _keyfile_escape(value: str) -> str:
+    """GKeyFile value escaping (the .vv format is a GLib key file)."""
+    out = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return "\\s" + out[1:] if out.startswith(" ") else out
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the viewer connects, from *this* machine (a tunnel's local end for remote hosts)."""
+
+    host: str | None
+    port: int | None
+    tls_port: int | None = None
+    socket: str | None = None
+
+    @classmethod
+    def of(cls, target: DisplayTarget) -> Endpoint:
+        return cls(target.host, target.port, target.tls_port, target.socket)
+
+
+def vv_text(target: DisplayTarget, endpoint: Endpoint | None = None) -> str:
+    """The ``[virt-viewer]`` file for ``target`` (holds the password: write it 0600)."""
+    ep = endpoint or Endpoint.of(target)
+    lines = ["[virt-viewer]", f"type={target.type}"]
+    if ep.socket:
+        lines.append(f"unix-path={_keyfile_escape(ep.socket)}")
+    else:
+        lines.append(f"host={_keyfile_escape(ep.host or '127.0.0.1')}")
+        if ep.port is not None:
+            lines.append(f"port={ep.port}")
+        if ep.tls_port is not None:
+            lines.append(f"tls-port={ep.tls_port}")
+    if target.password:
+        lines.append(f"password={_keyfile_escape(target.password)}")
+    lines += [f"title={_keyfile_escape(target.title)}", "delete-this-file=1", ""]
+    return "\n".join(lines)
+
+
+def write_vv(target: DisplayTarget, directory: Path, endpoint: Endpoint | None = None) -> Path:
+    """Create a new ``.vv`` file, mode 0600 from the start (``O_CREAT|O_EXCL``), and return it."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", target.guest)[:64] or "guest"
+    path = Path(directory) / f"{stem}-{secrets.token_hex(4)}.vv"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(vv_text(target, endpoint))
+    return path

@@ -1,0 +1,194 @@
+"""A host session: the link, the per-guest XML cache, rates and uptime, with no UI.
+
+Blocking methods (``refresh_inventory``, ``poll``) are meant for thread workers. Event
+registration must happen on the event loop's thread (libvirtaio), via ``register_events``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+import psutil
+
+from tui.adapters.libvirt.connection import HostLink, is_remote, link_is_dead
+from tui.adapters.libvirt.domxml import DomainInfo, parse_domain
+from tui.adapters.libvirt.events import DeviceEvent, LifecycleEvent, make_device, make_lifecycle
+from tui.adapters.libvirt.hoststats import RemoteHostSample, RemoteHostStats
+from tui.adapters.libvirt.stats import GuestRates, GuestSample, collect, groups_for
+
+log = logging.getLogger(__name__)
+
+QEMU_PID_DIR = Path("/run/libvirt/qemu")
+
+
+@dataclass(frozen=True)
+class PollResult:
+    uri: str | None
+    samples: list[GuestSample]
+    elapsed_s: float
+    groups: int
+    remote_host: RemoteHostSample | None = None  # a remote host's own figures, from libvirt
+
+
+class HostSession:
+    def __init__(self, link: HostLink, host_cpus: int | None = None) -> None:
+        self.link = link
+        self.info: dict[str, DomainInfo] = {}  # uuid -> static facts
+        self.persistent: dict[str, bool] = {}
+        self.started_wall: dict[str, float] = {}  # uuid -> wall time of the STARTED we saw
+        self._uptime_base: dict[str, float | None] = {}  # uuid -> process start (wall)
+        self.rates = GuestRates(host_cpus)
+        self._stale: set[str] = set()
+        self._lock = threading.Lock()
+        self._callback_ids: list[int] = []
+        self.calls = 0  # bulk stats calls made (bench asserts one per tick)
+        self._listed = False  # the inventory was read once (a host may have no guests at all)
+        self.remote_stats = RemoteHostStats() if is_remote(link.uri) else None
+
+    @property
+    def uri(self) -> str | None:
+        return self.link.uri
+
+    # -- inventory --------------------------------------------------------------------------
+    def mark_stale(self, uuid: str | None = None) -> None:
+        """An event says the XML changed: re-read it on the next poll (not every tick)."""
+        with self._lock:
+            if uuid is None:
+                self._stale.update(self.info)
+                self._stale.add("*")
+            else:
+                self._stale.add(uuid)
+
+    def refresh_inventory(self) -> None:
+        conn = self.link.conn
+        if conn is None:
+            return
+        doms = conn.listAllDomains(0)
+        present = set()
+        for dom in doms:
+            try:
+                uuid = dom.UUIDString()
+                present.add(uuid)
+                if uuid in self.info and uuid not in self._stale and "*" not in self._stale:
+                    continue
+                self.info[uuid] = parse_domain(dom.XMLDesc(0))
+                self.persistent[uuid] = bool(dom.isPersistent())
+                self._uptime_base.pop(uuid, None)
+            except libvirt.libvirtError:
+                continue  # vanished between list and read
+        for gone in set(self.info) - present:
+            self.info.pop(gone, None)
+            self.persistent.pop(gone, None)
+        with self._lock:
+            self._stale.clear()
+        self._listed = True
+
+    def _uptime(self, uuid: str, running: bool) -> float | None:
+        if not running:
+            self._uptime_base.pop(uuid, None)
+            return None
+        base = self._uptime_base.get(uuid)
+        if base is None:
+            base = self._process_start(uuid)
+            if base is None:
+                base = self.started_wall.get(uuid)
+            self._uptime_base[uuid] = base
+        return None if base is None else max(0.0, time.time() - base)
+
+    def _process_start(self, uuid: str) -> float | None:
+        """libvirt has no start-time API: use the QEMU process's start time when local."""
+        if is_remote(self.uri) or self.link.is_test:
+            return None
+        info = self.info.get(uuid)
+        if info is None:
+            return None
+        try:
+            pid = int((QEMU_PID_DIR / f"{info.name}.pid").read_text().strip())
+            return float(psutil.Process(pid).create_time())
+        except (OSError, ValueError, psutil.Error):
+            return None
+
+    # -- stats ------------------------------------------------------------------------------
+    def poll(self, columns: tuple[str, ...]) -> PollResult:
+        """One tick: one bulk stats call. Blocking; run it in a worker."""
+        conn = self.link.conn
+        if conn is None:
+            raise libvirt.libvirtError("not connected")
+        if self._stale or not self._listed:
+            self.refresh_inventory()
+        groups = groups_for(columns)
+        t0 = time.perf_counter()
+        try:
+            raws = collect(conn, groups)
+        except libvirt.libvirtError as exc:
+            if link_is_dead(conn):
+                self.link.mark_lost(str(exc))
+            raise
+        self.calls += 1
+        elapsed = time.perf_counter() - t0
+        for r in raws:
+            if r.uuid not in self.info:
+                self.mark_stale(r.uuid)  # read the newcomer's XML next tick, not every guest's
+        vcpus = {u: i.vcpus for u, i in self.info.items()}
+        uptimes = {r.uuid: self._uptime(r.uuid, r.state in (1, 3)) for r in raws}
+        max_mem = {u: i.max_mem_kib for u, i in self.info.items()}
+        samples = self.rates.update(raws, vcpus, uptimes, max_mem)
+        remote = None
+        if self.remote_stats is not None:
+            remote = self.remote_stats.sample(conn)
+        return PollResult(self.uri, samples, elapsed, groups, remote)
+
+    # -- events -----------------------------------------------------------------------------
+    def register_events(
+        self,
+        on_lifecycle: Callable[[LifecycleEvent], None],
+        on_device: Callable[[DeviceEvent], None] | None = None,
+    ) -> None:
+        """Register lifecycle (and device) callbacks. Call on the loop thread after connect."""
+        conn = self.link.conn
+        if conn is None:
+            return
+        uri = self.uri
+
+        def lifecycle(
+            _c: object, dom: libvirt.virDomain, event: int, detail: int, _o: object
+        ) -> None:
+            try:
+                ev = make_lifecycle(uri, dom, event, detail)
+            except libvirt.libvirtError:
+                return
+            if ev.kind == "started":
+                self.started_wall[ev.uuid] = ev.wall
+            self._uptime_base.pop(ev.uuid, None)
+            self.mark_stale(ev.uuid)
+            on_lifecycle(ev)
+
+        def device(added: bool) -> Callable[..., None]:
+            def cb(_c: object, dom: libvirt.virDomain, alias: str, _o: object) -> None:
+                self.mark_stale(dom.UUIDString())
+                if on_device is not None:
+                    on_device(make_device(uri, dom, alias, added))
+
+            return cb
+
+        self._callback_ids = []
+        self._callback_ids.append(
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None
+            )
+        )
+        for ev_id, added in (
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, True),
+            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, False),
+        ):
+            with contextlib.suppress(libvirt.libvirtError):
+                self._callback_ids.append(
+                    conn.domainEventRegisterAny(None, ev_id, device(added), None)
+                )

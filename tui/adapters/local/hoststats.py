@@ -1,0 +1,115 @@
+"""Local host statistics from psutil. Rates come from :mod:`tui.model.rates`."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from tui.model.rates import History, rate
+
+HostHistory = History  # the host keeps the same figures as a guest
+
+
+@dataclass(frozen=True)
+class NetRate:
+    name: str
+    rx_bps: float | None
+    tx_bps: float | None
+
+
+@dataclass(frozen=True)
+class HostSample:
+    hostname: str
+    t: float
+    per_cpu: tuple[float, ...]
+    cpu_total: float
+    mem_total: int
+    mem_used: int
+    mem_cached: int
+    mem_available: int
+    swap_total: int
+    swap_used: int
+    load: tuple[float, float, float]
+    uptime_s: float
+    disk_read_bps: float | None
+    disk_write_bps: float | None
+    nets: tuple[NetRate, ...] = ()
+    source: str = "psutil"  # "psutil" (local) or "libvirt" (remote host: fewer figures)
+
+
+class HostSampler:
+    """Samples psutil; the first call primes the counters (its rates are None)."""
+
+    def __init__(self, show_loopback: bool = False) -> None:
+        self.show_loopback = show_loopback
+        self._prev_t: float | None = None
+        self._prev_disk: tuple[int, int] | None = None
+        self._prev_net: dict[str, tuple[int, int]] = {}
+        self.history = HostHistory()
+        self.hostname = os.uname().nodename
+        psutil.cpu_percent(percpu=True)  # prime
+
+    def sample(self) -> HostSample:
+        now = time.monotonic()
+        dt = now - self._prev_t if self._prev_t is not None else 0.0
+        per_cpu = tuple(psutil.cpu_percent(percpu=True))
+        vm = psutil.virtual_memory()
+        sw = psutil.swap_memory()
+        try:
+            load = os.getloadavg()
+        except OSError:
+            load = (0.0, 0.0, 0.0)
+        disk = psutil.disk_io_counters()  # None under umockdev / in some containers
+        rd = wr = None
+        if disk is not None:
+            cur = (disk.read_bytes, disk.write_bytes)
+            if self._prev_disk is not None:
+                rd = rate(self._prev_disk[0], cur[0], dt)
+                wr = rate(self._prev_disk[1], cur[1], dt)
+            self._prev_disk = cur
+        nets = []
+        counters = psutil.net_io_counters(pernic=True) or {}
+        new_prev: dict[str, tuple[int, int]] = {}
+        for name, c in sorted(counters.items()):
+            if name == "lo" and not self.show_loopback:
+                continue
+            cur_n = (c.bytes_recv, c.bytes_sent)
+            prev = self._prev_net.get(name)
+            new_prev[name] = cur_n
+            nets.append(
+                NetRate(
+                    name,
+                    rate(prev[0], cur_n[0], dt) if prev else None,
+                    rate(prev[1], cur_n[1], dt) if prev else None,
+                )
+            )
+        self._prev_net = new_prev  # a removed interface is forgotten, not a negative rate
+        self._prev_t = now
+        total = sum(per_cpu) / len(per_cpu) if per_cpu else 0.0
+        cached = int(getattr(vm, "cached", 0) + getattr(vm, "buffers", 0))
+        sample = HostSample(
+            hostname=self.hostname,
+            t=now,
+            per_cpu=per_cpu,
+            cpu_total=total,
+            mem_total=vm.total,
+            mem_used=vm.used,
+            mem_cached=cached,
+            mem_available=vm.available,
+            swap_total=sw.total,
+            swap_used=sw.used,
+            load=(float(load[0]), float(load[1]), float(load[2])),
+            uptime_s=time.time() - psutil.boot_time(),
+            disk_read_bps=rd,
+            disk_write_bps=wr,
+            nets=tuple(nets),
+        )
+        h = self.history
+        h.cpu.append(total)
+        h.mem.append(100.0 * (vm.total - vm.available) / vm.total if vm.total else 0.0)
+        h.disk.append((rd or 0.0) + (wr or 0.0))
+        h.net.append(sum((n.rx_bps or 0.0) + (n.tx_bps or 0.0) for n in nets))
+        return sample

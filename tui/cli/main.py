@@ -1,0 +1,116 @@
+"""Command line: the TUI (default), ``doctor``, ``stats``, ``rules``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tui import __version__
+from tui.config import ConfigError, Settings, config_path, load_settings
+
+EPILOG = """\
+Connection choice (like virsh): --connect, then $LIBVIRT_DEFAULT_URI, then the config file
+({config}), then libvirt's default. Repeat --connect to watch several hosts.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kvmdeck",
+        description="A terminal console for KVM hosts: live host and guest stats, USB hot-plug, SPICE.",
+        epilog=EPILOG.format(config=config_path()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"kvmdeck {__version__}")
+    p.add_argument(
+        "-c", "--connect", action="append", metavar="URI", help="libvirt URI (repeatable)"
+    )
+    p.add_argument("--readonly", action="store_true", help="read-only connection; no actions")
+    p.add_argument(
+        "--demo", action="store_true", help="libvirt's test driver with shipped guests; no daemon"
+    )
+    p.add_argument("--refresh", type=float, metavar="S", help="refresh interval in seconds")
+    p.add_argument("--config", type=Path, metavar="FILE", help="config file to read")
+    p.add_argument("--log", type=Path, metavar="FILE", help="write a debug log (secrets redacted)")
+    sub = p.add_subparsers(dest="command")
+    d = sub.add_parser("doctor", help="check virtualization support (exit 0 usable, 1 not)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("-c", "--connect", dest="sub_connect", metavar="URI")
+    s = sub.add_parser(
+        "stats", help="print host and guest samples without the TUI (like virt-top -b)"
+    )
+    fmt = s.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object per sample")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header row")
+    s.add_argument("--count", type=int, default=1, metavar="N", help="samples to print (default 1)")
+    s.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="seconds between samples"
+    )
+    s.add_argument("-c", "--connect", dest="sub_connect", action="append", metavar="URI")
+    r = sub.add_parser("rules", help="USB auto-attach rules")
+    r.add_argument("--run", action="store_true", help="apply rules headless until interrupted")
+    r.add_argument("--list", action="store_true", help="print the rules")
+    r.add_argument("-c", "--connect", dest="sub_connect", metavar="URI")
+    return p
+
+
+def _uris(args: argparse.Namespace, settings: Settings) -> list[str | None]:
+    from tui.adapters.libvirt.connection import choose_uris, demo_uri
+
+    if args.demo:
+        return [demo_uri()]
+    cli = list(args.connect or [])
+    sub = getattr(args, "sub_connect", None)
+    if sub:
+        cli += sub if isinstance(sub, list) else [sub]
+    return choose_uris(cli, dict(os.environ), settings.uri, [h.uri for h in settings.hosts])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"kvmdeck: {exc}", file=sys.stderr)
+        return 2
+    if args.refresh is not None and not 0.25 <= args.refresh <= 3600:
+        print("kvmdeck: --refresh must be between 0.25 and 3600 seconds.", file=sys.stderr)
+        return 2
+    from tui.logsetup import setup_logging
+
+    setup_logging(args.log)
+    uris = _uris(args, settings)
+    if args.command == "doctor":
+        from tui.core.doctor import run as run_doctor
+
+        return run_doctor(uris[0], args.json)
+    if args.command == "stats":
+        from tui.cli.stats import run_stats
+
+        return run_stats(uris, settings, args.json, args.csv, args.count, args.interval)
+    if args.command == "rules":
+        from tui.core.usb.headless import run_rules
+
+        if not (args.run or args.list):
+            parser.error("rules: say --run or --list")
+        return run_rules(uris[0], once=not args.run, list_only=args.list)
+    from tui.ui.app import AppOptions, KvmDeckApp
+
+    app = KvmDeckApp(
+        AppOptions(
+            uris=uris,
+            readonly=args.readonly,
+            demo=args.demo,
+            settings=settings,
+            refresh=args.refresh,
+        )
+    )
+    result = app.run()
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

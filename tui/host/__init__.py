@@ -1,1 +1,0 @@
-"""Local host: psutil sampling and the virtualization probe (no textual here)."""

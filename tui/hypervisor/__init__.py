@@ -1,1 +1,0 @@
-"""libvirt side: connections, stats, events, domain XML (no textual here)."""

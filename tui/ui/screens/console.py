@@ -1,0 +1,162 @@
+"""Screens for guest consoles: the client command dialog and the open-viewers list.
+
+Nothing here talks to libvirt or starts programs: the screens read and drive a
+:class:`tui.adapters.launch.Launcher`, and show :class:`tui.adapters.launch.ClientInstructions`.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo, ViewerState
+
+
+class ClientCommandDialog(ModalScreen[None]):
+    """The commands to open a console from the operator's workstation (no display here)."""
+
+    DEFAULT_CSS = """
+    ClientCommandDialog { align: center middle; }
+    ClientCommandDialog > Vertical {
+        width: 90%; max-width: 120; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 1 2;
+    }
+    ClientCommandDialog .title { text-style: bold; margin-bottom: 1; }
+    ClientCommandDialog .heading { color: $text-muted; margin-top: 1; }
+    ClientCommandDialog .command { background: $boost; padding: 0 1; }
+    ClientCommandDialog .note { color: $text-muted; margin-top: 1; }
+    """
+
+    BINDINGS = [
+        Binding("c", "copy", "Copy commands", id="console.copy"),
+        Binding("escape,q", "dismiss", "Close", id="console.dismiss"),
+    ]
+
+    def __init__(self, instructions: ClientInstructions) -> None:
+        super().__init__()
+        self.instructions = instructions
+
+    def compose(self) -> ComposeResult:
+        ins = self.instructions
+        with Vertical(id="client-commands"):
+            yield Label(f"Open the console of {ins.guest} from your workstation", classes="title")
+            for heading, lines in ins.options:
+                yield Static(heading, classes="heading", markup=False)
+                yield Static("\n".join(lines), classes="command", markup=False)
+            for note in ins.notes:
+                yield Static(note, classes="note", markup=False)
+        yield Footer()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.instructions.text)
+        self.notify("Commands copied to the clipboard (OSC 52).", timeout=3)
+
+
+def _started(info: ViewerInfo) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(info.started))
+
+
+def _state(info: ViewerInfo) -> str:
+    if info.state is ViewerState.FAILED and info.detail:
+        return f"failed: {info.detail}"
+    if info.state is ViewerState.CONNECTED and info.connect_s is not None:
+        return f"connected ({info.connect_s:.1f} s)"
+    return info.state.value
+
+
+class ViewersScreen(ModalScreen[None]):
+    """The viewers kvmdeck started: guest, PID, start time, state; close the selected one."""
+
+    DEFAULT_CSS = """
+    ViewersScreen { align: center middle; }
+    ViewersScreen > Vertical {
+        width: 90%; max-width: 110; height: 70%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    ViewersScreen .title { text-style: bold; margin: 1 0; }
+    ViewersScreen #viewers-empty { color: $text-muted; }
+    ViewersScreen DataTable { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("x,delete", "close_viewer", "Close viewer", id="viewers.close"),
+        Binding("r", "refresh", "Refresh", id="viewers.refresh"),
+        Binding("escape,q", "dismiss", "Back", id="viewers.dismiss"),
+    ]
+
+    REFRESH_S = 0.5
+
+    def __init__(self, launcher: Launcher) -> None:
+        super().__init__()
+        self.launcher = launcher
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Console viewers", classes="title")
+            yield Static(
+                "No viewers open. Press v on a running guest to open its console.",
+                id="viewers-empty",
+            )
+            yield DataTable(id="viewers-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Guest", width=32, key="guest")
+        table.add_column("PID", width=8, key="pid")
+        table.add_column("Started", width=9, key="started")
+        table.add_column("State", width=40, key="state")
+        self.action_refresh()
+        self.set_interval(self.REFRESH_S, self.action_refresh)
+        table.focus()
+
+    def action_refresh(self) -> None:
+        table = self.query_one(DataTable)
+        infos = self.launcher.viewers()
+        selected = self.selected_id()
+        rows = {str(i.id): (i.guest, str(i.pid), _started(i), _state(i)) for i in infos}
+        current = [str(k.value) for k in table.rows]
+        if current == list(rows):
+            for key, cells in rows.items():
+                for column, value in zip(("guest", "pid", "started", "state"), cells, strict=True):
+                    if table.get_cell(key, column) != value:
+                        table.update_cell(key, column, value)
+        else:
+            table.clear()
+            for key, cells in rows.items():
+                table.add_row(*cells, key=key)
+            if selected is not None and str(selected) in rows:
+                table.move_cursor(row=table.get_row_index(str(selected)))
+        self.query_one("#viewers-empty").display = not rows
+        table.display = bool(rows)
+
+    def selected_id(self) -> int | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    def action_close_viewer(self) -> None:
+        vid = self.selected_id()
+        if vid is None:
+            self.notify("No viewer selected.", severity="warning", timeout=3)
+            return
+        self.run_worker(
+            partial(self._close, vid), thread=True, group="viewers.close", exit_on_error=False
+        )
+
+    def _close(self, vid: int) -> None:
+        info = self.launcher.close(vid)
+        if info is not None:
+            self.app.call_from_thread(self._viewer_closed, info)
+
+    def _viewer_closed(self, info: ViewerInfo) -> None:
+        self.notify(f"Closed the viewer of {info.guest} (pid {info.pid}).", timeout=3)
+        self.action_refresh()

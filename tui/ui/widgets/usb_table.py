@@ -1,0 +1,327 @@
+"""The USB device table and the USB event log.
+
+Both are fed plain :class:`UsbDevice` / :class:`UsbEvent` objects (from ``tui.adapters.local.udev`` or
+libvirt node devices); they never talk to a source themselves. Both accept data before they are
+mounted and show it once they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from rich.text import Text
+from textual.timer import Timer
+from textual.widgets import DataTable, RichLog
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from tui.model.usb import UsbDevice, UsbEvent
+
+OwnerKey = tuple[int, int]  # (busnum, devnum) or (vendor_id, product_id)
+
+# (column key, label, width): fixed widths, since update_cell never widens a column.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("port", "Port", 12),
+    ("address", "Bus:Dev", 7),
+    ("ids", "ID", 9),
+    ("name", "Name", 34),
+    ("serial", "Serial", 16),
+    ("speed", "Speed", 6),
+    ("owner", "Owner", 16),
+)
+FRESH_STYLE = "bold green"
+
+
+def fmt_speed(speed: str) -> str:
+    """sysfs speed in Mbit/s ("480", "5000", "1.5") -> "480M", "5G", "1.5M"."""
+    if not speed:
+        return ""
+    try:
+        value = float(speed)
+    except ValueError:
+        return speed
+    if value >= 1000:
+        return f"{value / 1000:g}G"
+    return f"{value:g}M"
+
+
+def port_sort_key(port: str) -> tuple[object, ...]:
+    """Natural order: "1-1.2" < "1-1.10" < "2-1", root hubs ("usb1") first in their bus."""
+    parts: list[object] = []
+    for chunk in re.split(r"(\d+)", port):
+        if chunk.isdigit():
+            parts.append((0, int(chunk)))
+        elif chunk:
+            parts.append((1, chunk))
+    return tuple(parts)
+
+
+def _cells_sort_key(cells: tuple[Text, Text, Text]) -> tuple[object, ...]:
+    """Sort key from the (address, ids, port) cells: bus, root hub first, then natural port."""
+    address, ids, port = (cell.plain for cell in cells)
+    bus = int(address.split(":", 1)[0] or "0", 10)
+    return (bus, 0 if ids.startswith("1d6b:") else 1, port_sort_key(port))
+
+
+class UsbTable(DataTable[Text]):
+    """USB devices, one row per device, keyed by :attr:`UsbDevice.key`.
+
+    * :meth:`set_devices` replaces everything, :meth:`apply_events` applies a batch and touches
+      only rows whose cells changed.
+    * Root hubs (vendor 1d6b) are hidden unless :attr:`show_root_hubs` (see
+      :meth:`toggle_root_hubs`).
+    * A device that arrives while the table is mounted is highlighted for
+      :attr:`highlight_seconds`.
+    * The owner column comes from :meth:`set_owners` (hostdevs by bus/device address or by
+      vendor/product ids); an address match wins over an ids match.
+    """
+
+    DEFAULT_CSS = """
+    UsbTable { height: 1fr; }
+    """
+
+    highlight_seconds: float = 3.0  # set per instance to taste (tests use less)
+
+    def __init__(
+        self,
+        *,
+        show_root_hubs: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.show_root_hubs = show_root_hubs
+        self.devices: dict[str, UsbDevice] = {}
+        self._owners_by_address: dict[OwnerKey, str] = {}
+        self._owners_by_ids: dict[OwnerKey, str] = {}
+        self._shown: dict[str, tuple[str, ...]] = {}  # row key -> plain cells on screen
+        self._fresh: dict[str, Timer] = {}
+        self._ready = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, width=width, key=key)
+        self._ready = True
+        self._sync_all()
+
+    # -- public API ----------------------------------------------------------------------
+    def set_devices(self, devices: Iterable[UsbDevice]) -> None:
+        """Replace the whole device set (initial enumeration, reconnect, host switch)."""
+        self.devices = {d.key: d for d in devices}
+        self._sync_all()
+
+    def apply_events(self, events: Iterable[UsbEvent]) -> None:
+        """Apply a batch of monitor events; only rows that changed are touched."""
+        touched: dict[str, bool] = {}  # key -> is new
+        for event in events:
+            key = event.device.key if event.device is not None else event.sys_path
+            if event.action == "remove":
+                self.devices.pop(key, None)
+                touched.setdefault(key, False)
+            elif event.device is not None:
+                is_new = key not in self.devices
+                self.devices[key] = event.device
+                touched[key] = touched.get(key, False) or (is_new and event.action == "add")
+        if touched:
+            self._sync(touched)
+
+    def set_owners(
+        self,
+        by_address: Mapping[OwnerKey, str] | None = None,
+        by_ids: Mapping[OwnerKey, str] | None = None,
+    ) -> None:
+        """Replace the owner map: {(busnum, devnum): guest} and {(vendor_id, product_id): guest}."""
+        self._owners_by_address = dict(by_address or {})
+        self._owners_by_ids = dict(by_ids or {})
+        self._sync({key: False for key in self.devices})
+
+    def set_owner(self, device: UsbDevice, guest: str | None) -> None:
+        """Mark one device (by its bus/device address) as attached to ``guest`` (None: free)."""
+        address = (device.busnum, device.devnum)
+        if guest:
+            self._owners_by_address[address] = guest
+        else:
+            self._owners_by_address.pop(address, None)
+        self._sync({device.key: False})
+
+    def owner_of(self, device: UsbDevice) -> str:
+        return self._owners_by_address.get(
+            (device.busnum, device.devnum),
+            self._owners_by_ids.get((device.vendor_id, device.product_id), ""),
+        )
+
+    def toggle_root_hubs(self) -> bool:
+        self.show_root_hubs = not self.show_root_hubs
+        self._sync({key: False for key in self.devices if self.devices[key].is_root_hub})
+        return self.show_root_hubs
+
+    def is_visible(self, device: UsbDevice) -> bool:
+        return self.show_root_hubs or not device.is_root_hub
+
+    def is_highlighted(self, key: str) -> bool:
+        return key in self._fresh
+
+    @property
+    def shown_keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [row.key.value or "" for row in self.ordered_rows] if self._ready else []
+
+    @property
+    def selected_device(self) -> UsbDevice | None:
+        if not self._ready or self.row_count == 0:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return self.devices.get(row_key.value or "")
+
+    # -- rendering -----------------------------------------------------------------------
+    def _plain_cells(self, device: UsbDevice) -> tuple[str, ...]:
+        return (
+            device.port,
+            device.address,
+            device.ids,
+            device.label,
+            device.serial,
+            fmt_speed(device.speed),
+            self.owner_of(device),
+        )
+
+    def _styled(self, cells: tuple[str, ...], fresh: bool) -> list[Text]:
+        style = FRESH_STYLE if fresh else ""
+        return [Text(cell, style=style, no_wrap=True, overflow="ellipsis") for cell in cells]
+
+    def _sync_all(self) -> None:
+        keys = {key: False for key in self.devices}
+        keys.update({key: False for key in self._shown if key not in self.devices})
+        self._sync(keys)
+
+    def _sync(self, keys: Mapping[str, bool]) -> None:
+        """Bring the rows for ``keys`` (key -> newly plugged) in line with ``self.devices``."""
+        if not self._ready:
+            return
+        added = False
+        with self.app.batch_update():
+            selected = self.selected_device
+            for key, is_new in keys.items():
+                device = self.devices.get(key)
+                wanted = device is not None and self.is_visible(device)
+                if not wanted:
+                    if key in self._shown:
+                        self._remove_row(key)
+                    continue
+                assert device is not None
+                if is_new:
+                    self._mark_fresh(key)
+                cells = self._plain_cells(device)
+                if key not in self._shown:
+                    self.add_row(*self._styled(cells, self.is_highlighted(key)), key=key)
+                    added = True
+                elif cells != self._shown[key] or is_new:
+                    self._update_row(key, cells, self._shown[key], force=is_new)
+                self._shown[key] = cells
+            if added:
+                self._resort(selected)
+
+    def _update_row(
+        self, key: str, cells: tuple[str, ...], old: tuple[str, ...], force: bool = False
+    ) -> None:
+        styled = self._styled(cells, self.is_highlighted(key))
+        for (column, _, _), new_cell, old_cell, text in zip(
+            COLUMNS, cells, old, styled, strict=True
+        ):
+            if force or new_cell != old_cell:
+                self.update_cell(key, column, text)
+
+    def _remove_row(self, key: str) -> None:
+        with contextlib.suppress(RowDoesNotExist):
+            self.remove_row(key)
+        self._shown.pop(key, None)
+        timer = self._fresh.pop(key, None)
+        if timer is not None:
+            timer.stop()
+
+    def _resort(self, selected: UsbDevice | None) -> None:
+        """Keep rows in bus/port order; the cursor follows its row key, not its index."""
+        self.sort("address", "ids", "port", key=_cells_sort_key)
+        if selected is not None and selected.key in self._shown:
+            self.move_cursor(row=self.get_row_index(selected.key), animate=False)
+
+    def _mark_fresh(self, key: str) -> None:
+        old = self._fresh.pop(key, None)
+        if old is not None:
+            old.stop()
+        self._fresh[key] = self.set_timer(
+            self.highlight_seconds, lambda: self._unmark_fresh(key), name=f"usb-fresh-{key}"
+        )
+
+    def _unmark_fresh(self, key: str) -> None:
+        if self._fresh.pop(key, None) is None or key not in self._shown:
+            return
+        with self.app.batch_update():
+            self._update_row(key, self._shown[key], self._shown[key], force=True)
+
+
+ACTION_STYLE = {"add": "green", "remove": "red", "bind": "cyan", "unbind": "yellow"}
+
+
+def format_event(event: UsbEvent) -> str:
+    """One plain log line: "12:03:04.567 add    001:010 046d:c52b Logitech Receiver [1-1]"."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.wall))
+    millis = int((event.wall % 1) * 1000)
+    device = event.device
+    if device is None:
+        what = event.sys_path
+    else:
+        what = f"{device.address} {device.ids} {device.label} [{device.port}]"
+        if event.action == "bind" and device.driver:
+            what += f" driver={device.driver}"
+    return f"{stamp}.{millis:03d} {event.action:<6} {what}"
+
+
+class UsbEventLog(RichLog):
+    """Timestamped add/remove/bind/unbind lines, newest at the bottom.
+
+    ``entries`` keeps the plain text of the last ``max_lines`` lines (handy for tests and for
+    copying out).
+    """
+
+    DEFAULT_CSS = """
+    UsbEventLog { height: 8; border-top: solid $primary-darken-2; }
+    """
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = 500,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            max_lines=max_lines, wrap=False, markup=False, name=name, id=id, classes=classes
+        )
+        self._lines: deque[tuple[str, str]] = deque(maxlen=max_lines)  # (line, action)
+        self._live = False
+
+    @property
+    def entries(self) -> list[str]:
+        return [line for line, _ in self._lines]
+
+    def log_events(self, events: Iterable[UsbEvent]) -> None:
+        for event in events:
+            line = format_event(event)
+            self._lines.append((line, event.action))
+            if self._live:
+                self.write(Text(line, style=ACTION_STYLE.get(event.action, "")))
+
+    def on_mount(self) -> None:
+        self._live = True
+        for line, action in self._lines:  # logged before the widget was mounted
+            self.write(Text(line, style=ACTION_STYLE.get(action, "")))

@@ -1,1 +1,0 @@
-"""USB: pyudev monitor, device model, auto-attach rules (no textual here)."""
