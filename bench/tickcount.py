@@ -12,40 +12,39 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import libvirt
 
 from bench import rpclog
 from tui.adapters.libvirt.connection import silence_libvirt_errors
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.cli.wiring import make_app
+from tui.ui.app import AppOptions
 
 
 async def measure(uri: str, seconds: float, refresh: float, warmup_s: float) -> dict[str, Any]:
-    app = KvmDeckApp(AppOptions(uris=[uri], refresh=refresh, vt_badge="KVM: bench"))
-    ticks = 0
+    app = make_app(AppOptions(uris=[uri], refresh=refresh, vt_badge="KVM: bench"))
 
     async with app.run_test(size=(160, 45)) as pilot:
-        table = app.table
-        update_host: Callable[..., None] = table.update_host
+        while not app.controllers:
+            await pilot.pause(0.01)
+        host = app.host_order[0]
+        controller = app.controllers[host]
 
-        def counting(*args: Any, **kwargs: Any) -> None:
-            nonlocal ticks
-            ticks += 1
-            update_host(*args, **kwargs)
-
-        table.update_host = counting  # type: ignore[method-assign]
+        def ticks_now() -> int:
+            """Polls applied to the store (one per stats tick)."""
+            return app.fleet.host(host).polls
 
         async def next_tick() -> None:
-            """Return just after the table took a tick (calls and ticks then agree)."""
-            seen, end = ticks, time.monotonic() + 30
-            while ticks == seen and time.monotonic() < end:
+            """Return just after the store took a tick (calls and ticks then agree)."""
+            seen, end = ticks_now(), time.monotonic() + 30
+            while ticks_now() == seen and time.monotonic() < end:
                 await asyncio.sleep(0.002)
 
         await next_tick()
         await pilot.pause(warmup_s)
-        session = app.sessions[0]
+        assert controller.backend is not None
+        session = controller.backend.session  # type: ignore[attr-defined]
         events: list[float] = []  # lifecycle events of any guest on the host (other clients')
         conn = libvirt.open(uri)  # its own: libvirt takes one lifecycle callback per connection
         if conn is not None:
@@ -56,11 +55,11 @@ async def measure(uri: str, seconds: float, refresh: float, warmup_s: float) -> 
                 None,
             )
         await next_tick()
-        calls0, ticks0, t0, w0 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
+        calls0, ticks0, t0, w0 = session.calls, ticks_now(), time.monotonic(), rpclog.utc_now()
         await pilot.pause(seconds)
         await next_tick()
-        calls1, ticks1, t1, w1 = session.calls, ticks, time.monotonic(), rpclog.utc_now()
-        guests = len(table.samples)
+        calls1, ticks1, t1, w1 = session.calls, ticks_now(), time.monotonic(), rpclog.utc_now()
+        guests = len(app.fleet.host(host).guests)
         n_events = sum(1 for t in events if t0 <= t <= t1)
         conn.close()
     return {

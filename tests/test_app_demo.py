@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tui.adapters.libvirt.connection import demo_uri
+from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions, KvmDeckApp
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.help import HelpScreen
@@ -18,7 +19,7 @@ DEMO_GUESTS = {
 
 
 def demo_app(**kw: object) -> KvmDeckApp:
-    return KvmDeckApp(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", **kw))  # type: ignore[arg-type]
+    return make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", **kw))  # type: ignore[arg-type]
 
 
 async def wait_rows(pilot, app: KvmDeckApp, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +122,7 @@ async def test_filter_and_sort_keep_selection() -> None:
         app.select_guest(key)
         await pilot.press("N")  # name again: reverse
         await pilot.pause()
-        assert app.table.selected_key() == key
+        assert app.table.selected_row() == key
         order = [app.table.samples[str(r.key.value)].name for r in app.table.ordered_rows]
         assert order == sorted(DEMO_GUESTS, reverse=True)
         await pilot.press("slash")
@@ -177,7 +178,77 @@ async def test_enter_opens_guest_detail() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, GuestDetailScreen)
-        assert app.screen.row_key == key and app.screen.title_text.startswith("db-primary")
+        assert app.screen.key.row == key and app.screen.title_text.startswith("db-primary")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, GuestDetailScreen)
+
+
+async def test_a_failing_worker_is_reported_and_the_app_keeps_running() -> None:
+    """Anything a worker raises goes to the one handler: a log line, and the app runs on."""
+    app = demo_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+
+        def boom() -> None:
+            raise ValueError("invalid literal for int() with base 10: 'lots'")
+
+        assert app.runner is not None
+        app.runner.submit("parse guest XML", boom)
+        for _ in range(50):
+            lines = [str(x) for x in app.query_one("#events").lines]
+            if any("parse guest XML failed: ValueError" in x for x in lines):
+                break
+            await pilot.pause(0.05)
+        assert any("parse guest XML failed: ValueError" in x for x in lines)
+        assert app.is_running and app.return_code is None
+        await pilot.press("N")  # and it still answers keys
+        await pilot.pause()
+        assert app.errors.count == 1
+
+
+ODD_NAMES = ["db[old]", "[prod]", 'web[link="x]', "a[bold]b"]  # libvirt refuses "/"
+
+
+def odd_names_xml(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """The demo's node with guests renamed to names libvirt accepts and markup would eat."""
+    import re
+    from xml.sax.saxutils import escape
+
+    from tui.adapters.libvirt.connection import demo_xml_path
+
+    text = demo_xml_path().read_text()
+    names = iter(ODD_NAMES)
+    text = re.sub(
+        r"<name>(web-frontend|db-primary|router-lab|archive)</name>",
+        lambda m: f"<name>{escape(next(names))}</name>",
+        text,
+    )
+    path = tmp_path / "odd.xml"
+    path.write_text(text)
+    return f"test://{path}"
+
+
+async def test_guest_names_are_plain_text_everywhere(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui.ui.screens.detail import GuestDetailScreen
+
+    app = make_app(AppOptions(uris=[odd_names_xml(tmp_path)], demo=True, vt_badge="KVM: test"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        shown = {str(app.table.get_row_at(i)[0]) for i in range(app.table.row_count)}
+        assert set(ODD_NAMES) <= shown
+        for name in ODD_NAMES:
+            key = next(k for k, s in app.table.samples.items() if s.name == name)
+            app.select_guest(key)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, GuestDetailScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("X")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            assert f"Force off '{name}'?" in app.screen.question
+            await pilot.press("n")
+            await pilot.pause()
+        assert app.is_running

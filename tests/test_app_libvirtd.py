@@ -10,9 +10,17 @@ import pytest
 from tests.support import bed
 from tui.adapters.libvirt.connection import HostLink
 from tui.adapters.libvirt.session import HostSession
+from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions, KvmDeckApp
 
 pytestmark = pytest.mark.libvirtd
+
+
+def session(app: KvmDeckApp) -> HostSession:
+    """The first host's libvirt session (its XML cache, counters and call count)."""
+    backend = next(iter(app.controllers.values())).backend
+    assert backend is not None, "not connected"
+    return backend.session  # type: ignore[attr-defined, no-any-return]
 
 
 def sample_by_name(app: KvmDeckApp, name: str):  # type: ignore[no-untyped-def]
@@ -35,7 +43,7 @@ async def wait_until(pilot, pred, deadline_s: float = 30.0, what: str = "conditi
 
 
 async def test_real_guests_show_cpu_and_disk(guests: list[bed.Guest]) -> None:
-    app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=0.5))
+    app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=0.5))
     async with app.run_test(size=(170, 45)) as pilot:
         for g in guests:
             await wait_until(pilot, lambda g=g: sample_by_name(app, g.name), what=f"row {g.name}")
@@ -50,10 +58,10 @@ async def test_real_guests_show_cpu_and_disk(guests: list[bed.Guest]) -> None:
         s = sample_by_name(app, g0)
         assert s.vcpus == 1 and s.mem_max_kib == 96 * 1024
         assert s.rss_kib and s.rss_kib > 0
-        session = app.sessions[0]
+        sess = session(app)
         await wait_until(
             pilot,
-            lambda: (session.rates._prev[s.uuid].rd_bytes or 0) > 0,
+            lambda: (sess.rates._prev[s.uuid].rd_bytes or 0) > 0,
             deadline_s=60,
             what="disk read bytes",
         )
@@ -63,12 +71,12 @@ async def test_real_guests_show_cpu_and_disk(guests: list[bed.Guest]) -> None:
 
 async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -> None:
     """Refresh is 60 s, so a row that changes within 15 s changed because of the event."""
-    app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
+    app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
     name = persistent_guest.name
     async with app.run_test(size=(170, 45)) as pilot:
         await wait_until(pilot, lambda: sample_by_name(app, name), what="persistent guest row")
         assert sample_by_name(app, name).state == "shut off"
-        polls_before = app.sessions[0].calls
+        polls_before = session(app).calls
         key = next(k for k, s in app.table.samples.items() if s.name == name)
         app.select_guest(key)
         for key_press, expected in (("s", "running"), ("p", "paused"), ("p", "running")):
@@ -86,7 +94,7 @@ async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -
             pilot, lambda: sample_by_name(app, name).state == "shut off", 15, "shut off"
         )
         # The events triggered polls; the 60 s timer did not.
-        assert app.sessions[0].calls > polls_before
+        assert session(app).calls > polls_before
         log = "\n".join(str(x) for x in app.query_one("#events").lines)
         for word in ("started", "suspended", "resumed", "stopped"):
             assert f"{name}: {word}" in log

@@ -137,3 +137,33 @@ def test_config_is_never_written(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "tui", "--version"], env=env, check=True, timeout=60)
     assert cfg.read_text() == "# my comment\nrefresh = 2\n"
     assert cfg.stat().st_mtime_ns == before
+
+
+def test_keymap_unknown_id_names_file_id_and_close_match(tmp_path: Path) -> None:
+    p = write(tmp_path, '[keymap]\n"guest.destory" = "ctrl+x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(p)
+    msg = str(err.value)
+    assert str(p) in msg and "'guest.destory'" in msg and "'guest.destroy'" in msg
+
+
+def test_keymap_bad_key_and_clash(tmp_path: Path) -> None:
+    p = write(tmp_path, '[keymap]\n"guest.start" = "Ctrl+s"\n"guest.reboot" = "h"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(p)
+    msg = str(err.value)
+    assert "2 problems" in msg and '"ctrl+s"' in msg
+    assert "'guest.reboot'" in msg and "'guest.shutdown'" in msg
+
+
+def test_keymap_cli_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "kvmdeck"
+    cfg.mkdir()
+    (cfg / "config.toml").write_text('[keymap]\n"nope" = "x"\n')
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path))
+    r = subprocess.run(
+        [sys.executable, "-m", "tui", "stats"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == 2, r.stderr
+    assert str(cfg / "config.toml") in r.stderr and "'nope'" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from tui.adapters.libvirt.stats import GuestSample
+from tui.model.fleet import Fleet
+from tui.model.guest import GuestSample
+from tui.model.host import PollResult
+from tui.model.ids import HostId
+from tui.model.link import LinkReport, LinkState
+from tui.model.rates import History
 from tui.ui.widgets.guest_table import GuestTable
+
+HOST = HostId("test:///default")
 
 
 def sample(i: int, cpu: float | None, state: str = "running") -> GuestSample:
@@ -24,6 +31,18 @@ def sample(i: int, cpu: float | None, state: str = "running") -> GuestSample:
         cpu_host_pct=None if cpu is None else cpu / 2,
         uptime_s=100.0 + i,
     )
+
+
+def feed(table: GuestTable, fleet: Fleet, tick: list[GuestSample]) -> None:
+    """One poll through the store, as the app applies it; no history (sparklines empty)."""
+    if HOST not in fleet.hosts:
+        fleet.add_host(HOST, "h")
+        fleet.apply_link(HOST, LinkReport(HOST.uri, LinkState.UP))
+    seq = fleet.host(HOST).seq + 1
+    change = fleet.apply_poll(HOST, seq, PollResult(HOST.uri, tick, 0.0, 0))
+    for g in fleet.guests():
+        g.history = History()
+    table.sync(fleet, change)
 
 
 class TableApp(App[None]):
@@ -44,14 +63,15 @@ async def test_ticks_render_like_a_fresh_table() -> None:
     updated, fresh = TableApp(), TableApp()
     async with updated.run_test(size=(140, 12)) as pilot:
         table = updated.query_one(GuestTable)
+        fleet = Fleet()
         for tick in ticks:
-            table.update_host(0, "h", tick, {})
+            feed(table, fleet, tick)
             await pilot.pause()
         got = lines(table, 5)
         renders_after_ticks = table.cell_renders
     async with fresh.run_test(size=(140, 12)) as pilot:
         table = fresh.query_one(GuestTable)
-        table.update_host(0, "h", ticks[-1], {})
+        feed(table, Fleet(), ticks[-1])
         await pilot.pause()
         want = lines(table, 5)
     assert got == want
@@ -62,11 +82,12 @@ async def test_unchanged_cells_are_not_rendered_again() -> None:
     app = TableApp()
     async with app.run_test(size=(140, 12)) as pilot:
         table = app.query_one(GuestTable)
-        table.update_host(0, "h", [sample(1, 10.0), sample(2, 20.0)], {})
+        fleet = Fleet()
+        feed(table, fleet, [sample(1, 10.0), sample(2, 20.0)])
         await pilot.pause()
         lines(table, 3)
         before = table.cell_renders
-        table.update_host(0, "h", [sample(1, 11.0), sample(2, 20.0)], {})
+        feed(table, fleet, [sample(1, 11.0), sample(2, 20.0)])
         await pilot.pause()
         lines(table, 3)
         # guest-1's CPU% and Host% changed; nothing else is rendered again.
@@ -77,10 +98,11 @@ async def test_sort_after_ticks_with_unchanged_state_cells() -> None:
     app = TableApp()
     async with app.run_test(size=(140, 12)) as pilot:
         table = app.query_one(GuestTable)
-        table.update_host(0, "h", [sample(2, 1.0), sample(1, 2.0)], {})
-        table.update_host(0, "h", [sample(2, 3.0), sample(1, 4.0)], {})  # equal state Texts
-        table.update_host(0, "h", [sample(2, 3.0), sample(1, 4.0), sample(3, 0.5)], {})
+        fleet = Fleet()
+        feed(table, fleet, [sample(2, 1.0), sample(1, 2.0)])
+        feed(table, fleet, [sample(2, 3.0), sample(1, 4.0)])  # equal state Texts
+        feed(table, fleet, [sample(2, 3.0), sample(1, 4.0), sample(3, 0.5)])
         table.set_sort("cpu")  # used to raise KeyError: the state cell's id was stale
         await pilot.pause()
-        order = [table.get_row_at(i)[0] for i in range(table.row_count)]
+        order = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert order == ["guest-1", "guest-2", "guest-3"]

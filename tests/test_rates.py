@@ -69,11 +69,27 @@ def test_first_sample_has_no_rates_and_missing_is_none() -> None:
     assert s.cpu_pct is None and s.rd_bps is None and s.mem_cur_kib is None
 
 
-def test_vanished_guest_history_is_dropped() -> None:
+def test_a_vanished_guest_is_forgotten() -> None:
+    """Its counters go (a guest that comes back starts without a rate), and in the store its
+    row and history go with it."""
     gr = GuestRates()
     gr.update([raw(1.0, 1, 1, uuid="a"), raw(1.0, 1, 1, uuid="b")])
-    gr.update([raw(2.0, 2, 2, uuid="a")])
-    assert set(gr.history) == {"a"}
+    gr.update([raw(2.0, 2_000_000_000, 2, uuid="a")])
+    a, b = gr.update([raw(3.0, 3_000_000_000, 3, uuid="a"), raw(3.0, 9, 9, uuid="b")])
+    assert a.cpu_pct is not None and b.cpu_pct is None
+
+    from tui.model.fleet import Fleet
+    from tui.model.host import PollResult
+    from tui.model.ids import GuestKey, HostId
+
+    fleet, host = Fleet(), HostId("h")
+    fleet.add_host(host, "h")
+    fleet.apply_poll(host, 1, PollResult("h", [a, b], 0.0, 0))
+    change = fleet.apply_poll(host, 2, PollResult("h", [a], 0.0, 0))
+    assert change.removed == {GuestKey(host, b.uuid)}
+    assert fleet.guest(GuestKey(host, b.uuid)) is None
+    g = fleet.guest(GuestKey(host, a.uuid))
+    assert g is not None and len(g.history.cpu) == 2
 
 
 def test_parse_record_sums_devices_and_tolerates_missing_keys() -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from tests.support import bed
 from tui.adapters.libvirt.connection import LinkState
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.cli.wiring import make_app
+from tui.ui.app import AppOptions
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.last]
 
@@ -36,14 +37,14 @@ async def test_libvirtd_restart_reconnects_and_events_resume(libvirtd, tmp_path)
     from tui.logsetup import setup_logging
 
     setup_logging(log_file)
-    app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
+    app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
     seen_states: list[LinkState] = []
     async with app.run_test(size=(170, 45)) as pilot:
         for _ in range(100):  # the main screen starts the sources once it is mounted
-            if app.sessions:
+            if app.controllers:
                 break
             await pilot.pause(0.05)
-        link = app.sessions[0].link
+        link = next(iter(app.controllers.values()))
         for _ in range(300):
             if link.state is LinkState.UP:
                 break

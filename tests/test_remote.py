@@ -7,7 +7,8 @@ import pytest
 from tests.support import bed
 from tui.adapters.libvirt.connection import ConnectFailed, HostLink, LinkState
 from tui.adapters.libvirt.session import HostSession
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.cli.wiring import make_app
+from tui.ui.app import AppOptions
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.sshd]
 
@@ -43,7 +44,7 @@ async def test_two_hosts_one_down_does_not_block_the_other(
     sshd: bed.Sshd, guests: list[bed.Guest]
 ) -> None:
     bad = "qemu:///system?socket=/nonexistent/sock"
-    app = KvmDeckApp(AppOptions(uris=[sshd.uri, bad], vt_badge="KVM: test", refresh=0.5))
+    app = make_app(AppOptions(uris=[sshd.uri, bad], vt_badge="KVM: test", refresh=0.5))
     async with app.run_test(size=(200, 50)) as pilot:
         for _ in range(300):
             names = {s.name for s in app.table.samples.values()}
@@ -54,5 +55,6 @@ async def test_two_hosts_one_down_does_not_block_the_other(
         header = str(app.query_one("#hosts").content)
         assert "libvirtd is not running" in header  # the down host says why
         assert "via libvirt" in header  # the remote host's own figures
-        assert app.sessions[0].link.state is LinkState.UP
-        assert app.sessions[1].link.state in (LinkState.DOWN, LinkState.RECONNECTING)
+        ctls = list(app.controllers.values())
+        assert ctls[0].state is LinkState.UP
+        assert ctls[1].state in (LinkState.DOWN, LinkState.RECONNECTING)

@@ -1,48 +1,183 @@
-"""Rules from the USB screen: R saves a rule for the selected device, D forgets it.
-
-The device is a plain UsbDevice value (this VM has no USB bus); rules.toml is really written.
+"""The USB screen's own keys: R saves a rule, D forgets it (the demo's node devices, a real
+rules.toml); and every string a device or a guest name supplies is shown as plain text.
 """
 
 from __future__ import annotations
 
-from tests.support import fixed
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+
+from tests.rules.helpers import RecordingConn, RecordingDomain
 from tui.adapters.libvirt.connection import demo_uri
+from tui.adapters.libvirt.hostdev import LibvirtHostdev
+from tui.cli.wiring import make_app
 from tui.config import rules_path
-from tui.core.usb.rules import load_rules
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.core.usb.ports import UsbServices
+from tui.core.usb.rules import Rule, load_rules
+from tui.model.usb import UsbDevice, UsbEvent
+from tui.ui.app import AppOptions
+from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker
 from tui.ui.screens.usb import UsbScreen
+from tui.ui.usb_feature import UsbFeature
+
+
+async def _until(pilot: Any, check: Callable[[], object], what: str, n: int = 200) -> None:
+    for _ in range(n):
+        if check():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _select(screen: UsbScreen, ids: str) -> UsbDevice:
+    table = screen.table
+    key = next(k for k in table.shown_keys if table.devices[k].ids == ids)
+    table.move_cursor(row=table.get_row_index(key), animate=False)
+    dev = table.selected_device
+    assert dev is not None and dev.ids == ids
+    return dev
 
 
 async def test_make_and_forget_a_rule_from_the_usb_screen() -> None:
-    app = KvmDeckApp(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test"))
-    sandisk = fixed.usb_devices()[2]
+    app = make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test"))
     async with app.run_test(size=(160, 45)) as pilot:
-        for _ in range(200):
-            if len(app.table.samples) == 6 and app.rule_engine is not None:
-                break
-            await pilot.pause(0.05)
+        await _until(pilot, lambda: app.usb is not None and app.usb.coordinator.started, "USB")
+        feature: UsbFeature = app.usb
         await pilot.press("u")
         await pilot.pause()
-        assert app.screen is app.usb_screen
-        app.usb_screen.post_message(UsbScreen.RuleRequested(sandisk))
-        for _ in range(100):
-            if isinstance(app.screen, GuestPicker):
-                break
-            await pilot.pause(0.05)
+        assert app.screen is feature.screen
+        await _until(pilot, lambda: feature.screen.table.row_count >= 3, "node devices")
+        _select(feature.screen, "0781:5581")  # the demo's SanDisk Ultra (usb_1_5)
+        await pilot.press("R")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
         assert isinstance(app.screen, GuestPicker)
         names = [n for n, _ in app.screen.guests]
         for _ in range(names.index("db-primary")):
             await pilot.press("down")
         await pilot.press("space")  # persistent
         await pilot.press("enter")
-        await pilot.pause(0.2)
-        rules = load_rules(rules_path())
-        assert len(rules) == 1
-        r = rules[0]
-        assert (r.vendor_id, r.product_id, r.guest) == (0x0781, 0x5581, "db-primary")
-        assert r.serial == "4C530001" and r.persistent is True
-        app.usb_screen.post_message(UsbScreen.ForgetRuleRequested(sandisk))
-        await pilot.pause(0.2)
-        assert load_rules(rules_path()) == []
-        assert app.rule_engine is not None and app.rule_engine.rules == []
+        await _until(pilot, lambda: load_rules(rules_path()) != [], "rules.toml")
+        assert load_rules(rules_path()) == [Rule(0x0781, 0x5581, "db-primary", persistent=True)]
+        await _until(
+            pilot, lambda: "rule 0781:5581" in str(feature.screen.rules_line.content), "line"
+        )
+        await pilot.press("D")
+        await _until(pilot, lambda: load_rules(rules_path()) == [], "the rule forgotten")
+        await _until(pilot, lambda: feature.coordinator.engine.rules == [], "engine rules")
+
+
+def _shown(screen: Any, selector: str) -> str:
+    """The text a Static/Label shows (its visual, after any markup was applied)."""
+    return str(screen.query_one(selector).visual.plain)
+
+
+# -- markup safety ---------------------------------------------------------------------------
+EVIL = UsbDevice(
+    "/sys/devices/pci0000:00/usb1/1-7",
+    "1-7",
+    1,
+    7,
+    0x0403,
+    0x6001,
+    vendor_name="db[old]",
+    product_name="Evil[/]",
+    serial="[b]S[/b]",
+)
+
+
+class _Feed:
+    def start(self, loop: asyncio.AbstractEventLoop, on_events: Callable[[list[UsbEvent]], None]):  # type: ignore[no-untyped-def]
+        return [EVIL]
+
+    def stop(self) -> None: ...
+
+    def devices(self) -> list[UsbDevice]:
+        return [EVIL]
+
+
+class _UsbApp(App[None]):
+    """A bare app with the real UsbFeature, the real adapter code over the recording fake
+    domain (no USB bus here: a live attach cannot succeed), and a one-device feed."""
+
+    def __init__(self, conn: RecordingConn) -> None:
+        super().__init__()
+        self.conn = conn
+        self.lines: list[str] = []
+        self.usb = UsbFeature(self, self._services(), readonly=False, settings=None)
+
+    def _services(self) -> UsbServices:
+        return UsbServices(
+            local_feed=_Feed,
+            remote_feed=lambda _c: _Feed(),
+            hostdev=LibvirtHostdev,
+            udev_daemon_running=lambda: True,
+            uses_node_devices=lambda _c: False,
+            open_connection=lambda _u, _r: self.conn,
+            close_connection=lambda _c: None,
+            register_event_loop=lambda: None,
+        )
+
+    def log_event(self, text: str, wall: float | None = None, key: object = None) -> None:
+        self.lines.append(text)
+
+    def on_mount(self) -> None:
+        import asyncio
+
+        from tui.core.runner import Runner
+
+        self.runner = Runner(
+            asyncio.get_running_loop(), lambda n, e: self.lines.append(f"{n}: {e}")
+        )
+        self.usb.mount()
+        self.usb.host_connected(0, self.conn, False, "vm")
+        self.usb.start()
+        self.usb.show()
+
+
+async def test_device_strings_and_guest_names_are_plain_text() -> None:
+    guest = "db[old]"  # libvirt accepts [ and ] in guest names
+    a = RecordingDomain(guest, active=True, persistent=False)
+    b = RecordingDomain("b[/]", active=True, persistent=False, uuid="6f1c2d7e-0000-4000-8000-2")
+    app = _UsbApp(RecordingConn([a, b]))
+    async with app.run_test(size=(160, 45)) as pilot:
+        feature = app.usb
+        await _until(pilot, lambda: feature.coordinator.started, "USB")
+        screen = feature.screen
+        assert screen is not None and app.screen is screen
+        row = [cell.plain for cell in screen.table.get_row(EVIL.key)]
+        assert row[3] == "db[old] Evil[/]" and row[4] == "[b]S[/b]"
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        picker = app.screen
+        assert isinstance(picker, GuestPicker)
+        await pilot.pause()
+        assert "Attach db[old] Evil[/] (0403:6001, 001:007) to:" in _shown(picker, "#picker-title")
+        assert [n for n, _ in picker.guests] == ["b[/]", guest]
+        await pilot.press("down", "enter")  # db[old]
+        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) == guest, "attached")
+        assert any("'db[old] Evil[/]'" in line and "→ db[old]" in line for line in app.lines)
+        texts = [n.message for n in app._notifications]
+        assert any("db[old] Evil[/]" in t for t in texts)
+        # A move asks first; the question shows the names as they are.
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await pilot.press("enter")  # b[/]
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.pause()
+        question = _shown(app.screen, "#question")
+        assert "db[old] Evil[/] is attached to 'db[old]'" in question and "'b[/]'" in question
+        await pilot.press("y")
+        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) == "b[/]", "moved")
+        await pilot.press("d")
+        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) is None, "detached")
+        assert screen.table.owner_of(EVIL) == ""
+        # The event log of the USB screen and the rules line take such strings too.
+        screen.apply_events([UsbEvent("add", EVIL, EVIL.sys_path, 0.0)])
+        screen.set_rules_status("rule 0403:6001 → db[old]: held — Evil[/]")
+        await pilot.pause()
+        assert "Evil[/]" in screen.event_log.entries[-1]
+        assert _shown(screen, "#usb-rules") == "rule 0403:6001 → db[old]: held — Evil[/]"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.registry import validate_keymap
+
 
 class ConfigError(Exception):
     """A config file that cannot be used. The message names the file, the place and the fix."""
@@ -129,8 +131,10 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
             ):
                 raise ConfigError(
-                    f'{path}: [keymap] must map binding ids to keys, e.g. refresh_faster = "ctrl+up".'
+                    f'{path}: [keymap] must map binding ids to keys, e.g. "refresh.faster" = '
+                    '"ctrl+up".'
                 )
+            _check_keymap(value, path)
             values["keymap"] = dict(value)
         else:
             raise ConfigError(
@@ -145,6 +149,16 @@ def parse_settings(data: dict[str, Any], path: Path) -> Settings:
         )
     values["refresh"] = refresh
     return Settings(path=path, **values)
+
+
+def _check_keymap(keymap: dict[str, str], path: Path) -> None:
+    """Every binding id known, every key a key, no key bound twice on one screen."""
+    errors = validate_keymap(keymap)
+    if len(errors) == 1:
+        raise ConfigError(f"{path}: [keymap] {errors[0]}")
+    if errors:
+        lines = "\n".join(f"  - {e}" for e in errors)
+        raise ConfigError(f"{path}: [keymap] has {len(errors)} problems:\n{lines}")
 
 
 def _parse_hosts(value: Any, path: Path) -> tuple[HostEntry, ...]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.rules.helpers import usb
+from tests.rules.helpers import attach, detach, usb
 from tests.support import bed
-from tui.adapters.libvirt.hostdev import HostdevError, attach, detach, remove_stale, usb_owners
+from tui.adapters.libvirt.hostdev import HostdevError, LibvirtHostdev, usb_owners
+from tui.core.usb.executor import remove_stale
 
 pytestmark = pytest.mark.libvirtd
 
@@ -83,4 +84,4 @@ def test_detach_of_device_the_guest_does_not_hold(libvirtd, guests) -> None:  # 
 def test_remove_stale_without_owner_does_nothing(libvirtd, guests) -> None:  # type: ignore[no-untyped-def]
     owners = usb_owners(libvirtd)
     assert {g.name for g in guests} <= {d.name() for d in libvirtd.listAllDomains(0)}
-    assert remove_stale(libvirtd, usb(), owners) == []
+    assert remove_stale(LibvirtHostdev(libvirtd), usb(), owners) == []

@@ -12,17 +12,17 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.rules.helpers import FakeLibvirtError, RecordingConn, RecordingDomain, usb
-from tui.adapters.libvirt.hostdev import (
-    HostdevError,
+from tests.rules.helpers import (
+    FakeLibvirtError,
+    RecordingConn,
+    RecordingDomain,
     attach,
     detach,
-    execute,
-    plan_attach,
-    remove_stale,
-    usb_owners,
+    usb,
 )
+from tui.adapters.libvirt.hostdev import HostdevError, LibvirtHostdev, usb_owners
 from tui.core.usb.engine import AttachRequest, DetachRequest
+from tui.core.usb.executor import execute, move, plan_attach, remove_stale
 from tui.core.usb.rules import Rule
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
@@ -199,18 +199,41 @@ def test_owners_merge_live_and_saved_and_stale_removal_is_live_only() -> None:
     assert owners.live_map([usb("001", "010"), usb("001", "011", port="1-4")]) == {
         usb("001", "010").key: "win"
     }
-    done = remove_stale(conn, usb("001", "010"), owners)
+    done = remove_stale(LibvirtHostdev(conn), usb("001", "010"), owners)
     assert [(r.guest, r.live, r.config) for r in done] == [("win", True, False)]
     assert win.calls == [("detach", LIVE_XML_1_10, LIVE)] and off.calls == []
 
 
 def test_execute_maps_requests_to_flags() -> None:
     win = RecordingDomain("win", active=True, persistent=True)
-    conn = RecordingConn([win])
+    port = LibvirtHostdev(RecordingConn([win]))
     rule = Rule(0x0403, 0x6001, "win", persistent=True)
-    res = execute(conn, AttachRequest("win", usb(), True, rule, "plugged"))
+    res = execute(port, AttachRequest("win", usb(), True, rule, "plugged"))
     assert res is not None and (res.live, res.config) == (True, True)
-    # Detach after unplug: the guest no longer lists it -> done, no error, no call.
+    assert win.live_hostdevs == [LIVE_XML_1_10] and win.config_hostdevs == [CONFIG_XML_IDS]
+    # Detach after unplug: LIVE only, the saved entry stays.
     win.calls.clear()
-    assert execute(conn, DetachRequest("win", usb(), rule)) is None
+    gone = execute(port, DetachRequest("win", usb(), rule))
+    assert gone is not None and (gone.live, gone.config) == (True, False)
+    assert win.calls == [("detach", LIVE_XML_1_10, LIVE)]
+    # Again: the guest no longer lists it -> done, no error, no call.
+    win.calls.clear()
+    assert execute(port, DetachRequest("win", usb(), rule)) is None
     assert win.calls == []
+
+
+def test_move_detaches_live_then_attaches_to_the_other_guest() -> None:
+    win = RecordingDomain("win", active=True, persistent=True, live_hostdevs=[LIVE_XML_1_10])
+    lab = RecordingDomain("lab", active=True, persistent=False, uuid="6f1c2d7e-0000-4000-8000-3")
+    port = LibvirtHostdev(RecordingConn([win, lab]))
+    result = move(port, usb(), "win", "lab")
+    assert win.calls == [("detach", LIVE_XML_1_10, LIVE)] and win.live_hostdevs == []
+    assert lab.calls == [("attach", LIVE_XML_1_10, LIVE)]
+    assert (result.guest, result.live) == ("lab", True)
+
+
+def test_port_without_connection_says_so() -> None:
+    port = LibvirtHostdev(None)
+    with pytest.raises(HostdevError) as info:
+        port.inspect("win")
+    assert info.value.kind == "not-connected"

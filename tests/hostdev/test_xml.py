@@ -13,17 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import need
-from tests.rules.helpers import usb
+from tests.rules.helpers import attach, detach, usb
 from tests.support import bed
 from tui.adapters.libvirt.domxml import parse_domain
-from tui.adapters.libvirt.hostdev import (
-    HostdevError,
-    attach,
-    detach,
-    domain_wrapper,
-    hostdev_xml,
-    usb_owners,
-)
+from tui.adapters.libvirt.hostdev import HostdevError, domain_wrapper, hostdev_xml, usb_owners
 
 
 def _source(xml: str) -> ET.Element:

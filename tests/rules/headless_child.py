@@ -33,6 +33,9 @@ class ScriptedSource:
     def stop(self) -> None:
         self.stopped = True
 
+    def devices(self) -> list[UsbDevice]:
+        return list(self.present)
+
 
 def main() -> int:
     spec = json.loads(sys.argv[1])

@@ -1,13 +1,18 @@
-"""Shared test helpers: USB devices as the monitor builds them, and a recording fake libvirt."""
+"""Shared test helpers: USB devices as the monitor builds them, a recording fake libvirt, and
+the executor called the way the old ``hostdev.attach(conn_or_domain, …)`` was."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import libvirt
 
-from tui.model.usb import UsbDevice, UsbEvent
+from tui.adapters.libvirt.hostdev import LibvirtHostdev
+from tui.core.usb import executor
+from tui.model.usb import HostdevResult, UsbDevice, UsbEvent
 
 
 def usb(
@@ -59,10 +64,14 @@ DOMAIN_XML = """<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>
 
 @dataclass
 class RecordingDomain:
-    """A virDomain stand-in that records every attach/detach call (xml, flags).
+    """A virDomain stand-in that records every attach/detach call (xml, flags) and applies it.
 
-    ``live_xml``/``config_xml`` hold the hostdev elements of the live and the saved definition.
-    ``fail`` maps a flags value to the error that call raises.
+    Why a fake: a LIVE USB attach cannot succeed on this VM (no /sys/bus/usb: libvirtd refuses
+    it, see tests/hostdev/test_errors_libvirtd.py) and the test driver has no attachDeviceFlags,
+    so the success paths are shown against this stand-in. It keeps the hostdev elements of the
+    live and the saved definition (``live_hostdevs``/``config_hostdevs``): a successful attach
+    adds its XML, a detach removes it, as libvirt would. ``fail`` maps a flags value to the error
+    that call raises.
     """
 
     guest: str
@@ -91,16 +100,29 @@ class RecordingDomain:
         devs = self.config_hostdevs if inactive else self.live_hostdevs
         return DOMAIN_XML.format(name=self.guest, uuid=self.uuid, hostdevs="".join(devs))
 
+    def _lists(self, flags: int) -> list[list[str]]:
+        out = []
+        if flags & libvirt.VIR_DOMAIN_AFFECT_LIVE:
+            out.append(self.live_hostdevs)
+        if flags & libvirt.VIR_DOMAIN_AFFECT_CONFIG:
+            out.append(self.config_hostdevs)
+        return out
+
     def attachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         self.calls.append(("attach", xml, flags))
         if flags in self.fail:
             raise self.fail[flags]
+        for held in self._lists(flags):
+            held.append(xml)
         return 0
 
     def detachDeviceFlags(self, xml: str, flags: int = 0) -> int:
         self.calls.append(("detach", xml, flags))
         if flags in self.fail:
             raise self.fail[flags]
+        for held in self._lists(flags):
+            if xml in held:
+                held.remove(xml)
         return 0
 
 
@@ -118,3 +140,49 @@ class RecordingConn:
         raise FakeLibvirtError(
             f"Domain not found: no domain with matching name '{name}'", libvirt.VIR_ERR_NO_DOMAIN
         )
+
+
+class _DomainConn:
+    """A connection that knows one domain (to call the port with a bare virDomain)."""
+
+    def __init__(self, dom: Any) -> None:
+        self.dom = dom
+
+    def lookupByName(self, name: str) -> Any:
+        return self.dom
+
+    def listAllDomains(self, flags: int = 0) -> list[Any]:
+        return [self.dom]
+
+
+def port_of(target: Any, guest: str | None) -> tuple[LibvirtHostdev, str]:
+    """(port, guest name) for a connection plus a guest, or a bare (fake or real) domain."""
+    if hasattr(target, "attachDeviceFlags"):
+        return LibvirtHostdev(_DomainConn(target)), guest or target.name()
+    assert guest, "a connection needs a guest name"
+    return LibvirtHostdev(target), guest
+
+
+def attach(
+    target: Any,
+    dev: UsbDevice,
+    *,
+    live: bool = True,
+    config: bool = False,
+    guest: str | None = None,
+    present: Sequence[UsbDevice] = (),
+) -> HostdevResult:
+    port, name = port_of(target, guest)
+    return executor.attach(port, dev, name, live=live, persistent=config, present=present)
+
+
+def detach(
+    target: Any,
+    dev: UsbDevice,
+    *,
+    live: bool = True,
+    config: bool = False,
+    guest: str | None = None,
+) -> HostdevResult:
+    port, name = port_of(target, guest)
+    return executor.detach(port, dev, name, live=live, config=config)

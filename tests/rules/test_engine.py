@@ -6,7 +6,16 @@ from dataclasses import replace
 
 from tests.rules.helpers import event, usb
 from tui.adapters.libvirt.hostdev import hostdev_xml
-from tui.core.usb.engine import AttachRequest, DetachRequest, RuleEngine
+from tui.core.usb.engine import (
+    HOLD_DETACHED,
+    HOLD_OUTSIDE,
+    AttachRequest,
+    DetachRequest,
+    RuleEngine,
+    format_status,
+    held_elsewhere,
+)
+from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import Rule
 
 RULE = Rule(0x0403, 0x6001, "win", persistent=True)
@@ -173,17 +182,72 @@ def test_root_hubs_never_match() -> None:
     assert eng.on_usb_events([event("add", usb(vendor=0x1D6B, product=0x0002))]) == []
 
 
-def test_device_detached_by_hand_is_not_reattached_until_replug() -> None:
-    eng, _ = engine()
+def test_device_detached_outside_is_held_until_replug() -> None:
+    """Detached by someone else (virsh): the owners map no longer lists it. Guest restarts,
+    rule changes, ticks and re-syncs leave it alone; only a new plug clears the hold."""
+    eng, clock = engine()
     dev = usb("001", "010")
     (req,) = eng.on_usb_events([event("add", dev)])
     eng.on_result(req, None)
-    eng.on_owners({})  # usb_owners after the user detached it in the UI
-    assert eng.statuses()[0].state == "waiting"
+    eng.on_owners({})
+    (status,) = eng.statuses()
+    assert status.state == "held" and status.message == HOLD_OUTSIDE
+    clock.now += 600
     assert eng.tick() == [] and eng.on_usb_events([event("change", dev)]) == []
+    assert eng.sync(running={"win": True}) == []
+    assert eng.on_guest_event("win", "stopped") == []
+    assert eng.on_guest_event("win", "started") == []
+    assert eng.set_rules([RULE]) == []
     eng.on_usb_events([event("remove", dev)])
     (again,) = eng.on_usb_events([event("add", usb("001", "012"))])
     assert again.device.devnum == 12
+
+
+def test_hold_by_hand_and_release() -> None:
+    eng, _ = engine()
+    dev = usb()
+    (req,) = eng.on_usb_events([event("add", dev)])
+    eng.on_result(req, None)
+    eng.hold(dev.key, HOLD_DETACHED)
+    eng.note_attached(dev.key, None)
+    assert eng.statuses()[0].state == "held"
+    assert eng.on_usb_events([event("add", dev)]) == []  # same address: not a replug
+    assert eng.on_guest_event("win", "started") == []
+    eng.hold(dev.key, held_elsewhere("lab"))
+    eng.note_attached(dev.key, "lab")
+    (status,) = eng.statuses()
+    assert status.state == "conflict" and "attached by hand to 'lab'" in status.message
+    eng.on_guest_event("lab", "stopped")  # the device is free, the hold stays
+    assert eng.on_guest_event("win", "started") == []
+    eng.release(dev.key)
+    assert len(eng.on_guest_event("win", "started")) == 1
+
+
+def test_transient_devnum_zero_change_is_ignored() -> None:
+    eng, _ = engine(running={"win": False})
+    dev = usb("001", "010")
+    eng.on_usb_events([event("add", dev)])
+    assert eng.on_usb_events([event("change", replace(dev, devnum=0))]) == []
+    assert eng.devices[dev.key].devnum == 10
+
+
+def test_readonly_and_unusable_lock_are_passive_never_raising(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ro = RuleEngine([RULE], readonly=True)
+    assert ro.sync([usb()], {"win": True}, {}) == []
+    assert ro.statuses()[0].state == "passive" and "read-only" in ro.statuses()[0].message
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    eng = RuleEngine([RULE], lock=RulesLock(blocked / "sub" / "rules.lock"))
+    assert eng.sync([usb()], {"win": True}, {}) == []
+    (status,) = eng.statuses()
+    assert status.state == "passive" and "cannot create the rules lock" in status.message
+
+
+def test_one_status_line() -> None:
+    eng, _ = engine()
+    assert format_status(eng.statuses()[0]) == (
+        "rule 0403:6001 → win (persistent): waiting — device not plugged in"
+    )
 
 
 def test_guest_stop_forgets_live_attachments() -> None:

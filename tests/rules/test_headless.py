@@ -7,20 +7,26 @@ registers once per process).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.rules.helpers import RecordingConn, RecordingDomain, event, usb
 from tests.rules.test_lock import HOLDER
 from tests.support import bed
+from tui.adapters.libvirt.hostdev import LibvirtHostdev
 from tui.core.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
+from tui.core.usb.ports import UsbServices
 from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import Rule, save_rules
+from tui.model.usb import UsbDevice, UsbEvent
 
 ROOT = Path(__file__).parents[2]
 MISSING_USB = "cannot open directory '/sys/bus/usb/devices'"
@@ -135,3 +141,87 @@ def test_list_and_bad_file() -> None:
     out = io.StringIO()
     assert run_rules(bed.SYSTEM_URI, once=True, out=out) == EXIT_CONFIG
     assert "key 'vendor' must be a hex USB id" in out.getvalue()
+
+
+class _FakeHostSources:
+    """Services for an in-process ``run_rules``: the real adapter code (LibvirtHostdev) over the
+    recording fake domain, because a live attach cannot succeed on this VM (see
+    tests/rules/helpers.py); a scripted device feed and scripted lifecycle events, since neither
+    a USB bus nor a way to detach "by hand" outside kvmdeck exists here otherwise."""
+
+    def __init__(self, dom: RecordingDomain, script: list[tuple[float, Callable[[], None]]]):
+        self.dom = dom
+        self.script = script
+        self.on_guest: Callable[[str, str], None] | None = None
+        self.feed_events: Callable[[list[UsbEvent]], None] | None = None
+
+    def services(self) -> UsbServices:
+        fake = self
+
+        class Port(LibvirtHostdev):
+            def watch_guests(self, callback: Callable[[str, str], None]) -> Callable[[], None]:
+                fake.on_guest = callback
+                return lambda: None
+
+        class Feed:
+            def start(self, loop: asyncio.AbstractEventLoop, on_events):  # type: ignore[no-untyped-def]
+                fake.feed_events = on_events
+                for delay, step in fake.script:
+                    loop.call_later(delay, step)
+                return [usb("001", "010")]
+
+            def stop(self) -> None: ...
+
+            def devices(self) -> list[UsbDevice]:
+                return []
+
+        return UsbServices(
+            local_feed=Feed,
+            remote_feed=lambda _c: Feed(),
+            hostdev=Port,
+            udev_daemon_running=lambda: False,
+            uses_node_devices=lambda _c: False,
+            open_connection=lambda _u, _r: RecordingConn([self.dom]),
+            close_connection=lambda _c: None,
+            register_event_loop=lambda: None,
+        )
+
+
+def test_headless_keeps_a_detached_device_detached_until_replug() -> None:
+    """The same coordinator semantics through ``rules --run``: detached outside kvmdeck (the
+    guest's live XML loses it), then guest events and ticks: no attach; a replug: attach."""
+    save_rules([Rule(0x0403, 0x6001, "win")])
+    win = RecordingDomain("win", active=True, persistent=True)
+    fake: _FakeHostSources
+
+    def detach_outside() -> None:
+        win.live_hostdevs.clear()  # like `virsh detach-device --live`
+        assert fake.on_guest is not None
+        fake.on_guest("other", "started")  # any event makes it look at the owners
+
+    def restart_win() -> None:
+        assert fake.on_guest is not None
+        fake.on_guest("win", "stopped")
+        fake.on_guest("win", "started")
+
+    def replug() -> None:
+        assert fake.feed_events is not None
+        fake.feed_events([event("remove", usb("001", "010"))])
+        fake.feed_events([event("add", usb("001", "012"))])
+
+    fake = _FakeHostSources(win, [(0.6, detach_outside), (1.0, restart_win), (2.4, replug)])
+    out = io.StringIO()
+    assert run_rules("test:///fake", out=out, services=fake.services(), stop_after=3.0) == 0
+    text = out.getvalue()
+    attached = [x for verb, x, _f in win.calls if verb == "attach"]
+    assert len(attached) == 2, text
+    assert "device='10'" in attached[0] and "device='12'" in attached[1]
+    assert "[present at start]: ok (live)" in text and "[plugged]: ok (live)" in text
+    assert "guest win: started" in text and "[guest started]" not in text
+
+
+def test_readonly_refuses_to_run() -> None:
+    save_rules([Rule(0x0403, 0x6001, "win")])
+    out = io.StringIO()
+    assert run_rules("qemu:///system", readonly=True, out=out) == EXIT_CONFIG
+    assert "read-only" in out.getvalue()

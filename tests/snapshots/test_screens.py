@@ -6,16 +6,19 @@ Update on purpose with: .venv/bin/pytest tests/snapshots --snapshot-update
 from __future__ import annotations
 
 from tests.support import fixed
-from tui.adapters.libvirt.connection import LinkState, demo_uri
-from tui.adapters.libvirt.session import PollResult
-from tui.ui import messages as m
+from tui.adapters.libvirt.connection import demo_uri
+from tui.cli.wiring import make_app
+from tui.model.fleet import Change
+from tui.model.host import PollResult
+from tui.model.ids import GuestKey
+from tui.model.link import LinkReport, LinkState
 from tui.ui.app import AppOptions, KvmDeckApp
 
 SIZE = (170, 42)
 
 
 def fixed_app() -> KvmDeckApp:
-    return KvmDeckApp(
+    return make_app(
         AppOptions(
             uris=[demo_uri()], demo=True, live=False, vt_badge="KVM: PVM", host_labels=["demo-host"]
         )
@@ -23,18 +26,26 @@ def fixed_app() -> KvmDeckApp:
 
 
 async def inject(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Apply fixed results to the app's store, as the controllers would."""
     app: KvmDeckApp = pilot.app
-    while not app.sessions:  # the main screen starts the app's sources once it is mounted
+    while not app.controllers:  # the main screen starts the app's sources once it is mounted
         await pilot.pause(0.01)
-    app.sessions[0].link.state = LinkState.UP
-    session = app.sessions[0]
-    for info in fixed.demo_domains():
-        session.info[info.uuid] = info
-    session.rates.history.update(fixed.histories())
-    app.post_message(m.HostStats(fixed.host_sample()))
-    app.post_message(m.GuestStats(0, PollResult(demo_uri(), fixed.guest_samples(), 0.001, 0)))
+    host = app.host_order[0]
+    fleet = app.fleet
+    app.changed(fleet.apply_link(host, LinkReport(demo_uri(), LinkState.UP)))
+    app.changed(fleet.apply_host_sample(fixed.host_sample()))
+    fleet.local_history.cpu.clear()  # no history yet, as after the first host sample
+    info = {i.uuid: i for i in fixed.demo_domains()}
+    result = PollResult(demo_uri(), fixed.guest_samples(), 0.001, 0, None, info)
+    fleet.apply_poll(host, 1, result)
+    for uuid, history in fixed.histories().items():
+        guest = fleet.guest(GuestKey(host, uuid))
+        if guest is not None:
+            guest.history = history
+    app.changed(Change(hosts=frozenset({host}), link=True))
     await pilot.pause()
-    app.log_event("web-frontend: started", wall=0.0, uuid=fixed.WEB_UUID)
+    app.log_event("web-frontend: started", wall=0.0, key=GuestKey(host, fixed.WEB_UUID))
+    await pilot.pause()
 
 
 def test_main_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -60,9 +71,9 @@ def test_guest_detail(snap_compare) -> None:  # type: ignore[no-untyped-def]
 async def inject_usb(pilot) -> None:  # type: ignore[no-untyped-def]
     await inject(pilot)
     app: KvmDeckApp = pilot.app
-    app.usb_screen.set_source("udev on this host", udev_running=False)
-    app.usb_screen.set_devices(fixed.usb_devices())
-    app.usb_screen.set_owners(by_address={(1, 4): "db-primary"}, by_ids={})
+    app.usb.screen.set_source("udev on this host", udev_running=False)
+    app.usb.screen.set_devices(fixed.usb_devices())
+    app.usb.screen.set_owners(by_address={(1, 4): "db-primary"}, by_ids={})
 
 
 def test_usb_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]

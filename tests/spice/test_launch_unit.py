@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 from textual.app import App
 from textual.widgets import DataTable
 
+from tests.support.fixed import RunnerApp
 from tui.adapters.launch import (
     ClientInstructions,
     Launcher,
@@ -66,15 +69,36 @@ def test_vv_tls_socket_and_escaping() -> None:
 
 
 def test_private_dir_prefers_xdg_runtime_dir(tmp_path: Path) -> None:
+    """One directory per process, named for its pid, 0700, with an owner file (pid, start)."""
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
     d = private_dir({"XDG_RUNTIME_DIR": str(run)})
-    assert d == run / "kvmdeck" and stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert d.parent == run / "kvmdeck" and stat.S_IMODE(d.parent.stat().st_mode) == 0o700
+    assert d.name.startswith(f"kvmdeck-{os.getpid()}-") and stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert (d / "owner").read_text().split()[0] == str(os.getpid())
+    assert private_dir({"XDG_RUNTIME_DIR": str(run)}) != d  # a second launcher: its own
     other = private_dir({})
     try:
-        assert other.name.startswith("kvmdeck-") and stat.S_IMODE(other.stat().st_mode) == 0o700
+        assert other.parent == Path(tempfile.gettempdir())
+        assert other.name.startswith(f"kvmdeck-{os.getpid()}-")
+        assert stat.S_IMODE(other.stat().st_mode) == 0o700
     finally:
-        other.rmdir()
+        shutil.rmtree(other)
+
+
+def test_shutdown_is_idempotent_and_refuses_new_viewers(tmp_path: Path) -> None:
+    """A real process stands in for a viewer here: shutdown stops it, removes the dir, and
+    a late console worker cannot start anything after it."""
+    lau = Launcher(env={"XDG_RUNTIME_DIR": str(tmp_path), "PATH": os.defpath})
+    directory = lau.directory
+    proc = lau._spawn(["sleep", "60"], directory / "x.log")
+    lau.shutdown()
+    assert proc.poll() is not None and not directory.exists()
+    lau.shutdown()  # again: nothing to do, no error
+    with pytest.raises(LaunchError, match="quitting"):
+        lau._spawn(["sleep", "60"], tmp_path / "late.log")
+    with pytest.raises(LaunchError, match="quitting"):
+        _ = lau.directory
 
 
 def test_tunnel_command_for_ssh_uri() -> None:
@@ -239,7 +263,11 @@ async def test_screens_with_a_stand_in_viewer(tmp_path: Path) -> None:
     lau = Launcher(env=_fake_viewer(tmp_path, script))
     info = lau.wait(lau.open_viewer(TARGET), 10)
     assert info.state is ViewerState.CONNECTED
-    app: App[None] = App()
+
+    class StandIn(RunnerApp, App[None]):
+        pass
+
+    app = StandIn()
     async with app.run_test() as pilot:
         await app.push_screen(ViewersScreen(lau))
         await pilot.pause()

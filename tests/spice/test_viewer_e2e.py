@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Static
 
 from tests.support import bed
 from tests.support.bed import Sshd
+from tests.support.fixed import RunnerApp
 from tui.adapters.launch import (
     ClientInstructions,
     Launcher,
@@ -39,7 +40,7 @@ pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]
 Outcome = ViewerOpened | ClientInstructions | DisplayError | LaunchError
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(RunnerApp, App[None]):
     """The smallest app that opens a console the way kvmdeck does: key → thread worker."""
 
     BINDINGS = [Binding("v", "open_console", "Console", id="guest.console")]
@@ -119,7 +120,9 @@ def test_vv_is_written_0600_then_viewer_connects(
     target = resolve_display(libvirtd, spice_guest.name, readonly=False)
     prepared = launcher.prepare(target)
     vv = prepared.vv_path
-    assert vv.parent == runtime_dir / "kvmdeck"
+    assert vv.parent.parent == runtime_dir / "kvmdeck"  # kvmdeck-<pid>-XXXXXXXX, 0700
+    assert vv.parent.name.startswith(f"kvmdeck-{os.getpid()}-")
+    assert stat.S_IMODE(vv.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(vv.stat().st_mode) == 0o600
     text = vv.read_text()
     assert text.startswith("[virt-viewer]\ntype=spice\nhost=127.0.0.1\n")

@@ -240,3 +240,19 @@ def usb_devices() -> list:  # type: ignore[type-arg]
             speed="12",
         ),
     ]
+
+
+class RunnerApp:
+    """Mixin for stand-in apps: the ``runner`` screens and features submit blocking work to,
+    as KvmDeckApp has (daemon threads; failures collected in ``failures``)."""
+
+    runner: object = None
+    failures: list[tuple[str, BaseException]]
+
+    def on_mount(self) -> None:
+        import asyncio
+
+        from tui.core.runner import Runner
+
+        self.failures = []
+        self.runner = Runner(asyncio.get_running_loop(), lambda n, e: self.failures.append((n, e)))

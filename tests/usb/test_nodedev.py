@@ -12,8 +12,12 @@ import pytest
 import tui.demo
 from tests.usb.pacing import until
 from tui.adapters.libvirt.connection import register_event_loop, silence_libvirt_errors
-from tui.adapters.libvirt.nodedev import usb_device_from_xml
-from tui.adapters.local.udev import NodeDeviceWatch, libvirt_usb_devices
+from tui.adapters.libvirt.nodedev import (
+    NodeDeviceWatch,
+    RemoteUsbFeed,
+    libvirt_usb_devices,
+    usb_device_from_xml,
+)
 from tui.model.usb import UsbEvent
 
 DEMO_XML = Path(tui.demo.__file__).resolve().parent / "demo.xml"
@@ -122,3 +126,21 @@ async def test_watch_receives_real_events_and_skips_non_usb() -> None:
         watch.stop()
         conn.close()
     assert watch.callback_id is None
+
+
+async def test_remote_feed_lists_and_stops_without_blocking() -> None:
+    """The DeviceFeed of a libvirt host: start lists (and registers), stop returns at once."""
+    register_event_loop()
+    silence_libvirt_errors()
+    conn = libvirt.open(f"test://{DEMO_XML}")
+    feed = RemoteUsbFeed(conn)
+    got: list[UsbEvent] = []
+    try:
+        devices = await asyncio.to_thread(feed.start, asyncio.get_running_loop(), got.extend)
+        assert [d.sys_path for d in devices] == ["usb1", "usb_1_4", "usb_1_5", "usb_2_3"]
+        assert feed.devices() == devices
+        feed.stop()
+        assert feed.devices() == []
+    finally:
+        await asyncio.sleep(0.1)  # the daemon thread unregisters
+        conn.close()

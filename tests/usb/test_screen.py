@@ -10,11 +10,46 @@ from textual.app import App
 from tests.usb.bed_helper import UsbBed
 from tests.usb.pacing import churn, until
 from tui.adapters.local.udev import UsbMonitor
-from tui.model.usb import UsbEvent
+from tui.model.usb import UsbDevice, UsbEvent
+from tui.ui.screens.picker import GuestPicker
 from tui.ui.screens.usb import LOCAL_SOURCE, NO_UDEV_WARNING, UsbScreen
 from tui.ui.widgets.usb_table import UsbEventLog, UsbTable
 
 LOGI = (0x046D, 0xC52B)
+
+
+class RecordedActions:
+    """The screen's UsbActions, recorded: this file tests the screen and the feed, not the
+    coordinator (tests/rules/test_coordinator.py does)."""
+
+    readonly = False
+
+    def __init__(self) -> None:
+        self.attach_calls: list[tuple[str, str]] = []
+        self.detach_calls: list[tuple[str, str]] = []
+
+    def guest_choices(self) -> list[tuple[str, str]]:
+        return [("build-vm", "running"), ("win11", "running")]
+
+    def live_owner(self, device: UsbDevice) -> str | None:
+        return None
+
+    def attach(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
+        self.attach_calls.append((device.port, guest))
+        return None
+
+    def move(self, device: UsbDevice, owner: str, guest: str, persistent: bool) -> str | None:
+        return "not here"
+
+    def detach(self, device: UsbDevice, guest: str) -> str | None:
+        self.detach_calls.append((device.port, guest))
+        return None
+
+    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
+        return "not here"
+
+    def forget_rules(self, device: UsbDevice) -> str | None:
+        return "not here"
 
 
 class UsbApp(App[None]):
@@ -23,11 +58,12 @@ class UsbApp(App[None]):
     def __init__(self, highlight_seconds: float = 3.0) -> None:
         super().__init__()
         self.monitor = UsbMonitor(pyudev.Context())
-        self.usb = UsbScreen(source=LOCAL_SOURCE, udev_running=self.monitor.udev_running)
+        self.actions = RecordedActions()
+        self.usb = UsbScreen(
+            source=LOCAL_SOURCE, udev_running=self.monitor.udev_running, actions=self.actions
+        )
         self.usb.table.highlight_seconds = highlight_seconds
         self.received = 0
-        self.attach: list[UsbScreen.AttachRequested] = []
-        self.detach: list[UsbScreen.DetachRequested] = []
 
     def on_mount(self) -> None:
         self.push_screen(self.usb)
@@ -40,12 +76,6 @@ class UsbApp(App[None]):
 
     def on_unmount(self) -> None:
         self.monitor.stop()
-
-    def on_usb_screen_attach_requested(self, message: UsbScreen.AttachRequested) -> None:
-        self.attach.append(message)
-
-    def on_usb_screen_detach_requested(self, message: UsbScreen.DetachRequested) -> None:
-        self.detach.append(message)
 
 
 def table_of(app: UsbApp) -> UsbTable:
@@ -140,9 +170,11 @@ async def test_rows_sorted_cursor_kept_owner_and_requests(usb_bed: UsbBed) -> No
 
         await pilot.press("d")
         await pilot.press("up", "a")
-        await pilot.pause()
-        assert [(m.device.port, m.owner) for m in app.detach] == [("1-10", "win11")]
-        assert [m.device.port for m in app.attach] == ["1-2"]
+        await until(lambda: isinstance(app.screen, GuestPicker), "the guest picker")
+        await pilot.press("down", "enter")
+        await until(lambda: app.actions.attach_calls, "the attach")
+        assert app.actions.detach_calls == [("1-10", "win11")]
+        assert app.actions.attach_calls == [("1-2", "win11")]
 
 
 async def test_200_events_through_the_app(usb_bed: UsbBed) -> None:

@@ -92,14 +92,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_stats(uris, settings, args.json, args.csv, args.count, args.interval)
     if args.command == "rules":
-        from tui.core.usb.headless import run_rules
+        from tui.cli.wiring_usb import run_rules_command
 
         if not (args.run or args.list):
             parser.error("rules: say --run or --list")
-        return run_rules(uris[0], once=not args.run, list_only=args.list)
-    from tui.ui.app import AppOptions, KvmDeckApp
+        readonly = args.readonly or settings.readonly
+        return run_rules_command(uris[0], once=not args.run, list_only=args.list, readonly=readonly)
+    from tui.cli.wiring import make_app
+    from tui.ui.app import AppOptions
 
-    app = KvmDeckApp(
+    app = make_app(
         AppOptions(
             uris=uris,
             readonly=args.readonly,
@@ -108,8 +110,38 @@ def main(argv: list[str] | None = None) -> int:
             refresh=args.refresh,
         )
     )
+    _sweep_in_background()
     result = app.run()
-    return int(result or 0)
+    # A signal exits through app.exit(return_code=128+signum) (tui/ui/signals.py, installed
+    # by the app on mount); finish() cleans up what is left and stands the watchdog down.
+    from tui.ui import signals
+
+    signals.finish()
+    return app.return_code or int(result or 0)
+
+
+def _sweep_in_background() -> None:
+    """Remove private dirs left by a kvmdeck killed with ``kill -9`` (off the UI thread)."""
+    import logging
+    import threading
+
+    def sweep() -> None:
+        from tui.adapters.launch.privdir import sweep_stale
+
+        try:
+            result = sweep_stale(os.environ)
+        except Exception:  # never stop kvmdeck for this
+            logging.getLogger(__name__).exception("sweeping stale private dirs failed")
+            return
+        logging.getLogger(__name__).info(
+            "swept %d stale private dir(s) in %.1f ms (%d live kept): %s",
+            len(result.removed),
+            result.seconds * 1000,
+            len(result.kept),
+            [str(p) for p in result.removed],
+        )
+
+    threading.Thread(target=sweep, name="kvmdeck-sweep", daemon=True).start()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,27 +2,63 @@
 
 Columns use the TUI's names. Units: rates in bytes per second, memory in KiB, CPU in percent
 (``cpu`` of the guest's own vCPUs, ``host_cpu`` of the whole host), uptime in seconds. A figure
-libvirt does not report is empty in CSV and null in JSON, never 0.
+libvirt does not report is empty in CSV and null in JSON, never 0. Each row names its host three
+ways: ``host`` (the hostname libvirt reports), ``host_label`` (the ``[[hosts]] name`` from the
+config, else the URI as shown in the TUI) and ``uri`` (as given; libvirt's own URI when none was).
+
+Several hosts are opened at once, each in a daemon thread. A host that fails is reported on
+stderr with why and what to do; a host that does not answer a connect or a poll within
+:data:`DEADLINE_S` is reported as "no answer" and left behind (its thread is a daemon that nobody
+waits for, so a stuck connection never keeps the process alive). The healthy hosts are printed.
+
+Exit codes: 0 every host printed; 3 some host failed but at least one was printed; 1 no host
+could be read; 2 usage error or an invalid URI (even when other hosts were printed); 130 Ctrl+C.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import queue
 import sys
+import threading
 import time
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO, TypeVar
 
+import libvirt
 import psutil
 
-from tui.adapters.libvirt.connection import ConnectFailed, HostLink
+from tui.adapters.libvirt.connection import (
+    ConnectFailed,
+    FailureCause,
+    HostLink,
+    LinkFailure,
+    display_uri,
+    failure_of,
+    no_answer,
+)
 from tui.adapters.libvirt.session import HostSession
 from tui.adapters.local.hoststats import HostSampler
 from tui.config import Settings
+from tui.model.host import PollResult
+
+DEADLINE_S = 10.0  # s: a connect or a poll that takes longer is "no answer" and left behind
+CLOSE_WAIT_S = 2.0  # s: at exit, how long to wait for the connections to close
+
+EXIT_OK = 0
+EXIT_ALL_FAILED = 1
+EXIT_USAGE = 2  # bad options, config error, invalid URI
+EXIT_SOME_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 GUEST_FIELDS = [
     "time",
     "host",
+    "host_label",
+    "uri",
     "name",
     "uuid",
     "state",
@@ -41,9 +77,175 @@ GUEST_FIELDS = [
 ]
 ALL_COLUMNS = ("cpu", "mem", "disk", "net")
 
+T = TypeVar("T")
+
+
+@dataclass
+class _Host:
+    uri: str | None
+    label: str
+    real_uri: str = ""  # for the rows: the URI as given, or libvirt's own for the default
+    session: HostSession | None = None
+    failure: LinkFailure | None = None
+    polled: bool = False  # at least one sample of this host was printed
+
+    @property
+    def name(self) -> str:
+        shown = self.uri or "libvirt default"
+        return shown if self.label == display_uri(self.uri) else f"{self.label} ({shown})"
+
+
+def run_in_threads(
+    calls: Sequence[Callable[[], T]], deadline_s: float, name: str
+) -> list[tuple[bool, T | BaseException | None]]:
+    """Run each call in its own daemon thread and wait at most ``deadline_s`` for all of them.
+
+    Returns one ``(done, value)`` per call: ``(True, result)``, ``(True, exception)``, or
+    ``(False, None)`` for a call still running at the deadline. Nobody ever joins a thread
+    that did not finish: it is a daemon and dies with the process.
+    """
+    answers: queue.Queue[tuple[int, T | BaseException]] = queue.Queue()
+
+    def work(i: int, call: Callable[[], T]) -> None:
+        try:
+            answers.put((i, call()))
+        except BaseException as exc:  # reported to the caller, never lost in the thread
+            answers.put((i, exc))
+
+    for i, call in enumerate(calls):
+        threading.Thread(target=work, args=(i, call), name=f"{name}-{i}", daemon=True).start()
+    out: list[tuple[bool, T | BaseException | None]] = [(False, None)] * len(calls)
+    end = time.monotonic() + deadline_s
+    for _ in calls:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            i, value = answers.get(timeout=left)
+        except queue.Empty:
+            break
+        out[i] = (True, value)
+    return out
+
+
+def _open(host: _Host, deadline_s: float, gave_up: threading.Event) -> Callable[[], HostSession]:
+    def call() -> HostSession:
+        link = HostLink(host.uri, readonly=True)
+        link.connect()
+        if gave_up.is_set():  # answered after the deadline: nobody will use it
+            link.close()
+            raise TimeoutError(f"answered after {deadline_s:g} s")
+        if not host.real_uri and link.conn is not None:
+            try:
+                host.real_uri = link.conn.getURI()
+            except libvirt.libvirtError:
+                host.real_uri = ""
+        return HostSession(link, host_cpus=psutil.cpu_count() or 1)
+
+    return call
+
+
+def _close_later(session: HostSession) -> threading.Thread:
+    """Close a connection in a daemon thread: closing a stuck one blocks whoever closes it."""
+    closer = threading.Thread(target=session.link.close, name="stats-close", daemon=True)
+    closer.start()
+    return closer
+
+
+def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
+    """Close the healthy connections cleanly, waiting at most ``wait_s`` in all."""
+    closers = [_close_later(h.session) for h in hosts if h.session is not None]
+    end = time.monotonic() + wait_s
+    for closer in closers:
+        closer.join(max(0.0, end - time.monotonic()))
+
+
+def _fail(host: _Host, failure: LinkFailure, err: TextIO) -> None:
+    host.failure = failure
+    if host.session is not None:
+        _close_later(host.session)
+        host.session = None
+    text = failure.text()
+    named = host.label == display_uri(host.uri) and (host.uri or "libvirt default") in text
+    print(f"kvmdeck stats: {text if named else f'{host.name}: {text}'}", file=err)
+    err.flush()
+
+
+def _connect_all(hosts: list[_Host], deadline_s: float, err: TextIO) -> None:
+    gave_up = threading.Event()
+    results = run_in_threads([_open(h, deadline_s, gave_up) for h in hosts], deadline_s, "connect")
+    gave_up.set()
+    for host, (done, value) in zip(hosts, results, strict=True):
+        if not done:
+            _fail(host, no_answer(host.uri, deadline_s), err)
+        elif isinstance(value, ConnectFailed):
+            _fail(host, value.failure, err)
+        elif isinstance(value, HostSession):
+            host.session = value
+            host.real_uri = host.uri or host.real_uri
+        else:
+            raise value if isinstance(value, BaseException) else RuntimeError(value)
+
+
+def _poll_all(hosts: list[_Host], deadline_s: float, err: TextIO) -> list[tuple[_Host, PollResult]]:
+    live = [(h, h.session) for h in hosts if h.session is not None]
+    calls = [functools.partial(session.poll, ALL_COLUMNS) for _, session in live]
+    got: list[tuple[_Host, PollResult]] = []
+    results = run_in_threads(calls, deadline_s, "poll")
+    for (host, _), (done, value) in zip(live, results, strict=True):
+        if not done:
+            _fail(host, no_answer(host.uri, deadline_s), err)
+        elif isinstance(value, libvirt.libvirtError):
+            _fail(host, failure_of(host.uri, value), err)
+        elif isinstance(value, PollResult):
+            got.append((host, value))
+        else:
+            raise value if isinstance(value, BaseException) else RuntimeError(value)
+    return got
+
+
+def host_labels(uris: list[str | None], settings: Settings) -> list[str]:
+    """The config's ``[[hosts]] name`` for a URI, else the URI as the TUI shows it."""
+    names = {h.uri: h.name for h in settings.hosts if h.name}
+    return [names.get(u or "", display_uri(u)) for u in uris]
+
 
 def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
+
+
+def _row(now: float, host: _Host, hostname: str, g: Any) -> dict[str, Any]:
+    return {
+        "time": round(now, 3),
+        "host": hostname,
+        "host_label": host.label,
+        "uri": host.real_uri,
+        "name": g.name,
+        "uuid": g.uuid,
+        "state": g.state,
+        "vcpus": g.vcpus,
+        "cpu": _r(g.cpu_pct),
+        "host_cpu": _r(g.cpu_host_pct),
+        "mem_cur_kib": g.mem_cur_kib,
+        "mem_max_kib": g.mem_max_kib,
+        "rss_kib": g.rss_kib,
+        "guest_used_kib": g.guest_used_kib,
+        "disk_rd_bps": _r(g.rd_bps),
+        "disk_wr_bps": _r(g.wr_bps),
+        "net_rx_bps": _r(g.rx_bps),
+        "net_tx_bps": _r(g.tx_bps),
+        "uptime_s": _r(g.uptime_s),
+    }
+
+
+def exit_code(hosts: list[_Host]) -> int:
+    """0 every host printed, 3 some host failed but some host was printed, 1 no host was
+    printed, 2 a host's URI is invalid (a usage error, whatever the other hosts did)."""
+    if any(h.failure and h.failure.cause is FailureCause.INVALID_URI for h in hosts):
+        return EXIT_USAGE
+    if not any(h.polled for h in hosts):
+        return EXIT_ALL_FAILED
+    return EXIT_SOME_FAILED if any(h.failure for h in hosts) else EXIT_OK
 
 
 def run_stats(
@@ -54,57 +256,36 @@ def run_stats(
     count: int,
     interval: float,
     out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    deadline_s: float = DEADLINE_S,
 ) -> int:
     if count < 1 or interval <= 0:
-        print("kvmdeck stats: --count must be ≥ 1 and --interval > 0.", file=sys.stderr)
-        return 2
-    sessions = []
-    for uri in uris:
-        link = HostLink(uri, readonly=True)
-        try:
-            link.connect()
-        except ConnectFailed as exc:
-            print(f"kvmdeck stats: {exc}", file=sys.stderr)
-            return 1
-        sessions.append(HostSession(link, host_cpus=psutil.cpu_count() or 1))
-    sampler = HostSampler(settings.show_loopback)
-    writer = None
-    if as_csv:
-        writer = csv.DictWriter(out, fieldnames=GUEST_FIELDS)
-        writer.writeheader()
-    # Rates need two samples: prime once, then print `count` samples.
-    for s in sessions:
-        s.poll(ALL_COLUMNS)
-    sampler.sample()
+        print("kvmdeck stats: --count must be ≥ 1 and --interval > 0.", file=err)
+        return EXIT_USAGE
+    hosts = [_Host(u, label) for u, label in zip(uris, host_labels(uris, settings), strict=True)]
     try:
+        _connect_all(hosts, deadline_s, err)
+        _poll_all(hosts, deadline_s, err)  # rates need two samples: prime once
+        if not any(h.session for h in hosts):
+            return exit_code(hosts)
+        sampler = HostSampler(settings.show_loopback)
+        sampler.sample()
+        writer = None
+        if as_csv:
+            writer = csv.DictWriter(out, fieldnames=GUEST_FIELDS)
+            writer.writeheader()
         for n in range(count):
             time.sleep(interval)
+            polled = _poll_all(hosts, deadline_s, err)
+            if not polled:
+                break
             host = sampler.sample()
             now = time.time()
             rows: list[dict[str, Any]] = []
-            for s in sessions:
-                for g in s.poll(ALL_COLUMNS).samples:
-                    rows.append(
-                        {
-                            "time": round(now, 3),
-                            "host": s.link.hostname,
-                            "name": g.name,
-                            "uuid": g.uuid,
-                            "state": g.state,
-                            "vcpus": g.vcpus,
-                            "cpu": _r(g.cpu_pct),
-                            "host_cpu": _r(g.cpu_host_pct),
-                            "mem_cur_kib": g.mem_cur_kib,
-                            "mem_max_kib": g.mem_max_kib,
-                            "rss_kib": g.rss_kib,
-                            "guest_used_kib": g.guest_used_kib,
-                            "disk_rd_bps": _r(g.rd_bps),
-                            "disk_wr_bps": _r(g.wr_bps),
-                            "net_rx_bps": _r(g.rx_bps),
-                            "net_tx_bps": _r(g.tx_bps),
-                            "uptime_s": _r(g.uptime_s),
-                        }
-                    )
+            for h, result in polled:
+                h.polled = True
+                hostname = h.session.link.hostname if h.session else ""
+                rows += [_row(now, h, hostname, g) for g in result.samples]
             if writer is not None:
                 writer.writerows(rows)
             elif as_json:
@@ -134,20 +315,19 @@ def run_stats(
                     f"load {host.load[0]:.2f} mem avail {host.mem_available // 1048576} MiB\n"
                 )
                 out.write(
-                    f"{'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11}\n"
+                    f"{'host_label':<16} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11}\n"
                 )
                 for r in rows:
                     out.write(
-                        f"{r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
+                        f"{r['host_label']:<16} {r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
                         f"{_fmt(r['disk_rd_bps']):>12} {_fmt(r['disk_wr_bps']):>12} {_fmt(r['net_rx_bps']):>11} {_fmt(r['net_tx_bps']):>11}\n"
                     )
             out.flush()
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     finally:
-        for s in sessions:
-            s.link.close()
-    return 0
+        _close_all(hosts)
+    return exit_code(hosts)
 
 
 def _fmt(v: object) -> str:

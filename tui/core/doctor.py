@@ -1,6 +1,6 @@
 """``kvmdeck doctor``: the virtualization report as text or JSON, and its exit code.
 
-Exit codes: 0 KVM usable, 1 not usable, 2 internal error.
+Exit codes: 0 KVM usable, 1 not usable, 2 invalid URI or internal error.
 """
 
 from __future__ import annotations
@@ -56,9 +56,14 @@ def format_json(report: VtReport) -> str:
 
 
 def run(uri: str | None, as_json: bool, out: TextIO = sys.stdout, root: Path = Path("/")) -> int:
-    """Print the report for ``uri`` (local checks under ``root``); 0 usable, 1 not, 2 error."""
+    """Print the report for ``uri`` (local checks under ``root``); 0 usable, 1 not, 2 an
+    invalid URI (nothing printed on stdout) or an internal error."""
     try:
         report = build_report(uri, root)
+        failure = report.libvirt.failure if report.libvirt else None
+        if failure is not None and not failure.retry:  # an invalid URI: a usage error
+            print(f"kvmdeck doctor: {failure.text()}", file=sys.stderr)
+            return 2
         out.write(format_json(report) if as_json else format_text(report))
         out.flush()
     except Exception as exc:  # the report must never crash the CLI with a traceback

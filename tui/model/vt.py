@@ -6,6 +6,8 @@ import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tui.model.link import LinkFailure
+
 MODES = ("intel", "amd", "pvm", "none")
 BASIS_TEXT = {
     "probe": "from the /dev/kvm probe",
@@ -46,6 +48,7 @@ class KvmView:
     emulator: str | None = None
     source: str = ""  # "getDomainCapabilities" | "getCapabilities"
     error: str = ""
+    failure: LinkFailure | None = None  # why the connection failed, when it did
 
     def check(self) -> Check:
         title = "libvirt offers domain type kvm"
@@ -56,7 +59,9 @@ class KvmView:
                 title,
                 Status.UNKNOWN,
                 f"{where}: {self.error}",
-                "Check the URI and that libvirtd runs there.",
+                f"{self.failure.fix}."
+                if self.failure and self.failure.fix
+                else "Check the URI and that libvirtd runs there.",
             )
         if self.driver and self.driver.upper() != "QEMU":
             return Check(
@@ -158,5 +163,7 @@ class VtReport:
         if self.libvirt is not None:
             view = asdict(self.libvirt)
             view["cpu_features"] = sorted(self.libvirt.cpu_features)
+            if self.libvirt.failure is not None:
+                view["failure"] = dict(view["failure"], cause=self.libvirt.failure.cause.value)
             out["libvirt"] = view
         return out

@@ -3,10 +3,15 @@
 Each viewer runs ``remote-viewer --debug FILE`` with its output in a log file; the launcher
 reads that log for "main channel: opened" or a failure (:func:`classify_log_line`), notices
 exits, and stops processes by PID (SIGTERM, then SIGKILL).
+
+Cleanup (:meth:`Launcher.shutdown`) is idempotent and safe from any thread: the app calls it
+on quit, the signal handlers (``tui.ui.signals``) on SIGHUP/SIGTERM/SIGINT, and an ``atexit``
+hook here calls it for every launcher still open, whatever way the interpreter exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import enum
 import logging
@@ -19,7 +24,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -160,6 +166,24 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
         proc.wait()
 
 
+def _stop_many(procs: Iterable[subprocess.Popen[bytes]], grace_s: float) -> None:
+    """SIGTERM them all at once (by PID), SIGKILL whatever is left after ``grace_s``, reap."""
+    live = [p for p in procs if p.poll() is None]
+    for p in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGTERM)
+    end = time.monotonic() + grace_s
+    for p in live:
+        try:
+            p.wait(max(0.0, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGKILL)
+    for p in live:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(1.0)
+
+
 def _tail(path: Path | None, limit: int = 300) -> str:
     if path is None:
         return ""
@@ -183,6 +207,7 @@ class Launcher:
     """
 
     POLL_S = 0.1
+    SHUTDOWN_GRACE_S = 1.0  # SIGTERM → SIGKILL on quit (quit must return within 2 s)
 
     def __init__(
         self,
@@ -191,28 +216,40 @@ class Launcher:
         ssh_cmd: str = SSH_CMD,
         on_change: ViewerCallback | None = None,
         directory: Path | None = None,
+        keep_viewers: bool = False,
     ) -> None:
         self.env: dict[str, str] = dict(os.environ if env is None else env)
         self.viewer_cmd = viewer_cmd
         self.ssh_cmd = ssh_cmd
         self.on_change = on_change
+        self.keep_viewers = keep_viewers  # the default for shutdown() and the atexit hook
         self._directory = directory
         self._own_directory = False
         self._viewers: dict[int, _Viewer] = {}
         self._ended: dict[int, ViewerInfo] = {}  # exited on their own (for wait())
+        self._children: dict[int, subprocess.Popen[bytes]] = {}  # every process not yet stopped
         self._next_id = 1
         self._lock = threading.RLock()
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._shut = False
+        _OPEN.add(self)
 
     # -- where ------------------------------------------------------------------------------
     @property
     def directory(self) -> Path:
+        """The private directory (``kvmdeck-<pid>-XXXXXXXX``, 0700), made on first use."""
         with self._lock:
+            if self._shut:
+                raise LaunchError("kvmdeck is quitting: no new viewers.")
             if self._directory is None:
                 self._directory = private_dir(self.env)
-                self._own_directory = self._directory.name.startswith("kvmdeck-")
+                self._own_directory = True
             return self._directory
+
+    @property
+    def is_shut(self) -> bool:
+        return self._shut
 
     def has_display(self) -> bool:
         return display_available(self.env)
@@ -242,7 +279,7 @@ class Launcher:
             vv = write_vv(target, self.directory, endpoint)
         except BaseException:
             if tunnel is not None:
-                _stop(tunnel)
+                self._stop_child(tunnel)
             raise
         return Prepared(target, vv, endpoint, tunnel, tunnel_log)
 
@@ -265,7 +302,7 @@ class Launcher:
             endpoint = Endpoint("127.0.0.1", port, tls)
         argv = ssh.tunnel_argv(forwards, ssh=ssh_path)
         log_path = self.directory / f"ssh-{secrets.token_hex(4)}.log"
-        proc = self._spawn(argv, log_path)
+        proc = self._spawn(argv, log_path)  # registered in _children: shutdown stops it too
         log.info("ssh tunnel to %s for %s started (pid %d)", ssh.host, target.guest, proc.pid)
         first_port = forwards[0][0]
         end = time.monotonic() + deadline_s
@@ -282,7 +319,7 @@ class Launcher:
             except OSError:
                 pass
             if time.monotonic() > end:
-                _stop(proc)
+                self._stop_child(proc)
                 raise LaunchError(
                     f"The ssh tunnel to {ssh.host} was not up within {deadline_s:.0f} s."
                 )
@@ -290,22 +327,37 @@ class Launcher:
         return endpoint, proc, log_path
 
     def _spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        out: IO[bytes] = os.fdopen(fd, "wb")
-        try:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                env=self.env,
-            )
-        except OSError as exc:
-            raise LaunchError(f"Cannot start {argv[0]}: {exc.strerror or exc}.") from exc
-        finally:
-            out.close()
+        """Start ``argv`` detached and register it, unless the launcher is shutting down.
+
+        The check and the registration happen under the lock, so :meth:`shutdown` either
+        refuses the start or sees (and stops) the new process: nothing is orphaned.
+        """
+        with self._lock:
+            if self._shut:
+                raise LaunchError("kvmdeck is quitting: no new viewers.")
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            out: IO[bytes] = os.fdopen(fd, "wb")
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                    env=self.env,
+                )
+            except OSError as exc:
+                raise LaunchError(f"Cannot start {argv[0]}: {exc.strerror or exc}.") from exc
+            finally:
+                out.close()
+            self._children[proc.pid] = proc
+            return proc
+
+    def _stop_child(self, proc: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
+        _stop(proc, grace_s)
+        with self._lock:
+            self._children.pop(proc.pid, None)
 
     def spawn(self, prepared: Prepared) -> ViewerInfo:
         """Start ``remote-viewer --debug FILE`` detached (no terminal, its own session)."""
@@ -314,13 +366,20 @@ class Launcher:
             self._next_id += 1
         log_path = self.directory / f"viewer-{vid}-{secrets.token_hex(3)}.log"
         argv = [self._which(self.viewer_cmd, VIEWER_PACKAGE), "--debug", str(prepared.vv_path)]
-        try:
-            proc = self._spawn(argv, log_path)
-        except BaseException:
-            prepared.vv_path.unlink(missing_ok=True)
-            if prepared.tunnel is not None:
-                _stop(prepared.tunnel)
-            raise
+        with self._lock:  # spawn and record as one step: shutdown sees both or neither
+            try:
+                proc = self._spawn(argv, log_path)
+            except BaseException:
+                prepared.vv_path.unlink(missing_ok=True)
+                if prepared.tunnel is not None:
+                    self._stop_child(prepared.tunnel)
+                raise
+            viewer = self._record(vid, prepared, proc, log_path)
+        return self._started(viewer)
+
+    def _record(
+        self, vid: int, prepared: Prepared, proc: subprocess.Popen[bytes], log_path: Path
+    ) -> _Viewer:
         viewer = _Viewer(
             id=vid,
             target=prepared.target,
@@ -332,9 +391,14 @@ class Launcher:
             tunnel=prepared.tunnel,
             tunnel_log=prepared.tunnel_log,
         )
-        log.info("viewer for %s started (pid %d)", prepared.target.title, proc.pid)
+        self._viewers[vid] = viewer
+        return viewer
+
+    def _started(self, viewer: _Viewer) -> ViewerInfo:
+        log.info("viewer for %s started (pid %d)", viewer.target.title, viewer.proc.pid)
         with self._lock:
-            self._viewers[vid] = viewer
+            if self._shut:
+                return viewer.info()
             if self._watcher is None or not self._watcher.is_alive():
                 self._stopping.clear()
                 self._watcher = threading.Thread(
@@ -378,8 +442,9 @@ class Launcher:
                 v.detail = v.detail or (f"exit status {code}" if code else "")
             v.state = ViewerState.EXITED
             v.vv_path.unlink(missing_ok=True)
+            self._children.pop(v.proc.pid, None)
             if v.tunnel is not None:
-                _stop(v.tunnel)
+                self._stop_child(v.tunnel)
         elif (
             v.tunnel is not None
             and v.tunnel.poll() is not None
@@ -454,9 +519,9 @@ class Launcher:
             v = self._viewers.pop(vid, None)
         if v is None:
             return None
-        _stop(v.proc)
+        self._stop_child(v.proc)
         if v.tunnel is not None:
-            _stop(v.tunnel)
+            self._stop_child(v.tunnel)
         v.vv_path.unlink(missing_ok=True)
         v.log_path.unlink(missing_ok=True)
         if v.tunnel_log is not None:
@@ -471,15 +536,56 @@ class Launcher:
         for vid in ids:
             self.close(vid)
 
-    def shutdown(self, keep_viewers: bool = False) -> None:
-        """On quit: close every viewer unless the user keeps them (config ``keep_viewers``).
+    def shutdown(self, keep_viewers: bool | None = None, grace_s: float | None = None) -> None:
+        """On quit: stop every process kvmdeck started and remove the private directory.
 
-        Kept viewers (and their tunnels) run on in their own sessions after kvmdeck exits.
+        Idempotent and callable from any thread (the app's unmount, a signal handler, the
+        watchdog, ``atexit``): the first call does the work, later calls return at once. All
+        processes get SIGTERM together and SIGKILL after ``grace_s`` (default
+        :attr:`SHUTDOWN_GRACE_S`). With ``keep_viewers`` (config ``keep_viewers``; default:
+        this launcher's setting) the viewers and their tunnels run on in their own sessions;
+        a tunnel whose viewer never started is stopped anyway. The private directory (every
+        ``.vv`` and log in it) is removed in both cases: a kept viewer has read its ``.vv``
+        (``delete-this-file``) and writes on into its unlinked log.
         """
-        self._stopping.set()
-        if keep_viewers:
-            return
-        self.close_all()
-        if self._own_directory and self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
+        keep = self.keep_viewers if keep_viewers is None else keep_viewers
+        # Never wait long for the lock: this may run in a signal handler on a thread that is
+        # stuck, or on the watchdog while another thread holds it. Work on a snapshot then.
+        locked = self._lock.acquire(timeout=2.0)
+        try:
+            if self._shut:
+                return
+            self._shut = True
+            self._stopping.set()
+            viewers = list(self._viewers.values())
+            kept = {v.proc.pid for v in viewers} | {v.tunnel.pid for v in viewers if v.tunnel}
+            procs = [p for pid, p in self._children.items() if not (keep and pid in kept)]
+            self._children.clear()
+            if not keep:
+                self._viewers.clear()
+            directory = self._directory if self._own_directory else None
+        finally:
+            if locked:
+                self._lock.release()
+        if procs:
+            _stop_many(procs, self.SHUTDOWN_GRACE_S if grace_s is None else grace_s)
+            log.info("stopped %d process(es) on quit: %s", len(procs), [p.pid for p in procs])
+        for v in viewers:
+            v.vv_path.unlink(missing_ok=True)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+        _OPEN.discard(self)
+
+
+_OPEN: weakref.WeakSet[Launcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_open_launchers() -> None:
+    """Last resort: whatever way Python exits, no viewer, tunnel, ``.vv`` or directory is left
+    (kept viewers excepted). A no-op for launchers already shut down."""
+    for launcher in list(_OPEN):
+        try:
+            launcher.shutdown()
+        except Exception:  # atexit: never raise
+            log.exception("launcher cleanup at exit failed")

@@ -6,31 +6,24 @@ directory and carries ``delete-this-file=1``: the password is never on a command
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.adapters.launch.privdir import make_private_dir
 from tui.adapters.libvirt.graphics import DisplayTarget
 
 
 def private_dir(env: Mapping[str, str]) -> Path:
-    """``$XDG_RUNTIME_DIR/kvmdeck`` (0700), or else a fresh ``mkdtemp`` directory (0700)."""
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if runtime and Path(runtime).is_dir():
-        path = Path(runtime) / "kvmdeck"
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        st = path.lstat()
-        if path.is_dir() and not path.is_symlink() and st.st_uid == os.getuid():
-            if st.st_mode & 0o077:
-                os.chmod(path, 0o700)
-            return path
-    return Path(tempfile.mkdtemp(prefix="kvmdeck-"))
+    """A new private directory for this process: ``kvmdeck-<pid>-XXXXXXXX`` (0700).
+
+    Under ``$XDG_RUNTIME_DIR/kvmdeck`` when usable, else the temp dir; see
+    :mod:`tui.adapters.launch.privdir` (which also sweeps those left by a killed kvmdeck).
+    """
+    return make_private_dir(env)
 
 
 def _keyfile_escape(value: str) -> str:

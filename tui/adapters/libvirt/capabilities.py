@@ -84,7 +84,7 @@ def open_kvm_view(uri: str | None) -> KvmView:
     try:
         conn = open_connection(uri, readonly=True)
     except ConnectFailed as exc:
-        return KvmView(uri=uri or "(default)", error=f"{exc.error}. {exc.hint}")
+        return KvmView(uri=uri or "(default)", error=exc.failure.summary, failure=exc.failure)
     try:
         return kvm_view(conn, uri)
     finally:

@@ -9,18 +9,44 @@ workers.
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import libvirt
+
+from tui.adapters.libvirt.failures import classify_failure
+from tui.model.link import FailureCause, LinkFailure, LinkReport, LinkState, no_answer
+
+__all__ = [  # LinkState, LinkReport, LinkFailure, FailureCause, no_answer: from tui.model.link
+    "ConnectFailed",
+    "FailureCause",
+    "HostLink",
+    "LinkFailure",
+    "LinkReport",
+    "LinkState",
+    "choose_uris",
+    "classify_failure",
+    "demo_uri",
+    "demo_xml_path",
+    "display_uri",
+    "failure_of",
+    "is_remote",
+    "is_test_driver",
+    "link_is_dead",
+    "no_answer",
+    "open_connection",
+    "register_event_loop",
+    "silence_libvirt_errors",
+    "ssh_target",
+    "wait_for_libvirt",
+    "with_no_tty",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +140,10 @@ def with_no_tty(uri: str | None) -> str | None:
     """SSH must never prompt onto the TUI: add ``no_tty=1`` to ssh transports."""
     if not uri:
         return uri
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # malformed: libvirt says why ("Unable to parse URI")
+        return uri
     if not parts.scheme.endswith("+ssh") and not parts.scheme.endswith("+libssh2"):
         return uri
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -125,72 +154,41 @@ def with_no_tty(uri: str | None) -> str | None:
 
 
 class ConnectFailed(Exception):
-    """Opening a connection failed; the message says which URI, libvirt's error and the fix."""
+    """Opening a connection failed. ``failure`` says why and what to do (see
+    :func:`classify_failure`); ``error`` is libvirt's own message; ``hint`` is the fix line."""
 
-    def __init__(self, uri: str | None, error: str, hint: str) -> None:
+    def __init__(self, uri: str | None, failure: LinkFailure, error: str = "") -> None:
         self.uri = uri
-        self.error = error
-        self.hint = hint
-        super().__init__(f"Cannot connect to {uri or 'the default hypervisor'}: {error}. {hint}")
+        self.failure = failure
+        self.error = error or failure.detail or failure.summary
+        self.hint = failure.fix
+        super().__init__(f"Cannot connect to {uri or 'the default hypervisor'}: {failure.text()}")
 
 
-def explain_error(uri: str | None, message: str) -> str:
-    """The likely fix for a failed open, in one sentence."""
-    low = message.lower()
-    scheme = urlsplit(uri).scheme if uri else ""
-    if "ssh" in scheme and (
-        "permission denied" in low or "authentication" in low or "host key" in low
-    ):
-        return (
-            "SSH needs a key or an agent (kvmdeck never prompts): run ssh-add, or add "
-            "?keyfile=/path/to/key to the URI."
-        )
-    if "no such file" in low or "connection refused" in low or "failed to connect socket" in low:
-        return (
-            "libvirtd is not running there: start it (systemctl start libvirtd, or "
-            "'virtlogd -d; libvirtd -d'), or try 'kvmdeck --demo'."
-        )
-    if "permission denied" in low or "authentication" in low or "access" in low:
-        return (
-            "This user may not use that socket: add it to group 'libvirt' "
-            "(usermod -aG libvirt $USER, then log in again), or use --readonly."
-        )
-    if "no connection driver" in low or "unsupported" in low:
-        return (
-            "That URI names a driver this libvirt lacks: check the spelling (e.g. qemu:///system)."
-        )
-    return "Check the URI and that libvirtd is running, or try 'kvmdeck --demo'."
+def failure_of(uri: str | None, exc: libvirt.libvirtError) -> LinkFailure:
+    """Classify a libvirt error raised while opening or using ``uri``."""
+    msg = exc.get_error_message() or str(exc)
+    return classify_failure(uri, msg, exc.get_error_code(), exc.get_error_domain())
 
 
 def open_connection(uri: str | None, readonly: bool = False) -> libvirt.virConnect:
-    """Open a connection (blocking). Raises :class:`ConnectFailed` with a hint."""
+    """Open a connection (blocking). Raises :class:`ConnectFailed` carrying a LinkFailure.
+
+    No deadline here: a peer that accepts and never answers blocks this call for minutes. Run
+    it in a daemon thread, stop waiting after a deadline and report :func:`no_answer`.
+    """
     silence_libvirt_errors()
     real = with_no_tty(uri)
     try:
         conn = libvirt.openReadOnly(real) if readonly else libvirt.open(real)
     except libvirt.libvirtError as exc:
         msg = exc.get_error_message() or str(exc)
-        raise ConnectFailed(uri, msg, explain_error(uri, msg)) from exc
+        failure = failure_of(uri, exc)
+        log.info("cannot open %s: %s (libvirt: %s)", uri, failure.cause.name, msg)
+        raise ConnectFailed(uri, failure, msg) from exc
     if conn is None:  # pragma: no cover - old bindings
-        raise ConnectFailed(uri, "libvirt returned no connection", explain_error(uri, ""))
+        raise ConnectFailed(uri, classify_failure(uri, "libvirt returned no connection"))
     return conn
-
-
-class LinkState(enum.Enum):
-    CONNECTING = "connecting"
-    UP = "up"
-    RECONNECTING = "reconnecting"
-    DOWN = "down"
-
-
-@dataclass
-class LinkReport:
-    """What a link tells the app: its state, and the error if any."""
-
-    uri: str | None
-    state: LinkState
-    error: str = ""
-    attempt: int = 0
 
 
 class HostLink:
@@ -210,6 +208,7 @@ class HostLink:
         self.conn: libvirt.virConnect | None = None
         self.state = LinkState.CONNECTING
         self.error = ""
+        self.failure: LinkFailure | None = None
         self.attempt = 0
         self.hostname = ""
         self.generation = 0  # bumped on every successful (re)connect
@@ -219,11 +218,12 @@ class HostLink:
         self._closed_by_us = False
 
     # -- state -------------------------------------------------------------------------
-    def _set(self, state: LinkState, error: str = "") -> None:
+    def _set(self, state: LinkState, error: str = "", failure: LinkFailure | None = None) -> None:
         log.info("%s: %s%s", self.uri or "default", state.value, f" ({error})" if error else "")
         self.state = state
         self.error = error
-        self._on_report(LinkReport(self.uri, state, error, self.attempt))
+        self.failure = failure
+        self._on_report(LinkReport(self.uri, state, error, self.attempt, failure))
 
     @property
     def is_up(self) -> bool:
@@ -240,7 +240,8 @@ class HostLink:
             try:
                 conn = open_connection(self.uri, self.readonly)
             except ConnectFailed as exc:
-                self._set(LinkState.DOWN if self.attempt == 0 else LinkState.RECONNECTING, str(exc))
+                state = LinkState.DOWN if self.attempt == 0 else LinkState.RECONNECTING
+                self._set(state, str(exc), exc.failure)
                 raise
             self._closed_by_us = False
             self.conn = conn

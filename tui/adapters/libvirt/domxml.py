@@ -3,60 +3,10 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 
+from tui.model.domain import Disk, DomainInfo, Graphics, Nic, UsbHostdev
 
-@dataclass(frozen=True)
-class Disk:
-    target: str
-    source: str
-    bus: str
-    device: str
-
-
-@dataclass(frozen=True)
-class Nic:
-    type: str
-    mac: str
-    target: str
-    model: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Graphics:
-    type: str  # spice | vnc | …
-    listen: str | None
-    port: int | None
-    tls_port: int | None
-    socket: str | None
-    password: str | None = field(default=None, repr=False)  # only with XML_SECURE
-    autoport: bool = False
-
-
-@dataclass(frozen=True)
-class UsbHostdev:
-    vendor: int | None
-    product: int | None
-    bus: int | None
-    device: int | None
-    startup_policy: str | None = None
-
-
-@dataclass(frozen=True)
-class DomainInfo:
-    name: str
-    uuid: str
-    vcpus: int
-    max_mem_kib: int
-    cur_mem_kib: int
-    disks: tuple[Disk, ...] = ()
-    nics: tuple[Nic, ...] = ()
-    graphics: tuple[Graphics, ...] = ()
-    usb_hostdevs: tuple[UsbHostdev, ...] = ()
-    emulator_type: str = ""
-    machine: str = ""
-    arch: str = ""
+__all__ = ["Disk", "DomainInfo", "Graphics", "Nic", "UsbHostdev", "parse_domain"]
 
 
 _UNIT = {

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import libvirt
 
+from tui.model.host import RemoteHostSample
 
-@dataclass(frozen=True)
-class RemoteHostSample:
-    cpus: int | None
-    mhz: int | None
-    cpu_pct: float | None  # of all host CPUs, from node CPU times
-    mem_total_kib: int | None
-    mem_free_kib: int | None  # free + buffers + cached when libvirt reports them
-    t: float
+__all__ = ["RemoteHostSample", "RemoteHostStats"]
 
 
 class RemoteHostStats:

@@ -5,11 +5,14 @@ Used when the host is not this machine, so pyudev cannot see it. Devices come ba
 ("usb_1_4"), which is also what lifecycle events carry, so it is the row key.
 All calls may block on a remote connection: call them from a thread worker, except
 :class:`NodeDeviceWatch` whose callback runs on libvirt's event loop (libvirtaio: the app loop).
+:class:`RemoteUsbFeed` is the :class:`tui.core.usb.ports.DeviceFeed` built on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -133,3 +136,42 @@ class NodeDeviceWatch:
             return None
         self.known[name] = device
         return UsbEvent("add", device, name, time.time())
+
+
+class RemoteUsbFeed:
+    """:class:`tui.core.usb.ports.DeviceFeed` of a host seen through libvirt.
+
+    :meth:`start` blocks (it lists the node devices and registers for their events): run it in
+    a worker thread. The callback then runs on libvirt's event loop (the app's loop, through
+    libvirtaio). :meth:`stop` never blocks: it silences the feed at once and unregisters in a
+    daemon thread, so a host that stopped answering cannot hold up the caller (or quit).
+    """
+
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self.conn = conn
+        self._watch: NodeDeviceWatch | None = None
+        self._stopped = False
+
+    def start(self, loop: asyncio.AbstractEventLoop, on_events: EventsCallback) -> list[UsbDevice]:
+        def deliver(events: list[UsbEvent]) -> None:
+            if not self._stopped:
+                on_events(events)
+
+        watch = NodeDeviceWatch(self.conn, deliver)
+        self._watch = watch
+        devices = watch.start()
+        if self._stopped:  # stopped while starting: undo the registration here (a thread)
+            watch.stop()
+        return devices
+
+    def stop(self) -> None:
+        self._stopped = True
+        watch, self._watch = self._watch, None
+        if watch is not None and watch.callback_id is not None:
+            threading.Thread(target=watch.stop, name="usb-feed-stop", daemon=True).start()
+
+    def devices(self) -> list[UsbDevice]:
+        watch = self._watch
+        if watch is None:
+            return []
+        return sorted(watch.known.values(), key=lambda d: d.sys_path)

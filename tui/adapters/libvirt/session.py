@@ -6,12 +6,9 @@ registration must happen on the event loop's thread (libvirtaio), via ``register
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import libvirt
@@ -19,22 +16,15 @@ import psutil
 
 from tui.adapters.libvirt.connection import HostLink, is_remote, link_is_dead
 from tui.adapters.libvirt.domxml import DomainInfo, parse_domain
-from tui.adapters.libvirt.events import DeviceEvent, LifecycleEvent, make_device, make_lifecycle
-from tui.adapters.libvirt.hoststats import RemoteHostSample, RemoteHostStats
-from tui.adapters.libvirt.stats import GuestRates, GuestSample, collect, groups_for
+from tui.adapters.libvirt.hoststats import RemoteHostStats
+from tui.adapters.libvirt.stats import GuestRates, collect, groups_for
+from tui.model.host import PollResult
+
+__all__ = ["HostSession", "PollResult"]
 
 log = logging.getLogger(__name__)
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
-
-
-@dataclass(frozen=True)
-class PollResult:
-    uri: str | None
-    samples: list[GuestSample]
-    elapsed_s: float
-    groups: int
-    remote_host: RemoteHostSample | None = None  # a remote host's own figures, from libvirt
 
 
 class HostSession:
@@ -45,6 +35,7 @@ class HostSession:
         self.started_wall: dict[str, float] = {}  # uuid -> wall time of the STARTED we saw
         self._uptime_base: dict[str, float | None] = {}  # uuid -> process start (wall)
         self.rates = GuestRates(host_cpus)
+        self.errors: dict[str, str] = {}  # uuid -> why its XML could not be read
         self._stale: set[str] = set()
         self._lock = threading.Lock()
         self._callback_ids: list[int] = []
@@ -78,13 +69,21 @@ class HostSession:
                 present.add(uuid)
                 if uuid in self.info and uuid not in self._stale and "*" not in self._stale:
                     continue
-                self.info[uuid] = parse_domain(dom.XMLDesc(0))
+                xml = dom.XMLDesc(0)
                 self.persistent[uuid] = bool(dom.isPersistent())
-                self._uptime_base.pop(uuid, None)
             except libvirt.libvirtError:
                 continue  # vanished between list and read
-        for gone in set(self.info) - present:
+            self._uptime_base.pop(uuid, None)
+            try:
+                self.info[uuid] = parse_domain(xml)
+                self.errors.pop(uuid, None)
+            except Exception as exc:  # one guest's odd XML costs its facts, not the poll
+                log.warning("cannot read the XML of guest %s: %r", uuid, exc)
+                self.info.pop(uuid, None)
+                self.errors[uuid] = f"unreadable domain XML: {exc}"
+        for gone in (set(self.info) | set(self.errors)) - present:
             self.info.pop(gone, None)
+            self.errors.pop(gone, None)
             self.persistent.pop(gone, None)
         with self._lock:
             self._stale.clear()
@@ -134,7 +133,7 @@ class HostSession:
         self.calls += 1
         elapsed = time.perf_counter() - t0
         for r in raws:
-            if r.uuid not in self.info:
+            if r.uuid not in self.info and r.uuid not in self.errors:
                 self.mark_stale(r.uuid)  # read the newcomer's XML next tick, not every guest's
         vcpus = {u: i.vcpus for u, i in self.info.items()}
         uptimes = {r.uuid: self._uptime(r.uuid, r.state in (1, 3)) for r in raws}
@@ -143,52 +142,14 @@ class HostSession:
         remote = None
         if self.remote_stats is not None:
             remote = self.remote_stats.sample(conn)
-        return PollResult(self.uri, samples, elapsed, groups, remote)
-
-    # -- events -----------------------------------------------------------------------------
-    def register_events(
-        self,
-        on_lifecycle: Callable[[LifecycleEvent], None],
-        on_device: Callable[[DeviceEvent], None] | None = None,
-    ) -> None:
-        """Register lifecycle (and device) callbacks. Call on the loop thread after connect."""
-        conn = self.link.conn
-        if conn is None:
-            return
-        uri = self.uri
-
-        def lifecycle(
-            _c: object, dom: libvirt.virDomain, event: int, detail: int, _o: object
-        ) -> None:
-            try:
-                ev = make_lifecycle(uri, dom, event, detail)
-            except libvirt.libvirtError:
-                return
-            if ev.kind == "started":
-                self.started_wall[ev.uuid] = ev.wall
-            self._uptime_base.pop(ev.uuid, None)
-            self.mark_stale(ev.uuid)
-            on_lifecycle(ev)
-
-        def device(added: bool) -> Callable[..., None]:
-            def cb(_c: object, dom: libvirt.virDomain, alias: str, _o: object) -> None:
-                self.mark_stale(dom.UUIDString())
-                if on_device is not None:
-                    on_device(make_device(uri, dom, alias, added))
-
-            return cb
-
-        self._callback_ids = []
-        self._callback_ids.append(
-            conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None
-            )
+        return PollResult(
+            self.uri, samples, elapsed, groups, remote, dict(self.info), dict(self.errors)
         )
-        for ev_id, added in (
-            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, True),
-            (libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, False),
-        ):
-            with contextlib.suppress(libvirt.libvirtError):
-                self._callback_ids.append(
-                    conn.domainEventRegisterAny(None, ev_id, device(added), None)
-                )
+
+    # -- events ----------------------------------------------------------------------------
+    def note_event(self, uuid: str, kind: str, wall: float) -> None:
+        """A lifecycle event: re-read the guest's XML next poll; remember when it started."""
+        if kind == "started":
+            self.started_wall[uuid] = wall
+        self._uptime_base.pop(uuid, None)
+        self.mark_stale(uuid)

@@ -4,40 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 import psutil
 
+from tui.model.host import HostSample, NetRate
 from tui.model.rates import History, rate
 
+__all__ = ["HostHistory", "HostSample", "HostSampler", "NetRate"]
+
 HostHistory = History  # the host keeps the same figures as a guest
-
-
-@dataclass(frozen=True)
-class NetRate:
-    name: str
-    rx_bps: float | None
-    tx_bps: float | None
-
-
-@dataclass(frozen=True)
-class HostSample:
-    hostname: str
-    t: float
-    per_cpu: tuple[float, ...]
-    cpu_total: float
-    mem_total: int
-    mem_used: int
-    mem_cached: int
-    mem_available: int
-    swap_total: int
-    swap_used: int
-    load: tuple[float, float, float]
-    uptime_s: float
-    disk_read_bps: float | None
-    disk_write_bps: float | None
-    nets: tuple[NetRate, ...] = ()
-    source: str = "psutil"  # "psutil" (local) or "libvirt" (remote host: fewer figures)
 
 
 class HostSampler:

@@ -8,8 +8,8 @@ Without a udev daemon (no ``/run/udev``) the hwdb names (``ID_*_FROM_DATABASE``)
 monitor then listens to the kernel group instead. :func:`udev_daemon_running` lets the UI and
 ``kvmdeck doctor`` say so.
 
-For remote hosts see :mod:`tui.adapters.libvirt.nodedev` (libvirt node devices); its two entry points are
-re-exported here.
+:class:`UsbMonitor` is the :class:`tui.core.usb.ports.DeviceFeed` of this machine. For remote
+hosts see :mod:`tui.adapters.libvirt.nodedev` (libvirt node devices).
 """
 
 from __future__ import annotations
@@ -23,15 +23,12 @@ from pathlib import Path
 
 import pyudev
 
-from tui.adapters.libvirt.nodedev import NodeDeviceWatch, libvirt_usb_devices
 from tui.model.usb import UsbDevice, UsbEvent
 
 __all__ = [
-    "NodeDeviceWatch",
     "UsbMonitor",
     "device_from_udev",
     "enumerate_devices",
-    "libvirt_usb_devices",
     "udev_daemon_running",
 ]
 

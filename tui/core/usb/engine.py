@@ -2,9 +2,14 @@
 
 No textual and no libvirt here. The :class:`RuleEngine` is pure: it takes USB events, guest
 lifecycle events and the results of earlier requests, and returns :class:`AttachRequest` /
-:class:`DetachRequest` values. The app (or ``kvmdeck rules --run``) applies them to libvirt in a
-worker thread with :func:`tui.adapters.libvirt.hostdev.execute` and feeds the outcome back through
-:meth:`RuleEngine.on_result`.
+:class:`DetachRequest` values. :class:`tui.core.usb.coordinator.UsbCoordinator` (used by the TUI
+and by ``kvmdeck rules --run``) applies them through the executor in a worker thread and feeds
+the outcome back through :meth:`RuleEngine.on_result`.
+
+Manual actions win: :meth:`RuleEngine.hold` stops automatic attaching of one device (detached by
+hand, or attached by hand to another guest) until it is plugged in again; a device the engine
+attached that disappears from the guest without an unplug (detached outside kvmdeck) is held
+the same way by :meth:`RuleEngine.on_owners`.
 
 Which udev action triggers a rule: ``add``. The ``add`` uevent of a ``usb_device`` already
 carries BUSNUM/DEVNUM, which is all a hostdev needs; QEMU claims the device through usbfs, so
@@ -23,53 +28,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from tui.core.usb.requests import (
+    HOLD_DETACHED,
+    HOLD_OUTSIDE,
+    AttachRequest,
+    DetachRequest,
+    Request,
+    RuleStatus,
+    format_status,
+    held_elsewhere,
+)
 from tui.core.usb.rulelock import RulesLock, passive_message
-from tui.core.usb.rules import Rule
+from tui.core.usb.rules import Rule, RulesError
 from tui.model.usb import UsbDevice, UsbEvent
-
-
-@dataclass(frozen=True)
-class AttachRequest:
-    """Attach ``device`` (its CURRENT bus/device) to the running ``guest``.
-
-    Executor: ``hostdev.attach(conn, device, live=True, config=persistent, guest=guest)``.
-    """
-
-    guest: str
-    device: UsbDevice
-    persistent: bool
-    rule: Rule
-    reason: str  # "plugged" | "present at start" | "guest started" | "retry" | "rules changed"
-
-
-@dataclass(frozen=True)
-class DetachRequest:
-    """Remove the stale live hostdev of an unplugged ``device`` from ``guest`` (LIVE only)."""
-
-    guest: str
-    device: UsbDevice
-    rule: Rule | None
-    reason: str = "unplugged"
-
-
-Request = AttachRequest | DetachRequest
-
-
-@dataclass(frozen=True)
-class RuleStatus:
-    """One rule's state for the UI and ``kvmdeck rules --list``.
-
-    ``state``: waiting (no matching device) | pending (guest not running) | attaching |
-    attached | failed (backing off) | conflict (device held by another guest) |
-    shadowed (an earlier rule takes the device) | passive (another kvmdeck applies rules).
-    """
-
-    rule: Rule
-    state: str
-    message: str
-    device: UsbDevice | None = None
-    retry_at: float | None = None
-    failures: int = 0
 
 
 @dataclass
@@ -98,28 +69,47 @@ class RuleEngine:
         *,
         lock: RulesLock | None = None,
         clock: Callable[[], float] = time.monotonic,
+        readonly: bool = False,
     ) -> None:
         self.rules: list[Rule] = list(rules)
         self.lock = lock
         self.clock = clock
+        self.readonly = readonly
+        self.lock_error = ""  # why the lock could not even be tried (read-only dir, no HOME…)
         self.devices: dict[str, UsbDevice] = {}
         self.running: dict[str, bool] = {}
         self.attached: dict[str, str] = {}  # device key -> guest holding it live
+        self.holds: dict[str, str] = {}  # device key -> why rules leave it alone (manual action)
         self._tracks: dict[tuple[Rule, str], _Track] = {}
 
     # -- state ------------------------------------------------------------------------------
     @property
     def active(self) -> bool:
-        """False while another kvmdeck holds the lock: no requests then."""
-        return self.lock is None or self.lock.held
+        """False while another kvmdeck holds the lock (or --readonly): no requests then."""
+        return not self.readonly and (self.lock is None or self.lock.held)
 
     def try_lock(self) -> bool:
-        """Take the lock if it is free (non-blocking). True when this engine may act."""
-        return self.lock is None or self.lock.acquire()
+        """Take the lock if it is free (non-blocking). True when this engine may act. A lock
+        that cannot be created is a reason to stay passive, never an exception."""
+        if self.readonly:
+            return False
+        if self.lock is None:
+            return True
+        try:
+            ok = self.lock.acquire()
+        except RulesError as exc:
+            self.lock_error = str(exc)
+            return False
+        self.lock_error = ""
+        return ok
 
     def passive_reason(self) -> str:
+        if self.readonly:
+            return "read-only (--readonly): rules are shown, not applied"
         if self.lock is None or self.lock.held:
             return ""
+        if self.lock_error:
+            return f"rules not applied: {self.lock_error}"
         return passive_message(self.lock.holder_pid())
 
     def rule_for(self, dev: UsbDevice) -> Rule | None:
@@ -146,7 +136,12 @@ class RuleEngine:
             return []
         if owner:
             track.state = "conflict"
-            track.message = f"held by guest '{owner}': detach it there first"
+            track.message = self.holds.get(dev.key) or (
+                f"held by guest '{owner}': detach it there first"
+            )
+            return []
+        if dev.key in self.holds:
+            track.state, track.message = "held", self.holds[dev.key]
             return []
         running = self.running.get(rule.guest)
         if not running:
@@ -186,6 +181,7 @@ class RuleEngine:
         if devices is not None:
             self.devices = {d.key: d for d in devices}
             self._tracks = {k: t for k, t in self._tracks.items() if k[1] in self.devices}
+            self.holds = {k: why for k, why in self.holds.items() if k in self.devices}
         if running is not None:
             self.running = dict(running)
         if attached is not None:
@@ -197,14 +193,47 @@ class RuleEngine:
 
     start = sync
 
+    def hold(self, dev_key: str, why: str) -> None:
+        """A manual action: leave this device alone until it is plugged in again."""
+        self.holds[dev_key] = why
+        dev = self.devices.get(dev_key)
+        rule = self.rule_for(dev) if dev is not None else None
+        if dev is not None and rule is not None:
+            track = self._track(rule, dev)
+            track.failures, track.retry_at = 0, None
+            if not track.in_flight:
+                track.state = "conflict" if self.attached.get(dev_key) else "held"
+                track.message = why
+
+    def release(self, dev_key: str) -> None:
+        """Rules apply to this device again (a manual attach to the rule's guest, a new rule)."""
+        self.holds.pop(dev_key, None)
+
+    def note_attached(self, dev_key: str, guest: str | None) -> None:
+        """A manual attach (``guest``) or detach (None) that succeeded."""
+        if guest:
+            self.attached[dev_key] = guest
+        else:
+            self.attached.pop(dev_key, None)
+        dev = self.devices.get(dev_key)
+        rule = self.rule_for(dev) if dev is not None else None
+        if dev is not None and rule is not None:
+            track = self._track(rule, dev)
+            if guest == rule.guest:
+                track.state, track.message = "attached", f"attached to {rule.guest}"
+            elif dev_key in self.holds:
+                track.state = "conflict" if guest else "held"
+                track.message = self.holds[dev_key]
+
     def set_rules(self, rules: Iterable[Rule]) -> list[Request]:
         self.rules = list(rules)
         self._tracks = {k: t for k, t in self._tracks.items() if k[0] in self.rules}
         return self.sync(reason="rules changed")
 
     def on_owners(self, attached: Mapping[str, str]) -> None:
-        """A fresh ``usb_owners`` live map. Updates status only: a device the user detached by
-        hand is not re-attached until the next plug or guest start."""
+        """A fresh live owners map. Updates status only, never asks for an attach: a device
+        the engine had attached that is gone from its guest (without an unplug or a guest
+        stop) was detached by someone, and that manual action wins until the next plug."""
         self.attached = dict(attached)
         for dev in self.devices.values():
             rule = self.rule_for(dev)
@@ -215,7 +244,15 @@ class RuleEngine:
             if owner == rule.guest and not track.in_flight:
                 track.state, track.message = "attached", f"attached to {rule.guest}"
             elif track.state == "attached" and owner != rule.guest:
-                track.state, track.message = "waiting", "detached (replug or restart to attach)"
+                why = held_elsewhere(owner) if owner else HOLD_OUTSIDE
+                self.holds.setdefault(dev.key, why)
+                track.state = "conflict" if owner else "held"
+                track.message = self.holds[dev.key]
+            elif owner and owner != rule.guest and not track.in_flight:
+                track.state = "conflict"
+                track.message = self.holds.get(dev.key) or (
+                    f"held by guest '{owner}': detach it there first"
+                )
 
     # -- inputs -----------------------------------------------------------------------------
     def on_usb_events(self, events: Iterable[UsbEvent]) -> list[Request]:
@@ -229,6 +266,8 @@ class RuleEngine:
 
     def _added(self, dev: UsbDevice, action: str) -> list[Request]:
         old = self.devices.get(dev.key)
+        if old is not None and dev.devnum == 0:
+            return []  # the transient DEVNUM='000' change during an attach: keep the record
         if action != "add" and old is not None:
             self.devices[dev.key] = dev  # refresh only (names, driver)
             return []
@@ -239,6 +278,7 @@ class RuleEngine:
         fresh = old is None or (old.busnum, old.devnum) != (dev.busnum, dev.devnum)
         if fresh:
             self._reset(dev.key)  # a (re)plug is a new chance: no backoff carried over
+            self.holds.pop(dev.key, None)  # and it ends a manual hold
         return self._evaluate(dev, "plugged", force=fresh)
 
     def _clear_in_flight(self, dev_key: str) -> None:
@@ -253,6 +293,7 @@ class RuleEngine:
         owner = self.attached.pop(dev.key, None)
         rule = self.rule_for(dev)
         self._reset(dev.key)
+        self.holds.pop(dev.key, None)
         self._clear_in_flight(dev.key)
         if rule is not None:
             track = self._track(rule, dev)
@@ -371,9 +412,13 @@ class RuleEngine:
 
 
 __all__ = [
+    "HOLD_DETACHED",
+    "HOLD_OUTSIDE",
     "AttachRequest",
     "DetachRequest",
     "Request",
     "RuleEngine",
     "RuleStatus",
+    "format_status",
+    "held_elsewhere",
 ]

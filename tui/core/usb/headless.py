@@ -1,12 +1,12 @@
 """``kvmdeck rules --run`` / ``--once`` / ``--list``: apply USB auto-attach rules without the TUI.
 
-One asyncio loop carries libvirt's events (libvirtaio) and the pyudev monitor
-(:class:`tui.adapters.local.udev.UsbMonitor`). The :class:`~tui.core.usb.engine.RuleEngine` decides; one
-consumer task executes its requests one at a time in a worker thread (libvirt calls block).
-Only the holder of the rules lock applies rules; a second instance exits with a message.
+A thin loop around :class:`tui.core.usb.coordinator.UsbCoordinator`, the same one the TUI uses:
+one asyncio loop carries libvirt's events (libvirtaio) and the device feed; blocking work runs in
+:class:`tui.core.runner.Runner`'s daemon threads. Only the holder of the rules lock applies rules;
+a second instance exits with a message.
 
-Exit codes: 0 ok, 1 a rule failed (``--once``), 2 bad rules file or no connection, 3 another
-kvmdeck applies the rules.
+Exit codes: 0 ok, 1 a rule failed (``--once``), 2 bad rules file, no connection or
+``--readonly``, 3 another kvmdeck applies the rules.
 """
 
 from __future__ import annotations
@@ -18,72 +18,25 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TextIO
 
-import libvirt
-
-from tui.adapters.libvirt.connection import ConnectFailed, open_connection, register_event_loop
-from tui.adapters.libvirt.events import EVENT_NAMES
-from tui.adapters.libvirt.hostdev import HostdevError, HostdevResult, execute, usb_owners
 from tui.config import rules_path
-from tui.core.usb.engine import AttachRequest, Request, RuleEngine
+from tui.core.runner import Runner
+from tui.core.usb.coordinator import LIFECYCLE_KINDS, UsbCoordinator, UsbNote
+from tui.core.usb.engine import format_status
+from tui.core.usb.ports import DeviceFeed, UsbServices
 from tui.core.usb.rulelock import RulesLock, passive_message
 from tui.core.usb.rules import Rule, RulesError, load_rules
-from tui.model.usb import UsbDevice, UsbEvent
+from tui.model.usb import HostdevError, UsbEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
-
-
-class DeviceSource(Protocol):
-    """What :class:`tui.adapters.local.udev.UsbMonitor` offers (tests pass their own)."""
-
-    def start(
-        self, loop: asyncio.AbstractEventLoop, on_events: Callable[[list[UsbEvent]], None]
-    ) -> list[UsbDevice]: ...
-
-    def stop(self) -> None: ...
-
-
-def _default_source() -> DeviceSource:
-    from tui.adapters.local.udev import UsbMonitor
-
-    return UsbMonitor()
+START_TIMEOUT_S = 60.0  # guests and owners read, devices listed
+DRAIN_TIMEOUT_S = 30.0  # pending attaches at the end
 
 
 def _say(out: TextIO, text: str) -> None:
     out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
     out.flush()
-
-
-def _what(req: Request) -> str:
-    d = req.device
-    verb = "attach" if isinstance(req, AttachRequest) else "detach"
-    arrow = "→" if verb == "attach" else "←"
-    return (
-        f"{verb} {d.ids} {d.label!r} (bus {d.busnum} device {d.devnum}) {arrow} {req.guest} "
-        f"[{req.reason}]"
-    )
-
-
-def _done(result: HostdevResult | None) -> str:
-    if result is None:
-        return "ok (already gone)"
-    parts = [p for p, on in (("live", result.live), ("config", result.config)) if on]
-    text = f"ok ({'+'.join(parts) or 'nothing to do'})"
-    if result.note:
-        text += f"; {result.note}"
-    if result.config_error:
-        text += f"; config not saved: {result.config_error}"
-    return text
-
-
-def guest_states(conn: Any) -> dict[str, bool]:
-    """{guest name: running} for every guest (blocking)."""
-    states = {}
-    for dom in conn.listAllDomains(0):
-        with contextlib.suppress(libvirt.libvirtError):
-            states[dom.name()] = bool(dom.isActive())
-    return states
 
 
 def _load(path: Path, out: TextIO) -> list[Rule] | None:
@@ -113,21 +66,65 @@ def list_rules(out: TextIO = sys.stdout, *, rules_file: Path | None = None) -> i
     return EXIT_OK
 
 
+def _default_services() -> UsbServices:
+    """The adapters, when the caller passed none. tui/cli/wiring_usb.py builds the same for
+    the TUI; ``kvmdeck rules`` should pass ``usb_services()`` from there."""
+    from tui.adapters.libvirt.connection import (
+        ConnectFailed,
+        is_remote,
+        is_test_driver,
+        open_connection,
+        register_event_loop,
+    )
+    from tui.adapters.libvirt.hostdev import LibvirtHostdev
+    from tui.adapters.libvirt.nodedev import RemoteUsbFeed
+    from tui.adapters.local.udev import UsbMonitor, udev_daemon_running
+
+    def opener(uri: str | None, readonly: bool) -> object:
+        try:
+            return open_connection(uri, readonly)
+        except ConnectFailed as exc:
+            raise HostdevError("not-connected", str(exc)) from exc
+
+    def close(conn: object) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()  # type: ignore[attr-defined]
+
+    return UsbServices(
+        local_feed=UsbMonitor,
+        remote_feed=RemoteUsbFeed,
+        hostdev=LibvirtHostdev,
+        udev_daemon_running=udev_daemon_running,
+        uses_node_devices=lambda c: is_remote(c.getURI()) or is_test_driver(c.getURI()),
+        open_connection=opener,
+        close_connection=close,
+        register_event_loop=register_event_loop,
+    )
+
+
 def run_rules(
     uri: str | None,
     *,
     once: bool = False,
     out: TextIO = sys.stdout,
     rules_file: Path | None = None,
-    source: Callable[[], DeviceSource] | None = None,
+    source: Callable[[], DeviceFeed] | None = None,
     stop_after: float | None = None,
     list_only: bool = False,
+    readonly: bool = False,
+    services: UsbServices | None = None,
 ) -> int:
     """Apply the rules to ``uri``'s guests. ``once``: the devices present now, then exit;
     otherwise keep watching until SIGINT/SIGTERM (or ``stop_after`` seconds, for tests).
-    ``list_only``: print the rules instead (:func:`list_rules`)."""
+    ``list_only``: print the rules instead (:func:`list_rules`). ``readonly`` refuses."""
     if list_only:
         return list_rules(out, rules_file=rules_file)
+    if readonly:
+        out.write(
+            "Rules not applied: read-only (--readonly) never attaches or detaches. "
+            "Use `kvmdeck rules --list` to see them, or run without --readonly.\n"
+        )
+        return EXIT_CONFIG
     path = rules_path() if rules_file is None else Path(rules_file)
     rules = _load(path, out)
     if rules is None:
@@ -143,126 +140,115 @@ def run_rules(
     except RulesError as exc:
         out.write(f"{exc}\n")
         return EXIT_CONFIG
+    svc = services or _default_services()
     try:
-        runner = _Runner(uri, rules_engine=RuleEngine(rules, lock=lock), out=out, once=once)
-        return asyncio.run(runner.main(source or _default_source, stop_after))
+        return asyncio.run(
+            _run(uri, svc, rules, lock, path, out, once, source or svc.local_feed, stop_after)
+        )
     finally:
         lock.release()
 
 
-class _Runner:
-    def __init__(self, uri: str | None, *, rules_engine: RuleEngine, out: TextIO, once: bool):
-        self.uri = uri
-        self.engine = rules_engine
-        self.out = out
-        self.once = once
-        self.conn: Any = None
-        self.queue: asyncio.Queue[Request] = asyncio.Queue()
-        self.failures = 0
-        self.stop = asyncio.Event()
-        self._tasks: set[asyncio.Future[None]] = set()
+async def _until(check: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.01)
+    return True
 
-    def submit(self, requests: list[Request]) -> None:
-        for req in requests:
-            self.queue.put_nowait(req)
 
-    async def worker(self) -> None:
-        while True:
-            req = await self.queue.get()
-            try:
-                present = list(self.engine.devices.values())
-                try:
-                    result = await asyncio.to_thread(execute, self.conn, req, present)
-                except HostdevError as exc:
-                    self.failures += 1
-                    _say(self.out, f"{_what(req)}: FAILED: {exc}")
-                    self.submit(self.engine.on_result(req, str(exc)))
-                else:
-                    _say(self.out, f"{_what(req)}: {_done(result)}")
-                    self.submit(self.engine.on_result(req, None))
-            finally:
-                self.queue.task_done()
+async def _run(
+    uri: str | None,
+    svc: UsbServices,
+    rules: list[Rule],
+    lock: RulesLock,
+    path: Path,
+    out: TextIO,
+    once: bool,
+    make_feed: Callable[[], DeviceFeed],
+    stop_after: float | None,
+) -> int:
+    loop = asyncio.get_running_loop()
+    if not once:
+        svc.register_event_loop()  # before the connection opens, once per process
+    try:
+        conn = await asyncio.to_thread(svc.open_connection, uri, False)
+    except HostdevError as exc:
+        out.write(f"{exc}\n")
+        return EXIT_CONFIG
+    runner = Runner(loop, lambda name, exc: _say(out, f"{name}: {type(exc).__name__}: {exc}"))
+    coord = UsbCoordinator(runner, rules_file=path, on_note=lambda n: _note(out, n))
+    coord.use_rules(rules, lock)
+    port = svc.hostdev(conn)
+    feed = make_feed()
+    unregister: Callable[[], None] | None = None
 
-    def on_usb(self, events: list[UsbEvent]) -> None:
+    def on_usb(events: list[UsbEvent]) -> None:
         for ev in events:
             if ev.action in ("add", "remove"):
-                dev = ev.device
-                label = f"{dev.ids} at bus {dev.busnum} device {dev.devnum}" if dev else ev.sys_path
-                _say(self.out, f"usb {ev.action}: {label}")
-        self.submit(self.engine.on_usb_events(events))
+                d = ev.device
+                label = f"{d.ids} at bus {d.busnum} device {d.devnum}" if d else ev.sys_path
+                _say(out, f"usb {ev.action}: {label}")
+        coord.usb_events(events)
 
-    def on_lifecycle(self, _c: object, dom: Any, event: int, _detail: int, _o: object) -> None:
-        kind = EVENT_NAMES.get(event, "")
-        try:
-            name = dom.name()
-        except libvirt.libvirtError:
-            return
-        if kind in ("started", "stopped", "crashed", "undefined", "defined"):
-            _say(self.out, f"guest {name}: {kind}")
-            self._tasks.add(task := asyncio.ensure_future(self.guest_event(name, kind)))
-            task.add_done_callback(self._tasks.discard)
+    def on_guest(name: str, kind: str) -> None:
+        if kind in LIFECYCLE_KINDS:
+            _say(out, f"guest {name}: {kind}")
+        coord.guest_event(name, kind)
 
-    async def guest_event(self, name: str, kind: str) -> None:
-        """Re-read who holds what (a started guest may have taken its saved devices), then let
-        the engine decide. Once per lifecycle event, never per tick."""
-        with contextlib.suppress(libvirt.libvirtError):
-            owners = await asyncio.to_thread(usb_owners, self.conn)
-            self.engine.on_owners(owners.live_map(self.engine.devices.values()))
-        self.submit(self.engine.on_guest_event(name, kind))
-
-    async def main(self, make_source: Callable[[], DeviceSource], stop_after: float | None) -> int:
-        loop = asyncio.get_running_loop()
-        if not self.once:
-            register_event_loop()  # before the connection opens, once per process
-        try:
-            self.conn = await asyncio.to_thread(open_connection, self.uri)
-        except ConnectFailed as exc:
-            self.out.write(f"{exc}\n")
+    try:
+        coord.set_devices(feed.start(loop, on_usb))
+        coord.set_port(port)
+        if not await _until(lambda: coord.started, START_TIMEOUT_S):
+            out.write(f"No answer from {uri or 'libvirt'} within {START_TIMEOUT_S:.0f} s.\n")
             return EXIT_CONFIG
-        callback_id: int | None = None
-        source = make_source()
-        worker = asyncio.create_task(self.worker())
-        try:
-            devices = source.start(loop, self.on_usb)
-            running = await asyncio.to_thread(guest_states, self.conn)
-            owners = await asyncio.to_thread(usb_owners, self.conn)
-            _say(
-                self.out,
-                f"{len(self.engine.rules)} rule(s), {len(devices)} USB device(s), "
-                f"{sum(running.values())}/{len(running)} guest(s) running",
-            )
-            self.submit(self.engine.sync(devices, running, owners.live_map(devices)))
-            if self.once:
-                source.stop()
-                await self.queue.join()
-                for st in self.engine.statuses():
-                    _say(
-                        self.out,
-                        f"rule {st.rule.describe()}: {st.state}"
-                        + (f": {st.message}" if st.message else ""),
-                    )
-                return EXIT_FAILED if self.failures else EXIT_OK
-            callback_id = self.conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self.on_lifecycle, None
-            )
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.stop.set)
-            if stop_after is not None:
-                loop.call_later(stop_after, self.stop.set)
-            while not self.stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), timeout=1.0)
-                self.submit(self.engine.tick())
-            await self.queue.join()
-            return EXIT_OK
-        finally:
-            source.stop()
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-            if callback_id is not None:
-                with contextlib.suppress(libvirt.libvirtError):
-                    self.conn.domainEventDeregisterAny(callback_id)
-            with contextlib.suppress(libvirt.libvirtError):
-                self.conn.close()
+        running = coord.running
+        _say(
+            out,
+            f"{len(rules)} rule(s), {len(coord.devices)} USB device(s), "
+            f"{sum(running.values())}/{len(running)} guest(s) running",
+        )
+        if once:
+            feed.stop()
+            await _until(lambda: coord.idle, DRAIN_TIMEOUT_S)
+            for line in coord.status_lines():
+                _say(out, line)
+            return EXIT_FAILED if coord.failures else EXIT_OK
+        unregister = await asyncio.to_thread(port.watch_guests, on_guest)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        if stop_after is not None:
+            loop.call_later(stop_after, stop.set)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            coord.tick()
+        await _until(lambda: coord.idle, DRAIN_TIMEOUT_S)
+        return EXIT_OK
+    finally:
+        feed.stop()
+        coord.close()
+        runner.close()
+        if unregister is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(unregister), 5.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.to_thread(svc.close_connection, conn), 5.0)
+
+
+def _note(out: TextIO, note: UsbNote) -> None:
+    _say(out, note.text)
+
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "format_status",
+    "list_rules",
+    "run_rules",
+]

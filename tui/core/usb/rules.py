@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,18 @@ def save_rules(rules: Iterable[Rule], path: Path | None = None) -> Path:
     return path
 
 
+def update_rules(
+    change: Callable[[list[Rule]], list[Rule]], path: Path | None = None
+) -> list[Rule]:
+    """Read-modify-write: re-read ``rules.toml`` (so a hand edit or another instance's change
+    is kept), apply ``change``, write it atomically, return the new rules. A file that does not
+    load is never written: its :class:`RulesError` is raised instead. Blocks (file I/O)."""
+    path = rules_path() if path is None else Path(path)
+    rules = change(load_rules(path))
+    save_rules(rules, path)
+    return rules
+
+
 __all__ = [
     "Rule",
     "RulesError",
@@ -218,4 +230,5 @@ __all__ = [
     "load_rules",
     "parse_rules",
     "save_rules",
+    "update_rules",
 ]

@@ -1,24 +1,29 @@
-"""A yes/no question before anything destructive."""
+"""A yes/no question before anything destructive: y, n or Esc.
+
+The question is plain text (guest and device names may hold ``[``: never markup) and wraps
+inside a box that fits an 80-column terminal.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Static
+
+from tui.ui import actions
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
-    ]
+    BINDINGS = actions.bindings("confirm")
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: 64; height: auto; border: thick $error; background: $surface; padding: 1 2;
+        width: 100%; max-width: 72; height: auto; max-height: 100%;
+        border: thick $error; background: $surface; padding: 1 2;
     }
+    ConfirmScreen #question { width: 100%; height: auto; }
     ConfirmScreen Horizontal { height: auto; align: right middle; margin-top: 1; }
     ConfirmScreen Button { margin-left: 2; }
     """
@@ -30,10 +35,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, id="question")
+            yield Static(Text(self.question), id="question")
             with Horizontal():
-                yield Button("No (n)", id="no")
-                yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
+                yield Button(Text("No (n)"), id="no")
+                yield Button(Text(f"{self.yes_label} (y)"), id="yes", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -7,7 +7,7 @@ Nothing here talks to libvirt or starts programs: the screens read and drive a
 from __future__ import annotations
 
 import time
-from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo, ViewerState
+if TYPE_CHECKING:  # types only: the UI never imports the adapters (import-linter contract)
+    from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo
 
 
 class ClientCommandDialog(ModalScreen[None]):
@@ -63,9 +64,9 @@ def _started(info: ViewerInfo) -> str:
 
 
 def _state(info: ViewerInfo) -> str:
-    if info.state is ViewerState.FAILED and info.detail:
+    if info.state.value == "failed" and info.detail:  # ViewerState, compared by value
         return f"failed: {info.detail}"
-    if info.state is ViewerState.CONNECTED and info.connect_s is not None:
+    if info.state.value == "connected" and info.connect_s is not None:
         return f"connected ({info.connect_s:.1f} s)"
     return info.state.value
 
@@ -148,15 +149,13 @@ class ViewersScreen(ModalScreen[None]):
         if vid is None:
             self.notify("No viewer selected.", severity="warning", timeout=3)
             return
-        self.run_worker(
-            partial(self._close, vid), thread=True, group="viewers.close", exit_on_error=False
+        launcher = self.launcher
+        self.app.runner.submit(  # type: ignore[attr-defined]
+            "close viewer", lambda: launcher.close(vid), done=self._viewer_closed
         )
 
-    def _close(self, vid: int) -> None:
-        info = self.launcher.close(vid)
-        if info is not None:
-            self.app.call_from_thread(self._viewer_closed, info)
-
-    def _viewer_closed(self, info: ViewerInfo) -> None:
+    def _viewer_closed(self, info: ViewerInfo | None) -> None:
+        if info is None:
+            return
         self.notify(f"Closed the viewer of {info.guest} (pid {info.pid}).", timeout=3)
         self.action_refresh()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, RichLog, Static
 
-from tui.adapters.libvirt.domxml import DomainInfo
-from tui.adapters.libvirt.stats import GuestSample, History
+from tui.model.domain import DomainInfo
+from tui.model.fleet import Change, Fleet
+from tui.model.guest import GuestSample
+from tui.model.ids import GuestKey
+from tui.model.rates import History
+from tui.ui import actions
 from tui.ui.widgets.chart import Chart
 from tui.util import DASH, fmt_bytes, fmt_pct, fmt_rate
 
@@ -19,31 +23,33 @@ def summary_table(info: DomainInfo | None, sample: GuestSample | None) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
+
+    def row(label: str, value: str) -> None:
+        t.add_row(label, Text(value))  # guest-supplied strings are never markup
+
     if info is None:
-        t.add_row("XML", "not read yet")
+        row("XML", "not read yet")
         return t
-    t.add_row("Name", info.name)
-    t.add_row("UUID", info.uuid)
-    t.add_row("State", sample.state if sample else DASH)
-    t.add_row("Type", f"{info.emulator_type} {info.arch} {info.machine}".strip())
-    t.add_row("vCPUs", str(info.vcpus))
-    t.add_row(
-        "Memory", f"{fmt_bytes(info.cur_mem_kib * 1024)} of {fmt_bytes(info.max_mem_kib * 1024)}"
-    )
+    row("Name", info.name)
+    row("UUID", info.uuid)
+    row("State", sample.state if sample else DASH)
+    row("Type", f"{info.emulator_type} {info.arch} {info.machine}".strip())
+    row("vCPUs", str(info.vcpus))
+    row("Memory", f"{fmt_bytes(info.cur_mem_kib * 1024)} of {fmt_bytes(info.max_mem_kib * 1024)}")
     for d in info.disks:
-        t.add_row(f"Disk {d.target}", f"{d.device} {d.bus} {d.source}")
+        row(f"Disk {d.target}", f"{d.device} {d.bus} {d.source}")
     for n in info.nics:
-        t.add_row(f"NIC {n.target or n.mac}", f"{n.type} {n.model} {n.mac} {n.source}".strip())
+        row(f"NIC {n.target or n.mac}", f"{n.type} {n.model} {n.mac} {n.source}".strip())
     for g in info.graphics:
         where = g.socket or f"{g.listen or '*'}:{g.port or 'auto'}"
         tls = f" tls {g.tls_port}" if g.tls_port else ""
-        t.add_row("Graphics", f"{g.type} {where}{tls}")
+        row("Graphics", f"{g.type} {where}{tls}")
     for h in info.usb_hostdevs:
         ids = f"{h.vendor or 0:04x}:{h.product or 0:04x}" if h.vendor is not None else "?"
         addr = f" bus {h.bus} dev {h.device}" if h.bus is not None else ""
-        t.add_row("USB hostdev", f"{ids}{addr}")
+        row("USB hostdev", f"{ids}{addr}")
     if not info.graphics:
-        t.add_row("Graphics", "none")
+        row("Graphics", "none")
     return t
 
 
@@ -54,7 +60,7 @@ def _sum_rate(a: float | None, b: float | None) -> str:
 
 
 class GuestDetailScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="detail.back")]
+    BINDINGS = actions.bindings("detail")
     DEFAULT_CSS = """
     GuestDetailScreen #summary { width: 60; padding: 1 2; border: round $accent; height: 1fr; }
     GuestDetailScreen #charts { width: 1fr; padding: 0 1; }
@@ -63,13 +69,13 @@ class GuestDetailScreen(Screen[None]):
     GuestDetailScreen #guest-events { height: 10; border: round $panel; }
     """
 
-    def __init__(self, key: str, title: str) -> None:
+    def __init__(self, key: GuestKey, title: str) -> None:
         super().__init__()
-        self.row_key = key
+        self.key = key
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        yield Label(self.title_text, id="detail-title")
+        yield Label(Text(self.title_text), id="detail-title")
         with Horizontal():
             yield Static(id="summary")
             with Vertical(id="charts"):
@@ -78,6 +84,20 @@ class GuestDetailScreen(Screen[None]):
                     yield Chart(id=f"chart-{name}", classes="chart")
         yield RichLog(id="guest-events", markup=False, wrap=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        fleet = getattr(self.app, "fleet", None)
+        if fleet is not None:
+            self.render_fleet(fleet, Change(hosts=frozenset({self.key.host})))
+
+    def render_fleet(self, fleet: Fleet, change: Change) -> None:
+        if self.key.host not in change.hosts and self.key not in change.changed:
+            return
+        g = fleet.guest(self.key)
+        if g is None:
+            self.show(None, None, None, [])
+            return
+        self.show(g.info, g.sample, g.history, list(g.events))
 
     def show(
         self,
@@ -113,4 +133,4 @@ class GuestDetailScreen(Screen[None]):
         log = self.query_one("#guest-events", RichLog)
         log.clear()
         for line in events[-50:]:
-            log.write(line)
+            log.write(Text(line))

@@ -9,12 +9,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.model.vt import Status, VtReport
+from tui.ui import actions
 
 STYLE = {
     Status.OK: "bold green",
@@ -60,7 +60,7 @@ def notes_text(report: VtReport) -> str:
 
 
 class DoctorScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="doctor.close")]
+    BINDINGS = actions.bindings("doctor")
     DEFAULT_CSS = """
     DoctorScreen { align: center middle; }
     DoctorScreen > VerticalScroll {

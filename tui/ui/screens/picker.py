@@ -1,15 +1,20 @@
-"""Pick a guest (for a USB attach or a rule), with a "persistent" choice."""
+"""Pick a guest (for a USB attach or a rule), with a "persistent" choice.
+
+The title (a device's names) and the guest names are plain text, never markup.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Label, OptionList
 from textual.widgets.option_list import Option
+
+from tui.ui import actions
 
 
 @dataclass(frozen=True)
@@ -19,10 +24,7 @@ class Pick:
 
 
 class GuestPicker(ModalScreen[Pick | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="picker.cancel"),
-        Binding("space", "toggle_persistent", "Persistent", id="picker.persistent", show=False),
-    ]
+    BINDINGS = actions.bindings("picker")
     DEFAULT_CSS = """
     GuestPicker { align: center middle; }
     GuestPicker > Vertical {
@@ -40,9 +42,9 @@ class GuestPicker(ModalScreen[Pick | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="picker-title")
+            yield Label(self.title_text, id="picker-title", markup=False)
             yield OptionList(
-                *[Option(f"{name}  ({state})", id=name) for name, state in self.guests],
+                *[Option(Text(f"{name}  ({state})"), id=name) for name, state in self.guests],
                 id="picker-guests",
             )
             yield Checkbox(

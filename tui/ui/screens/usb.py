@@ -1,32 +1,60 @@
-"""The USB screen: device table, event log, where the data comes from, attach/detach requests.
+"""The USB screen: device table, event log, where the data comes from, and its own actions.
 
-The screen does not start a source. The app owns the :class:`tui.adapters.local.udev.UsbMonitor` (or a
-libvirt ``NodeDeviceWatch`` for a remote host) and feeds the screen with :meth:`set_devices`
-and :meth:`apply_events`; both work before the screen is first shown. Attach and detach keys
-post :class:`UsbScreen.AttachRequested` / :class:`UsbScreen.DetachRequested`, which bubble to
-the app.
+The screen does not start a source: :class:`tui.ui.usb_feature.UsbFeature` owns the feed and
+feeds the screen with :meth:`set_devices` and :meth:`apply_events` (both work before the screen
+is first shown). The keys are handled here (picker, confirmation, messages) and carried out by
+the :class:`UsbActions` given to the screen (the feature, which hands them to the coordinator).
+Every string a device supplies is shown as plain text, never as markup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.ui import actions
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.picker import GuestPicker, Pick
 from tui.ui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
 
 LOCAL_SOURCE = "udev on this host"
 NO_UDEV_WARNING = "no udev daemon: names from sysfs, no bind events"
 NO_RULES = "No auto-attach rules (R on a device makes one)."
+NO_ACTIONS = "USB actions are not available here."
 
 
 def remote_source(host: str) -> str:
     return f"libvirt node devices of {host}"
+
+
+class UsbActions(Protocol):
+    """What the screen's keys need (implemented by :class:`tui.ui.usb_feature.UsbFeature`).
+
+    The action methods return why they refused (shown as a warning) or None when the work was
+    started; its outcome arrives later as a notification and an event-log line."""
+
+    @property
+    def readonly(self) -> bool: ...
+
+    def guest_choices(self) -> list[tuple[str, str]]: ...
+
+    def live_owner(self, device: UsbDevice) -> str | None: ...
+
+    def attach(self, device: UsbDevice, guest: str, persistent: bool) -> str | None: ...
+
+    def move(self, device: UsbDevice, owner: str, guest: str, persistent: bool) -> str | None: ...
+
+    def detach(self, device: UsbDevice, guest: str) -> str | None: ...
+
+    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None: ...
+
+    def forget_rules(self, device: UsbDevice) -> str | None: ...
 
 
 class UsbScreen(Screen[None]):
@@ -37,36 +65,7 @@ class UsbScreen(Screen[None]):
     UsbScreen #usb-rules { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("escape", "go_back", "Back", id="usb.back"),
-        Binding("r", "toggle_root_hubs", "Root hubs", id="usb.root_hubs"),
-        Binding("a", "attach", "Attach", id="usb.attach"),
-        Binding("d", "detach", "Detach", id="usb.detach"),
-        Binding("R", "rule", "Always attach (rule)", id="usb.rule"),
-        Binding("D", "forget_rule", "Forget rule", id="usb.forget_rule"),
-    ]
-
-    class AttachRequested(Message):
-        """The user asked to attach ``device`` to a guest (the app picks or asks which)."""
-
-        def __init__(self, device: UsbDevice) -> None:
-            super().__init__()
-            self.device = device
-
-    class DetachRequested(Message):
-        """The user asked to detach ``device`` from the guest that owns it."""
-
-        def __init__(self, device: UsbDevice, owner: str) -> None:
-            super().__init__()
-            self.device = device
-            self.owner = owner
-
-    class RuleRequested(Message):
-        """The user asked to always attach ``device`` to a guest (an auto-attach rule)."""
-
-        def __init__(self, device: UsbDevice) -> None:
-            super().__init__()
-            self.device = device
+    BINDINGS = actions.bindings("usb")
 
     def __init__(
         self,
@@ -75,13 +74,16 @@ class UsbScreen(Screen[None]):
         devices: Iterable[UsbDevice] = (),
         name: str | None = None,
         id: str | None = None,
+        actions: UsbActions | None = None,
+        show_root_hubs: bool = False,
     ) -> None:
         super().__init__(name=name, id=id)
-        self.table = UsbTable(id="usb-table")
+        self.actions = actions
+        self.table = UsbTable(id="usb-table", show_root_hubs=show_root_hubs)
         self.event_log = UsbEventLog(id="usb-log")
-        self.source_line = Static(source, id="usb-source")
-        self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning")
-        self.rules_line = Static(NO_RULES, id="usb-rules")
+        self.source_line = Static(source, id="usb-source", markup=False)
+        self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning", markup=False)
+        self.rules_line = Static(NO_RULES, id="usb-rules", markup=False)
         self._source = source
         self._udev_running = udev_running
         self.table.set_devices(devices)
@@ -111,7 +113,7 @@ class UsbScreen(Screen[None]):
         self.table.set_devices(devices)
 
     def apply_events(self, events: list[UsbEvent]) -> None:
-        """Feed a batch from the monitor (the ``on_events`` callback of ``UsbMonitor.start``)."""
+        """Feed a batch from the monitor (the ``on_events`` callback of a device feed)."""
         self.table.apply_events(events)
         self.event_log.log_events(events)
 
@@ -122,15 +124,45 @@ class UsbScreen(Screen[None]):
     ) -> None:
         self.table.set_owners(by_address, by_ids)
 
+    def set_rules_status(self, text: str) -> None:
+        """One line per rule and its state (attached, pending, failed …), as plain text."""
+        self.rules_line.update(Text(text))
+
     @property
     def warning_shown(self) -> bool:
         return not self.warning_line.has_class("-hidden")
 
     def _show_source(self) -> None:
-        self.source_line.update(self._source)
+        self.source_line.update(Text(self._source))
         self.warning_line.set_class(self._udev_running, "-hidden")
 
-    # -- actions ------------------------------------------------------------------------
+    # -- keys ---------------------------------------------------------------------------
+    def _say(self, text: str, severity: str = "warning") -> None:
+        self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """--readonly: the mutating USB keys are greyed in the footer (the registry decides)."""
+        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+
+    def _ready(self, action_id: str) -> tuple[UsbDevice, UsbActions] | None:
+        if actions.refuse(self.app, action_id):
+            return None
+        device = self.table.selected_device
+        if device is None:
+            self._say("No USB device selected")
+            return None
+        if self.actions is None:
+            self._say(NO_ACTIONS)
+            return None
+        if self.actions.readonly:
+            self._say("Read-only (--readonly): USB devices and rules are not changed here.")
+            return None
+        return device, self.actions
+
+    def _refused(self, why: str | None) -> None:
+        if why:
+            self._say(why)
+
     def action_go_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
@@ -140,40 +172,61 @@ class UsbScreen(Screen[None]):
         self.notify(f"Root hubs {'shown' if shown else 'hidden'}", timeout=1.5)
 
     def action_attach(self) -> None:
-        device = self.table.selected_device
-        if device is None:
-            self.notify("No USB device selected", severity="warning")
+        ready = self._ready("usb.attach")
+        if ready is None:
             return
-        self.post_message(self.AttachRequested(device))
+        dev, actions = ready
+        owner = actions.live_owner(dev)
 
-    def action_rule(self) -> None:
-        device = self.table.selected_device
-        if device is None:
-            self.notify("No USB device selected", severity="warning")
-            return
-        self.post_message(self.RuleRequested(device))
+        def picked(choice: Pick | None) -> None:
+            if choice is None:
+                return
+            if owner == choice.guest:
+                self._say(f"{dev.label} is already attached to {owner}.", "information")
+                return
+            if not owner:
+                self._refused(actions.attach(dev, choice.guest, choice.persistent))
+                return
 
-    class ForgetRuleRequested(Message):
-        """The user asked to delete the auto-attach rule(s) matching ``device``."""
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._refused(actions.move(dev, owner, choice.guest, choice.persistent))
 
-        def __init__(self, device: UsbDevice) -> None:
-            super().__init__()
-            self.device = device
+            question = (
+                f"{dev.label} is attached to '{owner}'. Detach it there and attach it to "
+                f"'{choice.guest}'?"
+            )
+            self.app.push_screen(ConfirmScreen(question, yes_label="Move"), confirmed)
 
-    def action_forget_rule(self) -> None:
-        device = self.table.selected_device
-        if device is None:
-            self.notify("No USB device selected", severity="warning")
-            return
-        self.post_message(self.ForgetRuleRequested(device))
-
-    def set_rules_status(self, text: str) -> None:
-        """One line per rule and its state (attached, pending, failed …)."""
-        self.rules_line.update(text)
+        title = f"Attach {dev.label} ({dev.ids}, {dev.address}) to:"
+        self.app.push_screen(GuestPicker(title, actions.guest_choices()), picked)
 
     def action_detach(self) -> None:
-        device = self.table.selected_device
-        if device is None:
-            self.notify("No USB device selected", severity="warning")
+        ready = self._ready("usb.detach")
+        if ready is None:
             return
-        self.post_message(self.DetachRequested(device, self.table.owner_of(device)))
+        dev, actions = ready
+        owner = actions.live_owner(dev) or self.table.owner_of(dev)
+        if not owner:
+            self._say(f"{dev.label} is not attached to any guest.")
+            return
+        self._refused(actions.detach(dev, owner))
+
+    def action_rule(self) -> None:
+        ready = self._ready("usb.rule")
+        if ready is None:
+            return
+        dev, actions = ready
+
+        def picked(choice: Pick | None) -> None:
+            if choice is not None:
+                self._refused(actions.add_rule(dev, choice.guest, choice.persistent))
+
+        title = f"Always attach {dev.label} ({dev.ids}) to:"
+        self.app.push_screen(GuestPicker(title, actions.guest_choices()), picked)
+
+    def action_forget_rule(self) -> None:
+        ready = self._ready("usb.forget_rule")
+        if ready is not None:
+            dev, actions = ready
+            self._refused(actions.forget_rules(dev))

@@ -1,18 +1,19 @@
-"""The guest table: keyed rows, fixed-width columns, only changed cells are written."""
+"""The guest table: renders the fleet's guests. Keyed rows, fixed-width columns, and only
+changed cells are written. It holds no canonical state: the fleet does; it keeps render caches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual.cache import LRUCache
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from tui.adapters.libvirt.stats import GuestSample, History
+from tui.model.fleet import Change, Fleet, Guest
+from tui.model.guest import GuestSample
+from tui.model.ids import GuestKey
+from tui.model.rates import History
+from tui.ui.compat import CachedDataTable
 from tui.ui.widgets.spark import sparkline
 from tui.util import DASH, fmt_bytes, fmt_duration, fmt_pct, fmt_rate
 
@@ -74,8 +75,8 @@ def _num(v: float | None) -> float:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", 22, lambda s, h, _: s.name, lambda s: s.name.lower()),
-    Column("host", "Host", 12, lambda s, h, host: host, None),
+    Column("name", "Name", 22, lambda s, h, _: Text(s.name), lambda s: s.name.lower()),
+    Column("host", "Host", 12, lambda s, h, host: Text(host), None),
     Column("state", "State", 13, _state, lambda s: s.state),
     Column("vcpus", "vCPU", 4, lambda s, h, _: DASH if s.vcpus is None else str(s.vcpus)),
     Column("cpu", "CPU%", 6, lambda s, h, _: fmt_pct(s.cpu_pct), lambda s: _num(s.cpu_pct), "cpu"),
@@ -115,95 +116,33 @@ COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 SORTS = {"cpu": "cpu", "mem": "mem", "name": "name", "disk": "rd", "net": "rx"}
 
 
-class GuestTable(DataTable[str | Text]):
-    """Rows keyed ``"<host index>/<uuid>"``."""
+class GuestTable(CachedDataTable):
+    """Rows keyed by :attr:`GuestKey.row`; the data comes from the fleet."""
 
     DEFAULT_CSS = """
     GuestTable { height: 1fr; }
     """
 
     def __init__(self, show_host: bool = False, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", zebra_stripes=True, **kw)
         self.columns_shown = tuple(c for c in COLUMNS if show_host or c.key != "host")
-        self.samples: dict[str, GuestSample] = {}
-        self.hosts: dict[str, str] = {}
+        self.fleet = Fleet()  # the app's store, set on the first sync
         self._cells: dict[str, tuple[str | Text, ...]] = {}
         self.sort_key = "name"
         self.sort_reverse = False
         self.name_filter = ""
         self.cell_writes = 0  # for tests and the bench: how many cells were actually written
-        self.cell_renders = 0  # cells rendered to segments (cache misses below)
-        # DataTable keys its render caches on one update counter that every update_cell bumps,
-        # so one changed cell re-renders every visible cell. This cache keys a cell's lines on
-        # its value object (unchanged cells keep theirs, see update_host), place and style.
-        self._cell_lines: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]] = (
-            LRUCache(4096)
-        )
 
     def on_mount(self) -> None:
         for col in self.columns_shown:
             self.add_column(col.label, width=col.width, key=col.key)
-
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> list[list[Segment]]:
-        column_key = self._column_locations.get_key(column_index)
-        row_key = self._header_row_key if row_index < 0 else self._row_locations.get_key(row_index)
-        if column_key is None or row_key is None:  # row labels, or a row that is going away
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        value: object = (
-            self.columns[column_key].label
-            if row_index < 0
-            else self._data.get(row_key, {}).get(column_key)
-        )
-        key = (
-            row_key,
-            column_key,
-            row_index,  # the cell's segments carry {"row": index} meta for mouse clicks
-            column_index,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self.show_cursor,
-            self.cursor_type,
-            self.fixed_rows,
-            self.fixed_columns,
-            self._pseudo_class_state,
-        )
-        hit = self._cell_lines.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        self.cell_renders += 1
-        self._cell_lines[key] = (value, lines)
-        return lines
-
-    def _forget_cells(self) -> None:
-        if hasattr(self, "_cell_lines"):  # DataTable.__init__ already styles and clears
-            self._cell_lines.clear()
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._forget_cells()
-
-    def notify_style_update(self) -> None:
-        self._forget_cells()
-        super().notify_style_update()
 
     @property
     def stat_columns(self) -> tuple[str, ...]:
         """The libvirt stat groups the visible columns need."""
         return tuple(sorted({c.group for c in self.columns_shown if c.group}))
 
-    def selected_key(self) -> str | None:
+    def selected_row(self) -> str | None:
         if self.row_count == 0:
             return None
         try:
@@ -211,100 +150,86 @@ class GuestTable(DataTable[str | Text]):
         except (CellDoesNotExist, RowDoesNotExist):
             return None
 
-    def selected_sample(self) -> GuestSample | None:
-        key = self.selected_key()
-        return self.samples.get(key) if key else None
+    def selected_key(self) -> GuestKey | None:
+        row = self.selected_row()
+        return GuestKey.parse_row(row) if row is not None else None
 
-    def _render_row(
-        self, s: GuestSample, hist: History | None, host: str
-    ) -> tuple[str | Text, ...]:
-        return tuple(c.render(s, hist, host) for c in self.columns_shown)
+    @property
+    def samples(self) -> dict[str, GuestSample]:
+        """Row key -> sample of every guest in the fleet (derived; tests and the bench)."""
+        return {g.key.row: g.sample for g in self.fleet.guests()}
+
+    def selected_guest(self) -> Guest | None:
+        key = self.selected_key()
+        return self.fleet.guest(key) if key is not None else None
+
+    def selected_sample(self) -> GuestSample | None:
+        g = self.selected_guest()
+        return g.sample if g is not None else None
+
+    def _render_row(self, g: Guest, label: str, stale: float | None) -> tuple[str | Text, ...]:
+        cells = tuple(c.render(g.sample, g.history, label) for c in self.columns_shown)
+        if stale is None and not g.error:
+            return cells
+        # A reconnecting host's figures are frozen: say so and dim them. Odd XML: say so.
+        out: list[str | Text] = []
+        for col, cell in zip(self.columns_shown, cells, strict=True):
+            text = cell.copy() if isinstance(cell, Text) else Text(cell)
+            if col.key == "state":
+                note = f"stale {stale:.0f}s" if stale is not None else "XML unreadable"
+                text = Text(note, style="bold yellow" if stale is not None else "bold red")
+            elif stale is not None:
+                text.stylize("dim")
+            out.append(text)
+        return tuple(out)
 
     def _visible(self, s: GuestSample) -> bool:
         return not self.name_filter or self.name_filter.lower() in s.name.lower()
 
-    def update_host(
-        self,
-        host_index: int,
-        host_label: str,
-        samples: list[GuestSample],
-        history: dict[str, History],
-    ) -> None:
-        """Apply one host's tick: add, update (changed cells only) and remove rows."""
-        prefix = f"{host_index}/"
-        seen = set()
+    def sync(self, fleet: Fleet, change: Change) -> None:
+        """Apply a change of the fleet: add, update (changed cells only) and remove rows."""
+        self.fleet = fleet
         structure_changed = False
         writes: dict[str, list[tuple[str, str | Text]]] = {}
-        for s in samples:
-            key = prefix + s.uuid
-            seen.add(key)
-            self.samples[key] = s
-            self.hosts[key] = host_label
-            if not self._visible(s):
-                if key in self._cells:
-                    self.remove_row(key)
-                    del self._cells[key]
+        for key in change.removed:
+            structure_changed |= self._drop(key.row)
+        for host_id in change.hosts:
+            host = fleet.hosts.get(host_id)
+            if host is None:
                 continue
-            cells = self._render_row(s, history.get(s.uuid), host_label)
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*cells, key=key)
-                self.cell_writes += len(cells)
-                structure_changed = True
-            else:
-                kept = list(old)
-                for i, (col, new, prev) in enumerate(
-                    zip(self.columns_shown, cells, old, strict=True)
-                ):
-                    if new != prev:
-                        writes.setdefault(key, []).append((col.key, new))
-                        self.cell_writes += 1
-                        kept[i] = new
-                # Keep the objects the table holds: apply_sort finds rows by the state cell's id.
-                cells = tuple(kept)
-            self._cells[key] = cells
-        self._write_cells(writes)
-        for key in [k for k in self.samples if k.startswith(prefix) and k not in seen]:
-            self.drop(key)
-            structure_changed = True
-        if structure_changed or self.sort_key != "name":
+            stale = host.stale_for()
+            for g in host.guests.values():
+                row = g.key.row
+                if not self._visible(g.sample):
+                    structure_changed |= self._drop(row)
+                    continue
+                cells = self._render_row(g, host.label, stale)
+                old = self._cells.get(row)
+                if old is None:
+                    self.add_row(*cells, key=row)
+                    self.cell_writes += len(cells)
+                    structure_changed = True
+                else:
+                    kept = list(old)
+                    for i, (col, new, prev) in enumerate(
+                        zip(self.columns_shown, cells, old, strict=True)
+                    ):
+                        if new != prev:
+                            writes.setdefault(row, []).append((col.key, new))
+                            self.cell_writes += 1
+                            kept[i] = new
+                    # Keep the objects the table holds: apply_sort finds rows by the state cell.
+                    cells = tuple(kept)
+                self._cells[row] = cells
+        self.write_cells(writes)
+        if structure_changed or (writes and self.sort_key != "name"):
             self.apply_sort()
 
-    def _write_cells(self, writes: dict[str, list[tuple[str, str | Text]]]) -> None:
-        """``update_cell`` for many cells at once, repainting only the rows that changed.
-
-        ``DataTable.update_cell`` repaints the whole table for each cell it writes: header,
-        every row and the empty area below (bench P1). This writes the same data, bumps the
-        table's update counter once, and refreshes just the changed rows' regions.
-        """
-        if not writes:
-            return
-        for key, cells in writes.items():
-            row = self._data[RowKey(key)]
-            for column, value in cells:
-                row[ColumnKey(column)] = value
-        self._update_count += 1
-        for key in writes:
-            self.refresh_row(self.get_row_index(key))
-
-    def set_state(self, key: str, state: str) -> bool:
-        """An event changed a guest's state: show it now, before the next tick."""
-        if key not in self._cells:
+    def _drop(self, row: str) -> bool:
+        if self._cells.pop(row, None) is None:
             return False
-        cell = Text(state, style=STATE_STYLE.get(state, ""))
-        idx = [c.key for c in self.columns_shown].index("state")
-        cells = list(self._cells[key])
-        cells[idx] = cell
-        self._cells[key] = tuple(cells)
-        self.update_cell(key, "state", cell)
-        self.cell_writes += 1
+        self.remove_row(row)
         return True
-
-    def drop(self, key: str) -> None:
-        self.samples.pop(key, None)
-        self.hosts.pop(key, None)
-        if self._cells.pop(key, None) is not None:
-            self.remove_row(key)
 
     def set_sort(self, what: str) -> None:
         """Sort by a field; choosing the same field again reverses the order (virt-top's way)."""
@@ -320,25 +245,29 @@ class GuestTable(DataTable[str | Text]):
         col = COLUMN_BY_KEY[self.sort_key]
         if col.sort is None or self.row_count < 2:
             return
-        keep = self.selected_key()
+        keep = self.selected_row()
         sorter = col.sort
         # DataTable.sort hands the key function the row's cells, not its key. The state cell
         # is a Text object unique to its row, so its identity leads back to the row key.
         state_idx = [c.key for c in self.columns_shown].index("state")
-        by_cell = {id(cells[state_idx]): key for key, cells in self._cells.items()}
+        by_cell = {id(cells[state_idx]): row for row, cells in self._cells.items()}
+        fleet = self.fleet
 
-        def order(cells: tuple[object, ...]) -> tuple[float | str, str]:
-            s = self.samples[by_cell[id(cells[state_idx])]]
-            return (sorter(s), s.name)
+        def order(cells: tuple[object, ...]) -> tuple[float | str, str, str]:
+            row = by_cell[id(cells[state_idx])]
+            g = fleet.guest(GuestKey.parse_row(row))
+            if g is None:
+                return (-1.0, "", row)
+            return (sorter(g.sample), g.name, row)  # equal keys keep a stable order
 
         self.sort(key=order, reverse=self.sort_reverse)
         # DataTable.sort keeps the cursor's row *index*; restore the selection by key.
         if keep is not None:
-            self.select_key(keep)
+            self.select_row(keep)
 
-    def select_key(self, key: str) -> None:
+    def select_row(self, row: str) -> None:
         try:
-            index = self.get_row_index(key)
+            index = self.get_row_index(row)
         except RowDoesNotExist:
             return
         self.move_cursor(row=index, animate=False)
@@ -346,13 +275,4 @@ class GuestTable(DataTable[str | Text]):
     def set_filter(self, text: str) -> None:
         """Filter rows by name (``/``). Rows re-appear when the filter is cleared."""
         self.name_filter = text
-        for key, s in list(self.samples.items()):
-            visible = self._visible(s)
-            if visible and key not in self._cells:
-                cells = self._render_row(s, None, self.hosts.get(key, ""))
-                self.add_row(*cells, key=key)
-                self._cells[key] = cells
-            elif not visible and key in self._cells:
-                self.remove_row(key)
-                del self._cells[key]
-        self.apply_sort()
+        self.sync(self.fleet, Change(hosts=frozenset(self.fleet.hosts)))

@@ -6,7 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.adapters.local.hoststats import HostHistory, HostSample
+from tui.model.host import HostSample
+from tui.model.rates import History as HostHistory
 from tui.ui.widgets.spark import bar, sparkline
 from tui.util import DASH, fmt_bytes, fmt_duration, fmt_rate
 

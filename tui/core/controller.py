@@ -1,0 +1,285 @@
+"""One controller per host: the link, its backoff, polls, events and guest actions.
+
+No textual here. Everything runs on the event loop's thread; blocking calls go through the
+:class:`~tui.core.runner.Runner` (daemon threads). The rules:
+
+- at most one poll per host in flight (:class:`~tui.core.scheduler.SingleFlight`); an event
+  during a poll marks the host dirty and the next poll follows the current one;
+- a connect or a poll that does not answer within :data:`NO_ANSWER_S` is abandoned: the host is
+  reported as "no answer … after 10 s", its connection is dropped (closed in a thread that
+  nobody waits for) and a fresh one is tried with backoff, without delaying other hosts;
+- an invalid URI is not retried;
+- results of an abandoned connection (an older *generation*) are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.core.ports import BackendError, HostBackend, HostEvents
+from tui.core.runner import Runner
+from tui.core.scheduler import SingleFlight
+from tui.model.events import DeviceEvent, LifecycleEvent
+from tui.model.host import PollResult
+from tui.model.ids import HostId
+from tui.model.link import FailureCause, LinkFailure, LinkReport, LinkState, no_answer
+
+log = logging.getLogger(__name__)
+
+NO_ANSWER_S = 10.0  # a connect or a poll that takes longer counts as "no answer"
+EVENT_POLL_DELAY = 0.1  # s: events within this window share one poll
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+@dataclass
+class HostListener:
+    """What a controller tells its owner (the UI's app, or a headless command)."""
+
+    link: Callable[[HostId, LinkReport], None]
+    polled: Callable[[HostId, int, PollResult], None]
+    poll_failed: Callable[[HostId, str], None]
+    lifecycle: Callable[[HostId, LifecycleEvent], None]
+    device: Callable[[HostId, DeviceEvent], None]
+    action_done: Callable[[HostId, str, str, str, bool], None]  # host, uuid, verb, text, ok
+
+
+class HostController:
+    def __init__(
+        self,
+        host: HostId,
+        make_backend: Callable[[HostEvents], HostBackend],
+        runner: Runner,
+        listener: HostListener,
+        refresh: Callable[[], float],
+        columns: Callable[[], tuple[str, ...]],
+    ) -> None:
+        self.host = host
+        self._make_backend = make_backend
+        self.runner = runner
+        self.listener = listener
+        self._refresh = refresh
+        self._columns = columns
+        self.loop: asyncio.AbstractEventLoop = runner.loop
+        self.context = contextvars.copy_context()
+        self.backend: HostBackend | None = None  # the connected backend, if any
+        self.state = LinkState.CONNECTING
+        self.failure: LinkFailure | None = None
+        self.attempt = 0
+        self.generation = 0
+        self.hostname = ""
+        self.since = time.monotonic()  # when the state last changed
+        self.closed = False
+        self.polls = SingleFlight(
+            self.loop, self._start_poll, deadline=NO_ANSWER_S, on_deadline=self._poll_hung
+        )
+        self._retry: asyncio.TimerHandle | None = None
+        self._connect_watchdog: asyncio.TimerHandle | None = None
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def uri(self) -> str | None:
+        return self.host.libvirt_uri
+
+    @property
+    def is_up(self) -> bool:
+        return self.state is LinkState.UP and self.backend is not None
+
+    def _set(self, state: LinkState, failure: LinkFailure | None = None) -> None:
+        self.state = state
+        self.failure = failure
+        self.since = time.monotonic()
+        text = failure.text() if failure is not None else ""
+        log.info("%s: %s%s", self.host, state.value, f" ({text})" if text else "")
+        self.listener.link(
+            self.host, LinkReport(self.uri, state, text, self.attempt, failure=failure)
+        )
+
+    # -- connecting ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._connect()
+
+    def _connect(self) -> None:
+        if self.closed:
+            return
+        self._retry = None
+        self.generation += 1
+        gen = self.generation
+        events = HostEvents(
+            lifecycle=lambda ev: self._on_lifecycle(gen, ev),
+            device=lambda ev: self._on_device(gen, ev),
+            lost=lambda reason: self._on_lost(gen, reason),
+        )
+        backend = self._make_backend(events)
+        self._connect_watchdog = self.loop.call_later(
+            NO_ANSWER_S, self._connect_hung, gen, backend, context=self.context
+        )
+        self.runner.submit(
+            f"connect {self.host}",
+            backend.open,
+            done=lambda _r: self._connected(gen, backend),
+            failed=lambda exc: self._connect_failed(gen, backend, exc),
+        )
+
+    def _connected(self, gen: int, backend: HostBackend) -> None:
+        if gen != self.generation or self.closed:
+            self._abandon(backend)  # answered after we gave up on it
+            return
+        self._cancel_connect_watchdog()
+        self.backend = backend
+        self.hostname = backend.hostname
+        self.attempt = 0
+        self._set(LinkState.UP)
+        self.polls.cancel()
+        self.polls.request(0.0)
+
+    def _connect_failed(self, gen: int, backend: HostBackend, exc: BaseException) -> bool:
+        if gen != self.generation or self.closed:
+            return True
+        self._cancel_connect_watchdog()
+        if not isinstance(exc, BackendError):
+            return False  # a bug, not a host problem: the one error handler reports it
+        failure = exc.failure or LinkFailure(
+            FailureCause.OTHER, exc.message, "Check the URI and that libvirtd runs there.", True
+        )
+        self._down(failure)
+        return True
+
+    def _connect_hung(self, gen: int, backend: HostBackend) -> None:
+        self._connect_watchdog = None
+        if gen != self.generation or self.closed or self.backend is backend:
+            return
+        self.generation += 1  # whatever the stuck open returns later is ignored
+        self._abandon(backend)
+        self._down(no_answer(self.uri, NO_ANSWER_S))
+
+    def _cancel_connect_watchdog(self) -> None:
+        if self._connect_watchdog is not None:
+            self._connect_watchdog.cancel()
+            self._connect_watchdog = None
+
+    def _down(self, failure: LinkFailure) -> None:
+        """Not connected: DOWN on the first try or for good, RECONNECTING while retrying."""
+        first = self.attempt == 0 and self.state is LinkState.CONNECTING
+        if not failure.retry:
+            self._set(LinkState.DOWN, failure)
+            return
+        self._set(LinkState.DOWN if first else LinkState.RECONNECTING, failure)
+        delay = BACKOFF[min(self.attempt, len(BACKOFF) - 1)]
+        self.attempt += 1
+        self._retry = self.loop.call_later(delay, self._connect, context=self.context)
+
+    def _lose(self, failure: LinkFailure) -> None:
+        """The connection went away (closed, hung or failing): drop it and reconnect."""
+        backend, self.backend = self.backend, None
+        self.polls.cancel()
+        self.generation += 1
+        if backend is not None:
+            self._abandon(backend)
+        if self.closed:
+            return
+        self.attempt = max(self.attempt, 1)
+        self.state = LinkState.RECONNECTING
+        self._down(failure)
+
+    def _abandon(self, backend: HostBackend) -> None:
+        """Close in a daemon thread that nobody waits for (it may block on a hung host)."""
+        self.runner.submit(f"close {self.host}", backend.close, failed=lambda _e: True)
+
+    def _on_lost(self, gen: int, reason: str) -> None:
+        if gen != self.generation or self.closed:
+            return
+        self._lose(LinkFailure(FailureCause.LOST, f"connection lost ({reason})", "", True))
+
+    # -- polls ---------------------------------------------------------------------------
+    def poll_soon(self, delay: float = EVENT_POLL_DELAY) -> None:
+        if self.is_up:
+            self.polls.request(delay)
+
+    def _start_poll(self, seq: int) -> None:
+        backend = self.backend
+        if backend is None:
+            self.polls.finish(seq)
+            return
+        gen = self.generation
+        columns = self._columns()
+        self.runner.submit(
+            f"poll {self.host}",
+            lambda: backend.poll(columns),
+            done=lambda result: self._polled(gen, seq, result),
+            failed=lambda exc: self._poll_failed(gen, seq, exc),
+        )
+
+    def _polled(self, gen: int, seq: int, result: PollResult) -> None:
+        if gen != self.generation or self.closed:
+            return
+        if self.polls.finish(seq):
+            self.listener.polled(self.host, seq, result)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
+
+    def _poll_failed(self, gen: int, seq: int, exc: BaseException) -> bool:
+        if gen != self.generation or self.closed:
+            return True
+        self.polls.finish(seq)
+        if isinstance(exc, BackendError) and exc.lost:
+            self._lose(LinkFailure(FailureCause.LOST, exc.message, "", True))
+            return True
+        message = exc.message if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
+        self.listener.poll_failed(self.host, message)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
+        return isinstance(exc, BackendError)  # anything else also goes to the error handler
+
+    def _poll_hung(self, _seq: int) -> None:
+        self._lose(no_answer(self.uri, NO_ANSWER_S))
+
+    # -- events (libvirtaio calls these on the loop) -------------------------------------
+    def _on_lifecycle(self, gen: int, ev: LifecycleEvent) -> None:
+        if gen != self.generation or self.closed:
+            return
+        self.listener.lifecycle(self.host, ev)
+        self.poll_soon()
+
+    def _on_device(self, gen: int, ev: DeviceEvent) -> None:
+        if gen != self.generation or self.closed:
+            return
+        self.listener.device(self.host, ev)
+        self.poll_soon()
+
+    # -- actions -------------------------------------------------------------------------
+    def act(self, uuid: str, name: str, verb: str) -> None:
+        backend = self.backend
+        if backend is None or not self.is_up:
+            self.listener.action_done(
+                self.host, uuid, verb, f"{verb} {name}: {self.host} is not connected", False
+            )
+            return
+
+        def done(_r: object) -> None:
+            self.listener.action_done(self.host, uuid, verb, f"{verb}: {name} — done", True)
+
+        def failed(exc: BaseException) -> bool:
+            if not isinstance(exc, BackendError):
+                return False
+            self.listener.action_done(
+                self.host, uuid, verb, f"{verb} {name} failed: {exc.message}", False
+            )
+            return True
+
+        self.runner.submit(f"{verb} {name}", lambda: backend.act(uuid, verb), done, failed)
+
+    # -- the end -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Never blocks: the connection is closed in a daemon thread nobody waits for."""
+        self.closed = True
+        self.polls.stop()
+        self._cancel_connect_watchdog()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            self._abandon(backend)

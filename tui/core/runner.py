@@ -1,0 +1,100 @@
+"""Blocking calls off the event loop, in daemon threads that can be abandoned.
+
+Textual's thread workers run in asyncio's default executor, whose threads are joined when the
+loop shuts down: one libvirt call stuck on a host that never answers would then hang quit.
+Here every blocking call gets a daemon thread; its outcome is handed back to the loop with
+``call_soon_threadsafe``. A call that is never answered is simply forgotten: the process
+still exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ErrorHandler = Callable[[str, BaseException], None]
+
+
+class Runner:
+    """Runs ``fn`` in a daemon thread; ``done(result)`` or ``failed(exc)`` run on the loop.
+
+    Exceptions that the caller does not handle go to the one ``on_error`` handler (the UI
+    turns them into an event-log line and a notification; the traceback goes to the log).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_error: ErrorHandler) -> None:
+        self.loop = loop
+        self.on_error = on_error
+        # Results run in the context of whoever made the runner (a UI framework's context
+        # variables, e.g. Textual's active app, stay set for the callbacks).
+        self.context = contextvars.copy_context()
+        self.closed = False
+        self.in_flight: dict[int, str] = {}  # thread ident -> name (tests, diagnostics)
+        self._lock = threading.Lock()
+
+    def submit(
+        self,
+        name: str,
+        fn: Callable[[], T],
+        done: Callable[[T], None] | None = None,
+        failed: Callable[[BaseException], bool | None] | None = None,
+    ) -> None:
+        """``failed`` returns True when it handled the error; otherwise ``on_error`` gets it."""
+
+        def body() -> None:
+            ident = threading.get_ident()
+            with self._lock:
+                self.in_flight[ident] = name
+            try:
+                result = fn()
+            except BaseException as exc:  # delivered to the loop; nothing escapes a thread
+                self._deliver(self._fail, name, exc, failed)
+            else:
+                if done is not None:
+                    self._deliver(self._done, name, done, result)
+            finally:
+                with self._lock:
+                    self.in_flight.pop(ident, None)
+
+        threading.Thread(target=body, name=f"kvmdeck:{name}", daemon=True).start()
+
+    def _deliver(self, fn: Callable[..., None], *args: Any) -> None:
+        if self.closed or self.loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            self.loop.call_soon_threadsafe(fn, *args, context=self.context)
+
+    def _done(self, name: str, done: Callable[[Any], None], result: Any) -> None:
+        if self.closed:
+            return
+        try:
+            done(result)
+        except Exception as exc:
+            self.on_error(name, exc)
+
+    def _fail(
+        self,
+        name: str,
+        exc: BaseException,
+        failed: Callable[[BaseException], bool | None] | None,
+    ) -> None:
+        if self.closed:
+            return
+        try:
+            if failed is not None and failed(exc):
+                return
+        except Exception as inner:
+            exc = inner
+        self.on_error(name, exc)
+
+    def close(self) -> None:
+        """Stop delivering results: whatever is still running is abandoned."""
+        self.closed = True

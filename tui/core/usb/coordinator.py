@@ -1,0 +1,436 @@
+"""One USB coordinator per host, for the TUI and ``kvmdeck rules --run`` alike.
+
+It holds the rule engine, runs the executor through the host's :class:`HostdevPort`, keeps the
+owners view (who holds which device, from live and saved XML) and saves rules. No textual, no
+libvirt, no pyudev: the adapters come in through :mod:`tui.core.usb.ports`.
+
+Threading: every method runs on the event loop's thread. Blocking work (libvirt calls, rules.toml
+I/O) goes to the runner as *jobs*, **one at a time** (a serial queue): an owners read never
+overtakes the attach before it, and two actions on one host never race. Job results come back
+on the loop's thread.
+
+Semantics (tested once, in tests/rules/test_coordinator.py):
+
+* Nothing is attached "present at start" until the engine knows the devices, the guests and
+  who holds what (one snapshot of guests + owners).
+* Lifecycle events and polls only ask for a snapshot; the snapshot's diff tells the engine
+  which guests started or stopped, *after* the owners are known (a started guest may already
+  hold its saved devices).
+* Owners refreshes update statuses only; they never attach.
+* Manual actions win: a device detached by hand stays detached until it is plugged in again;
+  a device attached by hand to another guest is not taken back (the rule's line says so).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui.config import rules_path
+from tui.core.usb import executor
+from tui.core.usb.engine import RuleEngine
+from tui.core.usb.ports import BlockingRunner, HostdevPort
+from tui.core.usb.requests import (
+    HOLD_DETACHED,
+    Request,
+    UsbNote,
+    describe_manual,
+    describe_request,
+    describe_result,
+    format_status,
+    held_elsewhere,
+)
+from tui.core.usb.rulelock import RulesLock
+from tui.core.usb.rules import Rule, RulesError, load_rules, update_rules
+from tui.model.usb import HostdevError, HostdevResult, UsbDevice, UsbEvent, UsbOwners
+
+LIFECYCLE_KINDS = ("started", "stopped", "crashed", "undefined", "defined")
+
+
+@dataclass
+class _Job:
+    name: str
+    fn: Callable[[], Any]
+    done: Callable[[Any], None]
+    failed: Callable[[BaseException], bool | None] | None = None
+    snapshot: bool = False
+
+
+class UsbCoordinator:
+    """USB of one host: feed it devices, guest events and polls; call its manual actions."""
+
+    def __init__(
+        self,
+        runner: BlockingRunner,
+        *,
+        rules_file: Path | None = None,
+        readonly: bool = False,
+        on_note: Callable[[UsbNote], None] | None = None,
+        on_update: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runner = runner
+        self.rules_file = Path(rules_file) if rules_file is not None else rules_path()
+        self.readonly = readonly
+        self.on_note = on_note or (lambda _n: None)
+        self.on_update = on_update or (lambda: None)
+        self.clock = clock
+        self.engine: RuleEngine | None = None
+        self.rules_error = ""  # why rules.toml did not load (then it is never written)
+        self.port: HostdevPort | None = None
+        self.devices: dict[str, UsbDevice] = {}
+        self.devices_known = False
+        self.owners = UsbOwners()
+        self.running: dict[str, bool] = {}
+        self.snapshot_done = False
+        self.started = False  # the engine made its "present at start" pass
+        self.failures = 0  # rule requests that failed (``rules --run --once`` exits 1)
+        self.closed = False
+        self._queue: deque[_Job] = deque()
+        self._busy = False
+        self._snapshot_queued = False
+        self._polled: dict[str, bool] | None = None
+        self._started_pending: set[str] = set()
+
+    # -- jobs: one at a time -------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        return not self._busy and not self._queue
+
+    def _enqueue(self, job: _Job) -> None:
+        if self.closed:
+            return
+        self._queue.append(job)
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._busy or not self._queue or self.closed:
+            return
+        job = self._queue.popleft()
+        if job.snapshot:
+            self._snapshot_queued = False
+        self._busy = True
+
+        def done(result: Any) -> None:
+            self._busy = False
+            try:
+                if not self.closed:
+                    job.done(result)
+            finally:
+                self._pump()
+
+        def failed(exc: BaseException) -> bool | None:
+            self._busy = False
+            try:
+                return job.failed(exc) if job.failed is not None and not self.closed else None
+            finally:
+                self._pump()
+
+        self.runner.submit(job.name, job.fn, done, failed)
+
+    def close(self) -> None:
+        """Forget queued work (a job already running is abandoned) and release the lock."""
+        self.closed = True
+        self._queue.clear()
+        if self.engine is not None and self.engine.lock is not None:
+            self.engine.lock.release()
+
+    # -- rules ---------------------------------------------------------------------------------
+    def load_rules(self) -> None:
+        """Read rules.toml in a job; a file that does not load leaves no rules and a message."""
+        path = self.rules_file
+
+        def loaded(rules: list[Rule]) -> None:
+            self.rules_error = ""
+            self.use_rules(rules, RulesLock.beside(path))
+
+        def failed(exc: BaseException) -> bool:
+            if not isinstance(exc, (RulesError, OSError)):
+                return False
+            self.rules_error = str(exc)
+            self.on_note(UsbNote(f"USB rules not loaded: {exc}", ok=False))
+            self.use_rules([], RulesLock.beside(path))
+            return True
+
+        self._enqueue(_Job("usb rules load", lambda: load_rules(path), loaded, failed))
+
+    def use_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
+        """Start the engine with these rules (``rules --run`` loads and locks them itself)."""
+        self.engine = RuleEngine(rules, lock=lock, clock=self.clock, readonly=self.readonly)
+        self._maybe_start()
+        self.on_update()
+
+    def status_lines(self) -> list[str]:
+        return [format_status(s) for s in self.engine.statuses()] if self.engine else []
+
+    def rules_matching(self, dev: UsbDevice) -> list[Rule]:
+        return [r for r in self.engine.rules if r.matches(dev)] if self.engine else []
+
+    def add_rule(self, dev: UsbDevice, guest: str, persistent: bool) -> str | None:
+        """Always attach ``dev`` to ``guest``. Returns why not, or None (saved in a job)."""
+        rule = Rule(
+            dev.vendor_id, dev.product_id, guest, serial=dev.serial or None, persistent=persistent
+        )
+
+        def change(rules: list[Rule]) -> list[Rule]:
+            return [r for r in rules if r.selector != rule.selector] + [rule]
+
+        return self._change_rules(change, rule.describe(), release=dev)
+
+    def forget_rules(self, dev: UsbDevice) -> str | None:
+        """Delete the rule(s) matching ``dev``. Returns why not, or None (saved in a job)."""
+        gone = len(self.rules_matching(dev))
+        if not gone:
+            return f"No rule matches {dev.label} ({dev.ids})."
+
+        def change(rules: list[Rule]) -> list[Rule]:
+            return [r for r in rules if not r.matches(dev)]
+
+        return self._change_rules(change, f"removed {gone} rule(s) for {dev.label}")
+
+    def _change_rules(
+        self,
+        change: Callable[[list[Rule]], list[Rule]],
+        what: str,
+        release: UsbDevice | None = None,
+    ) -> str | None:
+        if self.readonly:
+            return "Read-only (--readonly): USB rules are not changed."
+        if self.engine is None:
+            return "USB rules are still loading."
+        if self.rules_error:
+            return f"Rules not saved: fix {self.rules_file} first ({self.rules_error})"
+        path = self.rules_file
+
+        def saved(rules: list[Rule]) -> None:
+            assert self.engine is not None
+            if release is not None:
+                self.engine.release(release.key)  # a new rule for it: rules apply again
+            self.on_note(UsbNote(f"Saved to {path}: {what}"))
+            self._submit(self.engine.set_rules(rules))
+
+        def failed(exc: BaseException) -> bool:
+            if not isinstance(exc, (RulesError, OSError)):
+                return False
+            self.on_note(UsbNote(f"Rules not saved: {exc}", ok=False))
+            return True
+
+        self._enqueue(_Job("usb rules save", lambda: update_rules(change, path), saved, failed))
+        return None
+
+    # -- inputs --------------------------------------------------------------------------------
+    def set_port(self, port: HostdevPort | None) -> None:
+        """The host (re)connected (or went away: None). Reads guests and owners afresh."""
+        self.port = port
+        if port is not None:
+            self.refresh_owners()
+
+    def set_devices(self, devices: Iterable[UsbDevice]) -> None:
+        """The feed (re)started: the whole device set."""
+        self.devices = {d.key: d for d in devices}
+        self.devices_known = True
+        if self.started and self.engine is not None:
+            self._submit(self.engine.sync(devices=self.devices.values()))
+        self._maybe_start()
+        self.on_update()
+
+    def usb_events(self, events: list[UsbEvent]) -> None:
+        """A batch from the feed (on the loop's thread)."""
+        removed = False
+        for ev in events:
+            if ev.action == "remove":
+                self.devices.pop(ev.device.key if ev.device else ev.sys_path, None)
+                removed = True
+            elif ev.device is not None and not (
+                ev.device.devnum == 0 and ev.sys_path in self.devices
+            ):
+                self.devices[ev.device.key] = ev.device
+        if self.started and self.engine is not None:
+            self._submit(self.engine.on_usb_events(events))
+        if removed:
+            self.refresh_owners()
+        self.on_update()
+
+    def guests_changed(self, running: dict[str, bool]) -> None:
+        """A poll's view of the guests: a change (a missed event) asks for a snapshot."""
+        if running != self._polled:
+            self._polled = dict(running)
+            if running != self.running:
+                self.refresh_owners()
+
+    def guest_event(self, name: str, kind: str) -> None:
+        """A lifecycle event. A stop applies at once; a start waits for the owners."""
+        if kind not in LIFECYCLE_KINDS:
+            return
+        if kind == "started":
+            self._started_pending.add(name)
+        elif self.started and self.engine is not None:
+            self.engine.on_guest_event(name, kind)
+            self._started_pending.discard(name)
+            if kind in ("stopped", "crashed", "defined"):
+                self.running[name] = False
+            else:
+                self.running.pop(name, None)
+        self.refresh_owners()
+        self.on_update()
+
+    def refresh_owners(self) -> None:
+        """Re-read guests and owners (coalesced: at most one snapshot waits in the queue)."""
+        port = self.port
+        if port is None or self._snapshot_queued:
+            return
+        self._snapshot_queued = True
+
+        def read() -> tuple[dict[str, bool], UsbOwners]:
+            return port.guest_states(), port.owners()
+
+        def failed(exc: BaseException) -> bool:
+            return isinstance(exc, HostdevError)  # the host went away: keep what we know
+
+        self._enqueue(_Job("usb owners", read, self._snapshot, failed, snapshot=True))
+
+    def _snapshot(self, result: tuple[dict[str, bool], UsbOwners]) -> None:
+        states, owners = result
+        before, self.running = self.running, dict(states)
+        self.owners = owners
+        self.snapshot_done = True
+        engine = self.engine
+        if not self.started or engine is None:
+            self._maybe_start()
+            self.on_update()
+            return
+        engine.on_owners(owners.live_map(self.devices.values()))
+        for name, was in before.items():
+            if name not in states:
+                engine.on_guest_event(name, "undefined")
+            elif was and not states[name]:
+                engine.on_guest_event(name, "stopped")
+        for name, now in states.items():
+            if name not in before and not now:
+                engine.on_guest_event(name, "defined")
+            elif now and (not before.get(name) or name in self._started_pending):
+                self._submit(engine.on_guest_event(name, "started"))
+        self._started_pending.clear()
+        self.on_update()
+
+    def _maybe_start(self) -> None:
+        engine = self.engine
+        if self.started or engine is None or not self.devices_known or not self.snapshot_done:
+            return
+        self.started = True
+        self._started_pending.clear()
+        devices = list(self.devices.values())
+        self._submit(engine.sync(devices, self.running, self.owners.live_map(devices)))
+
+    def tick(self) -> None:
+        """About once a second: retries whose backoff expired, lock takeover."""
+        if self.started and self.engine is not None:
+            self._submit(self.engine.tick())
+
+    # -- the rules' requests ---------------------------------------------------------------------
+    def _submit(self, requests: list[Request]) -> None:
+        for req in requests:
+            self._enqueue(self._request_job(req))
+        if requests:
+            self.on_update()
+
+    def _request_job(self, req: Request) -> _Job:
+        what = describe_request(req)
+        port = self.port
+        present = list(self.devices.values())
+
+        def run() -> HostdevResult | None:
+            if port is None:
+                raise HostdevError("not-connected", "the host is not connected")
+            return executor.execute(port, req, present)
+
+        def done(result: HostdevResult | None) -> None:
+            self.on_note(UsbNote(f"{what}: {describe_result(result)}"))
+            self._after(req, None)
+
+        def failed(exc: BaseException) -> bool:
+            if not isinstance(exc, HostdevError):
+                self._after(req, f"{type(exc).__name__}: {exc}")
+                return False  # the runner's one error handler reports it
+            self.failures += 1
+            self.on_note(UsbNote(f"{what}: FAILED: {exc}", ok=False))
+            self._after(req, str(exc))
+            return True
+
+        return _Job(f"usb rule {req.guest}", run, done, failed)
+
+    def _after(self, req: Request, error: str | None) -> None:
+        if self.engine is not None:
+            self._submit(self.engine.on_result(req, error))
+        self.refresh_owners()
+        self.on_update()
+
+    # -- manual actions ------------------------------------------------------------------------
+    def live_owner(self, dev: UsbDevice) -> str | None:
+        return self.owners.live_owner(dev)
+
+    def attach(self, dev: UsbDevice, guest: str, persistent: bool = False) -> str | None:
+        """Attach by hand. Returns why not, or None (done in a job, result as a note)."""
+        return self._manual("attach", dev, guest, persistent)
+
+    def move(self, dev: UsbDevice, owner: str, guest: str, persistent: bool = False) -> str | None:
+        return self._manual("move", dev, guest, persistent, owner)
+
+    def detach(self, dev: UsbDevice, guest: str) -> str | None:
+        return self._manual("detach", dev, guest)
+
+    def _manual(
+        self, verb: str, dev: UsbDevice, guest: str, persistent: bool = False, owner: str = ""
+    ) -> str | None:
+        if self.readonly:
+            return f"Read-only (--readonly): cannot {verb} USB devices."
+        port = self.port
+        if port is None:
+            return f"Cannot {verb} {dev.label}: the host is not connected."
+        engine = self.engine
+        if engine is not None:
+            rule = engine.rule_for(dev)
+            if verb == "detach":
+                engine.hold(dev.key, HOLD_DETACHED)
+            elif rule is not None and rule.guest != guest:
+                engine.hold(dev.key, held_elsewhere(guest))
+            else:
+                engine.release(dev.key)
+        present = list(self.devices.values())
+        what = describe_manual("detach" if verb == "detach" else "attach", dev, guest)
+
+        def run() -> HostdevResult:
+            if verb == "detach":
+                return executor.detach(port, dev, guest, live=True, config=False)
+            if verb == "move":
+                return executor.move(
+                    port, dev, owner, guest, persistent=persistent, present=present
+                )
+            return executor.attach(port, dev, guest, persistent=persistent, present=present)
+
+        def done(result: HostdevResult) -> None:
+            self.on_note(UsbNote(f"{what}: {describe_result(result)}"))
+            if self.engine is not None:
+                if verb == "detach":
+                    self.engine.note_attached(dev.key, None)
+                elif result.live:
+                    self.engine.note_attached(dev.key, guest)
+            self.refresh_owners()
+            self.on_update()
+
+        def failed(exc: BaseException) -> bool:
+            if not isinstance(exc, HostdevError):
+                return False
+            self.on_note(UsbNote(f"{what}: FAILED: {exc}", ok=False))
+            self.refresh_owners()
+            return True
+
+        self._enqueue(_Job(f"usb {verb} {guest}", run, done, failed))
+        return None
+
+
+__all__ = ["UsbCoordinator", "UsbNote", "describe_manual", "describe_request", "describe_result"]

@@ -1,0 +1,225 @@
+"""The one state store: hosts → guests, with link state, samples, facts, history and events.
+
+Sources write it through pure ``apply_*`` methods, which return a :class:`Change` saying what
+changed; screens read it and hold no canonical state of their own. It is not thread-safe on
+purpose: only the event loop's thread writes it (workers post results, the loop applies them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tui.model.domain import DomainInfo
+from tui.model.events import LifecycleEvent
+from tui.model.guest import GuestSample, GuestState
+from tui.model.host import HostSample, PollResult, RemoteHostSample
+from tui.model.ids import GuestKey, HostId
+from tui.model.link import LinkReport, LinkState
+from tui.model.rates import History
+
+GUEST_EVENT_LINES = 200
+FLEET_EVENT_LINES = 500
+
+# What a lifecycle event says about the state, before the next poll confirms it.
+EVENT_STATE = {
+    "started": GuestState.RUNNING,
+    "resumed": GuestState.RUNNING,
+    "suspended": GuestState.PAUSED,
+    "stopped": GuestState.SHUTOFF,
+    "shutdown": GuestState.SHUTDOWN,
+    "crashed": GuestState.CRASHED,
+    "pmsuspended": GuestState.PMSUSPENDED,
+}
+
+
+@dataclass
+class Guest:
+    key: GuestKey
+    sample: GuestSample
+    info: DomainInfo | None = None
+    error: str = ""  # why its facts could not be read (odd XML), shown on its row
+    history: History = field(default_factory=History)
+    events: deque[str] = field(default_factory=lambda: deque(maxlen=GUEST_EVENT_LINES))
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+
+@dataclass
+class Host:
+    id: HostId
+    label: str
+    uri_text: str = ""  # the URI as shown (a test-driver path shortened)
+    state: LinkState = LinkState.CONNECTING
+    report: LinkReport | None = None
+    since: float = field(default_factory=time.monotonic)  # when the state last changed
+    guests: dict[str, Guest] = field(default_factory=dict)  # uuid -> guest, in poll order
+    remote: RemoteHostSample | None = None
+    polled_at: float | None = None  # monotonic time of the last applied poll
+    seq: int = 0  # the newest poll applied
+    polls: int = 0
+
+    @property
+    def up(self) -> bool:
+        return self.state is LinkState.UP
+
+    def stale_for(self, now: float | None = None) -> float | None:
+        """Seconds the guests' figures have been frozen (None while the host is up)."""
+        if self.up or self.polled_at is None:
+            return None
+        return (time.monotonic() if now is None else now) - self.since
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one ``apply_*`` changed. Empty sets mean nothing of that kind."""
+
+    hosts: frozenset[HostId] = frozenset()
+    added: frozenset[GuestKey] = frozenset()
+    removed: frozenset[GuestKey] = frozenset()
+    changed: frozenset[GuestKey] = frozenset()
+    link: bool = False  # a host's link state or label changed
+    local: bool = False  # the local host sample changed
+
+    @classmethod
+    def merge(cls, changes: list[Change]) -> Change:
+        """Several changes as one (the UI renders once per frame)."""
+        return cls(
+            hosts=frozenset().union(*(c.hosts for c in changes)),
+            added=frozenset().union(*(c.added for c in changes)),
+            removed=frozenset().union(*(c.removed for c in changes)),
+            changed=frozenset().union(*(c.changed for c in changes)),
+            link=any(c.link for c in changes),
+            local=any(c.local for c in changes),
+        )
+
+    @property
+    def structure(self) -> bool:
+        return bool(self.added or self.removed)
+
+    def __bool__(self) -> bool:
+        return bool(self.hosts or self.added or self.removed or self.changed or self.local)
+
+
+class Fleet:
+    def __init__(self) -> None:
+        self.hosts: dict[HostId, Host] = {}
+        self.events: deque[str] = deque(maxlen=FLEET_EVENT_LINES)
+        self.logged = 0  # lines ever logged (a screen writes the ones it has not written)
+        self.local: HostSample | None = None
+        self.local_history = History()
+
+    # -- reading -------------------------------------------------------------------------
+    def host(self, host: HostId) -> Host:
+        return self.hosts[host]
+
+    def guest(self, key: GuestKey) -> Guest | None:
+        h = self.hosts.get(key.host)
+        return h.guests.get(key.uuid) if h is not None else None
+
+    def guests(self) -> Iterator[Guest]:
+        for h in self.hosts.values():
+            yield from h.guests.values()
+
+    def find(self, name: str, host: HostId | None = None) -> Guest | None:
+        for g in self.guests():
+            if g.name == name and (host is None or g.key.host == host):
+                return g
+        return None
+
+    # -- writing -------------------------------------------------------------------------
+    def add_host(self, host: HostId, label: str, uri_text: str = "") -> Change:
+        self.hosts.setdefault(host, Host(host, label, uri_text or str(host)))
+        return Change(hosts=frozenset({host}), link=True)
+
+    def apply_link(self, host: HostId, report: LinkReport, label: str | None = None) -> Change:
+        h = self.hosts[host]
+        if report.state is not h.state:
+            h.since = time.monotonic()
+        h.state = report.state
+        h.report = report
+        if label:
+            h.label = label
+        return Change(hosts=frozenset({host}), link=True)
+
+    def apply_poll(self, host: HostId, seq: int, result: PollResult) -> Change:
+        """One poll's samples. A result older than the one applied last is ignored."""
+        h = self.hosts[host]
+        if seq <= h.seq:
+            return Change()
+        h.seq = seq
+        h.polls += 1
+        h.polled_at = time.monotonic()
+        h.remote = result.remote_host
+        added: set[GuestKey] = set()
+        changed: set[GuestKey] = set()
+        seen: set[str] = set()
+        for s in result.samples:
+            seen.add(s.uuid)
+            key = GuestKey(host, s.uuid)
+            g = h.guests.get(s.uuid)
+            if g is None:
+                g = h.guests[s.uuid] = Guest(key, s)
+                added.add(key)
+            elif g.sample != s:
+                changed.add(key)
+            g.sample = s
+            g.info = result.info.get(s.uuid, g.info)
+            g.error = result.errors.get(s.uuid, "")
+            g.history.cpu.append(s.cpu_pct or 0.0)
+            g.history.mem.append(float(s.rss_kib or s.mem_cur_kib or 0))
+            g.history.disk.append((s.rd_bps or 0.0) + (s.wr_bps or 0.0))
+            g.history.net.append((s.rx_bps or 0.0) + (s.tx_bps or 0.0))
+        removed = {GuestKey(host, u) for u in h.guests if u not in seen}
+        for key in removed:
+            del h.guests[key.uuid]
+        return Change(
+            hosts=frozenset({host}),
+            added=frozenset(added),
+            removed=frozenset(removed),
+            changed=frozenset(changed),
+        )
+
+    def apply_lifecycle(self, host: HostId, ev: LifecycleEvent) -> Change:
+        """Show the new state at once; the next poll confirms it."""
+        h = self.hosts[host]
+        key = GuestKey(host, ev.uuid)
+        self.log(f"{ev.name}: {ev.kind}", ev.wall, key)
+        g = h.guests.get(ev.uuid)
+        if g is None:
+            return Change(hosts=frozenset({host}))
+        if ev.kind == "undefined" and not g.sample.active:
+            del h.guests[ev.uuid]
+            return Change(hosts=frozenset({host}), removed=frozenset({key}))
+        state = EVENT_STATE.get(ev.kind)
+        if state is None or state == g.sample.state_code:
+            return Change(hosts=frozenset({host}))
+        g.sample = dataclasses.replace(g.sample, state=state.label, state_code=int(state))
+        return Change(hosts=frozenset({host}), changed=frozenset({key}))
+
+    def apply_host_sample(self, sample: HostSample) -> Change:
+        self.local = sample
+        h = self.local_history
+        h.cpu.append(sample.cpu_total)
+        used = sample.mem_total - sample.mem_available
+        h.mem.append(100.0 * used / sample.mem_total if sample.mem_total else 0.0)
+        h.disk.append((sample.disk_read_bps or 0.0) + (sample.disk_write_bps or 0.0))
+        h.net.append(sum((n.rx_bps or 0.0) + (n.tx_bps or 0.0) for n in sample.nets))
+        return Change(local=True)
+
+    def log(self, text: str, wall: float | None = None, key: GuestKey | None = None) -> str:
+        """One event-log line (plain text); also kept with the guest it concerns."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(wall if wall is not None else time.time()))
+        line = f"{stamp} {text}"
+        self.events.append(line)
+        self.logged += 1
+        if key is not None:
+            g = self.guest(key)
+            if g is not None:
+                g.events.append(line)
+        return line

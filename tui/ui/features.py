@@ -1,0 +1,108 @@
+"""Two small features the app owns, kept out of the app shell: the virtualization probe
+(header badge and the doctor screen) and the consoles (the launcher and its viewers)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tui.model.fleet import Change
+
+if TYPE_CHECKING:
+    from tui.model.vt import VtReport
+    from tui.ui.app import KvmDeckApp
+
+log = logging.getLogger(__name__)
+
+
+class VtProbe:
+    """The header badge and the doctor screen's report; probed off the loop, once."""
+
+    def __init__(self, app: KvmDeckApp, badge: str | None) -> None:
+        self.app = app
+        self.injected = badge is not None
+        self.badge = badge or "KVM: probing…"
+        self.report: VtReport | None = None
+        self.probing = False
+
+    def start(self) -> None:
+        app = self.app
+        if self.injected or self.probing or app.runner is None:
+            return
+        uri = app.host_order[0].libvirt_uri if app.host_order else None
+        if app.services.is_test_uri(uri):
+            uri = None  # the demo describes this machine's KVM, not the test driver's
+        self.probing = True
+
+        def failed(exc: BaseException) -> bool:
+            log.error("virtualization probe failed", exc_info=exc)
+            self._set(f"KVM: unknown ({exc})", None)
+            return True
+
+        app.runner.submit(
+            "virtualization probe",
+            lambda: app.services.vt_probe(uri),
+            done=lambda report: self._set(report.badge, report),
+            failed=failed,
+        )
+
+    def _set(self, badge: str, report: VtReport | None) -> None:
+        self.probing = False
+        self.badge = badge
+        self.report = report
+        self.app.changed(Change(link=True))
+        screen = self.app.screen
+        if report is not None and hasattr(screen, "show_report"):
+            screen.show_report(report)
+
+    def show(self) -> None:
+        """The `d` key: the doctor screen, or "still running" (and a retry after a failure)."""
+        app = self.app
+        if self.report is None:
+            app.notify("Virtualization checks are still running…", timeout=3)
+            if app.options.live:
+                app.start_deferred()
+                self.start()
+            return
+        from tui.ui.screens.doctor import DoctorScreen
+
+        app.push_screen(DoctorScreen(self.report))
+
+
+class Consoles:
+    """The one launcher of external programs (remote-viewer, ssh tunnels), made on first use."""
+
+    def __init__(self, app: KvmDeckApp) -> None:
+        self.app = app
+        self.current: Any = None
+
+    @property
+    def launcher(self) -> Any:
+        if self.current is None:
+            app = self.app
+            assert app.services.launcher is not None
+            self.current = app.services.launcher(
+                on_change=self._changed, keep_viewers=app.settings.keep_viewers
+            )
+        return self.current
+
+    def _changed(self, info: Any) -> None:
+        """From the launcher's watcher thread: a message hops to the loop (never blocks)."""
+        from tui.ui.messages import ViewerChanged
+
+        self.app.post_message(ViewerChanged(info))
+
+    def log(self, info: Any) -> None:
+        state = getattr(getattr(info, "state", None), "value", "")
+        if state in ("failed", "exited"):
+            self.app.log_event(f"viewer of {info.guest} (pid {info.pid}): {state} {info.detail}")
+
+    def show(self) -> None:
+        from tui.ui.screens.console import ViewersScreen
+
+        self.app.push_screen(ViewersScreen(self.launcher))
+
+    def shutdown(self) -> None:
+        launcher, self.current = self.current, None
+        if launcher is not None:
+            launcher.shutdown(keep_viewers=self.app.settings.keep_viewers)

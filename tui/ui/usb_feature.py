@@ -1,0 +1,265 @@
+"""The app's USB side: the USB screen, the device feed and host 0's USB coordinator.
+
+The app makes one :class:`UsbFeature` and calls its hooks (mount, start, stop, host_connected,
+guests_changed, lifecycle, device_event, show); the USB screen calls its actions
+(:class:`tui.ui.screens.usb.UsbActions`). Decisions live in
+:class:`tui.core.usb.coordinator.UsbCoordinator`; the adapters come from
+:class:`tui.core.usb.ports.UsbServices`. Only host 0 has USB.
+
+Threading: every blocking call (owners, attach, detach, node-device listing and event
+registration, rules.toml I/O) goes through :meth:`UsbFeature.submit`, the one place that hands
+work to a thread (the app's runner when it has one, else a Textual thread worker). Results and
+feed events arrive on the loop's thread. Nothing here blocks quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.timer import Timer
+
+from tui.core.usb.coordinator import UsbCoordinator
+from tui.core.usb.ports import DeviceFeed, UsbServices
+from tui.core.usb.requests import UsbNote
+from tui.model.usb import UsbDevice, UsbEvent
+from tui.ui.screens.usb import LOCAL_SOURCE, NO_RULES, UsbScreen, remote_source
+
+log = logging.getLogger(__name__)
+
+USB_HOST = 0  # only the first host has USB
+
+
+class UsbFeature:
+    """USB for the app: hooks for the app, actions for the USB screen."""
+
+    def __init__(
+        self,
+        app: App[Any],
+        services: UsbServices | None,
+        readonly: bool,
+        settings: Any,
+        *,
+        rules_file: Path | None = None,
+    ) -> None:
+        self.app = app
+        self.services = services
+        self._readonly = readonly
+        self.settings = settings
+        self.coordinator = UsbCoordinator(
+            self,
+            rules_file=rules_file,
+            readonly=readonly,
+            on_note=self._note,
+            on_update=self._update,
+        )
+        self.screen: UsbScreen | None = None
+        self.local_feed: DeviceFeed | None = None
+        self.remote_feed: DeviceFeed | None = None
+        self.node_devices: bool | None = None  # None until host 0 connected once
+        self.started = False
+        self.stopped = False
+        self._guests: dict[str, bool] = {}
+        self._tick: Timer | None = None
+        self._shown_rules = ""
+
+    # -- the one way to blocking work --------------------------------------------------
+    def submit(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        done: Callable[[Any], None] | None = None,
+        failed: Callable[[BaseException], bool | None] | None = None,
+    ) -> None:
+        """Run ``fn`` in a daemon thread; ``done``/``failed`` on the loop (the app's runner)."""
+        self.app.runner.submit(name, fn, done, failed)  # type: ignore[attr-defined]
+
+    # -- hooks for the app ---------------------------------------------------------------
+    def mount(self) -> None:
+        """The main screen is mounted: install the USB screen (it takes events before it is
+        first shown)."""
+        self.screen = UsbScreen(
+            source=LOCAL_SOURCE,
+            actions=self,
+            show_root_hubs=bool(getattr(self.settings, "show_root_hubs", False)),
+        )
+        self.app.install_screen(self.screen, name="usb")
+
+    def start(self) -> None:
+        """After the first guest frame: rules, the local feed (unless host 0 is remote or the
+        demo), the retry tick."""
+        if self.started or self.stopped:
+            return
+        self.started = True
+        self.coordinator.load_rules()
+        if self.node_devices is not True:
+            self._start_local()
+        self._tick = self.app.set_interval(1.0, self.coordinator.tick, name="usb-rules-tick")
+
+    def stop(self) -> None:
+        """Quit: stop the feeds and the tick; nothing here waits for a host."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self._tick is not None:
+            self._tick.stop()
+        for feed in (self.local_feed, self.remote_feed):
+            if feed is not None:
+                feed.stop()
+        self.local_feed = self.remote_feed = None
+        self.coordinator.close()
+
+    def host_connected(self, host_index: int, conn: object, remote: bool, label: str) -> None:
+        if host_index != USB_HOST or self.services is None or self.stopped:
+            return
+        services = self.services
+        self.node_devices = remote or services.uses_node_devices(conn)
+        self.coordinator.set_port(services.hostdev(conn))
+        if not self.node_devices:
+            if self.started:
+                self._start_local()
+            return
+        if self.local_feed is not None:
+            self.local_feed.stop()
+            self.local_feed = None
+        if self.remote_feed is not None:
+            self.remote_feed.stop()
+        feed = services.remote_feed(conn)
+        self.remote_feed = feed
+        source = remote_source(label or "the host")
+        if self.screen is not None:
+            self.screen.set_source(source, udev_running=True)
+        loop = asyncio.get_running_loop()
+
+        def listed(devices: list[UsbDevice]) -> None:
+            if feed is not self.remote_feed:  # replaced (reconnect) or stopped meanwhile
+                feed.stop()
+                return
+            self._set_devices(devices)
+
+        def failed(exc: BaseException) -> bool:
+            if self.screen is not None and feed is self.remote_feed:
+                self.screen.set_source(f"{source}: {exc}", udev_running=True)
+            log.warning("USB node devices unavailable: %s", exc)
+            return True
+
+        self.submit("usb node devices", lambda: feed.start(loop, self._usb_events), listed, failed)
+
+    def guests_changed(self, host_index: int, running: dict[str, bool]) -> None:
+        if host_index == USB_HOST:
+            self._guests = dict(running)
+            self.coordinator.guests_changed(running)
+
+    def lifecycle(self, host_index: int, name: str, kind: str) -> None:
+        if host_index == USB_HOST:
+            self.coordinator.guest_event(name, kind)
+
+    def device_event(self, host_index: int, uuid: str) -> None:
+        if host_index == USB_HOST:
+            self.coordinator.refresh_owners()
+
+    def show(self) -> None:
+        """The ``u`` key."""
+        if self.screen is None:
+            return
+        self.app.push_screen("usb")
+        self.coordinator.refresh_owners()
+
+    # -- the feed ----------------------------------------------------------------------
+    def _start_local(self) -> None:
+        if self.local_feed is not None or self.services is None or self.screen is None:
+            return
+        services = self.services
+        self.screen.set_source(LOCAL_SOURCE, udev_running=services.udev_daemon_running())
+        try:
+            feed = services.local_feed()
+            devices = feed.start(asyncio.get_running_loop(), self._usb_events)
+        except Exception as exc:  # no /sys, no netlink: the screen says so, the app goes on
+            log.warning("USB monitor unavailable: %s", exc)
+            self.screen.set_source(f"USB feed unavailable: {exc}", udev_running=True)
+            return
+        self.local_feed = feed
+        self._set_devices(devices)
+
+    def _set_devices(self, devices: list[UsbDevice]) -> None:
+        if self.screen is not None:
+            self.screen.set_devices(devices)
+        self.coordinator.set_devices(devices)
+
+    def _usb_events(self, events: list[UsbEvent]) -> None:
+        """From a feed, on the loop: one call per wakeup with every pending event."""
+        if self.stopped:
+            return
+        if self.screen is not None:
+            self.screen.apply_events(events)
+        for ev in events:
+            if ev.action in ("add", "remove") and ev.device is not None:
+                self._log(f"USB {ev.action}: {ev.device.label} ({ev.device.address})", ev.wall)
+        self.coordinator.usb_events(events)
+
+    # -- output --------------------------------------------------------------------------
+    def _log(self, text: str, wall: float | None = None) -> None:
+        log_event = getattr(self.app, "log_event", None)
+        if log_event is not None:
+            log_event(text, wall)
+
+    def _note(self, note: UsbNote) -> None:
+        if note.ok:
+            self.app.notify(note.text, timeout=8, markup=False)
+        else:
+            self.app.notify(note.text, severity="error", timeout=8, markup=False)
+        self._log(note.text, note.wall)
+
+    def _update(self) -> None:
+        screen = self.screen
+        if screen is None:
+            return
+        owners = self.coordinator.owners
+        screen.set_owners(by_address=owners.by_address, by_ids=owners.by_ids)
+        coordinator = self.coordinator
+        if coordinator.rules_error:
+            text = (
+                f"Rules not loaded (nothing is saved until it is fixed): {coordinator.rules_error}"
+            )
+        elif coordinator.engine is None or not coordinator.engine.rules:
+            text = NO_RULES
+        else:
+            text = "\n".join(coordinator.status_lines())
+        if text != self._shown_rules:
+            self._shown_rules = text
+            screen.set_rules_status(text)
+
+    # -- actions for the USB screen (tui.ui.screens.usb.UsbActions) ------------------------
+    @property
+    def readonly(self) -> bool:
+        return self._readonly
+
+    def guest_choices(self) -> list[tuple[str, str]]:
+        """(name, state) of host 0's guests, for the picker."""
+        guests = self._guests or self.coordinator.running
+        return sorted((n, "running" if up else "shut off") for n, up in guests.items())
+
+    def live_owner(self, device: UsbDevice) -> str | None:
+        return self.coordinator.live_owner(device)
+
+    def attach(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
+        return self.coordinator.attach(device, guest, persistent)
+
+    def move(self, device: UsbDevice, owner: str, guest: str, persistent: bool) -> str | None:
+        return self.coordinator.move(device, owner, guest, persistent)
+
+    def detach(self, device: UsbDevice, guest: str) -> str | None:
+        return self.coordinator.detach(device, guest)
+
+    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
+        return self.coordinator.add_rule(device, guest, persistent)
+
+    def forget_rules(self, device: UsbDevice) -> str | None:
+        return self.coordinator.forget_rules(device)
+
+
+__all__ = ["UsbFeature"]
