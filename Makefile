@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 URI ?= $(or $(LIBVIRT_DEFAULT_URI),qemu:///system)
 
-.PHONY: run test lint unit screenshots bench clean sysdeps sysdeps-test services wheel-check
+.PHONY: run test lint unit screenshots bench clean sysdeps sysdeps-test services wheel-check lab-test lab-screenshot
 
 run: $(VENV)/.installed
 	@if $(PY) -c "import libvirt; libvirt.registerErrorHandler(lambda *a: None, None); libvirt.open('$(URI)').close()" 2>/dev/null; then \
@@ -21,7 +21,7 @@ sysdeps:
 	@scripts/apt-ensure.sh deps/apt-run.txt
 
 sysdeps-test:
-	@scripts/apt-ensure.sh deps/apt-run.txt deps/apt-test.txt
+	@scripts/apt-ensure.sh deps/apt-run.txt deps/apt-test.txt deps/apt-lab.txt
 
 $(VENV)/.installed: pyproject.toml | sysdeps
 	$(PYTHON) -m venv $(VENV)
@@ -48,19 +48,29 @@ lint: $(VENV)/.installed-dev
 # daemons are up: the fake /sys leaks into children started later. The libvirtd-restart test
 # runs last, on its own.
 test: sysdeps-test $(VENV)/.installed-dev services lint
-	$(PYTEST) tests --ignore=tests/usb -m "not last"
+	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m "not last"
 	umockdev-wrapper $(PYTEST) tests/usb
-	$(PYTEST) tests --ignore=tests/usb -m last
+	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m last
 	@scripts/start-libvirtd.sh $(PY) >/dev/null
+	$(PYTEST) tests/lab -m lab
+
+# The USB lab alone (lab/README.md): builds the L1 image when its recipe changed, boots L1 once.
+lab-test: sysdeps-test $(VENV)/.installed-dev
+	$(PYTEST) tests/lab -m lab
 
 unit: $(VENV)/.installed-dev
-	$(PYTEST) tests --ignore=tests/usb -m "not libvirtd and not last and not xvfb and not sshd"
+	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m "not libvirtd and not last and not xvfb and not sshd"
 
 screenshots: sysdeps-test $(VENV)/.installed-dev services
 	$(PY) -m tests.support.screenshots
+	$(PY) -m lab.screenshot
 
 bench: sysdeps-test $(VENV)/.installed-dev services
 	$(PY) -m bench
+
+# screenshots/usb.svg from the lab: kvmdeck's USB screen in L1 with real devices, one owned by L2
+lab-screenshot: sysdeps-test $(VENV)/.installed-dev
+	$(PY) -m lab.screenshot
 
 wheel-check: $(VENV)/.installed-dev
 	scripts/wheel-check.sh

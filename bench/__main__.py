@@ -20,8 +20,8 @@ from bench import commands as cmd
 from bench import guests as bed_guests
 from bench.results import Section, environment, table, write_json
 
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6")
-NO_GUESTS = ("P3", "P6")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "LAB")
+NO_GUESTS = ("P3", "P6", "LAB")
 WITH_GUESTS = ("P5", "P1", "P2", "P4")
 GUEST_COUNT = 6
 
@@ -51,6 +51,10 @@ def run(wanted: list[str]) -> list[Section]:
         sections.append(_guarded("P3", p3_usb.run))
     if "P6" in wanted:
         sections.append(_guarded("P6", p6_scale.run))
+    if "LAB" in wanted:  # the USB lab (lab/): its own L1 VM, no host guests
+        from bench import lab_usb
+
+        sections.append(_guarded("LAB", lab_usb.run))
     need = [p for p in WITH_GUESTS if p in wanted]
     if not need:
         return sections
@@ -68,7 +72,7 @@ def run(wanted: list[str]) -> list[Section]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("figures", nargs="*", metavar="P1..P6", help="a subset (default: all)")
+    parser.add_argument("figures", nargs="*", metavar="P1..P6|LAB", help="a subset (default: all)")
     args = parser.parse_args(argv)
     wanted = [f.upper() for f in args.figures] or list(ALL)
     unknown = [f for f in wanted if f not in ALL]

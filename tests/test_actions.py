@@ -41,10 +41,21 @@ MUTATING = {
     "guest.reboot",
     "guest.pause",
     "guest.destroy",
+    "detail.start",
+    "detail.shutdown",
+    "detail.reboot",
+    "detail.pause",
+    "detail.destroy",
     "usb.attach",
     "usb.detach",
     "usb.rule",
     "usb.forget_rule",
+    "detail.spice_ready",
+    "guest.serial",
+    "detail.serial",
+    "snapshots.create",
+    "snapshots.revert",
+    "snapshots.delete",
 }
 
 
@@ -93,6 +104,12 @@ def test_existing_ids_and_keys_kept() -> None:
         "confirm.yes": "y",
         "confirm.no": "n",
         "detail.back": "escape",
+        "detail.start": "s",
+        "detail.shutdown": "h",
+        "detail.reboot": "r",
+        "detail.pause": "p",
+        "detail.destroy": "X",
+        "detail.console": "v",
         "doctor.close": "escape",
         "help.close": "escape",
         "picker.cancel": "escape",
@@ -207,8 +224,9 @@ def test_keymap_clash_names_both_ids() -> None:
     assert validate_keymap({"guest.start": "h", "guest.shutdown": "s"}) == []
     assert validate_keymap({"usb.attach": "s"}) == []
     # A global key clashes on every screen it reaches.
-    (err,) = validate_keymap({"help": "s"})
-    assert "'guest.start'" in err and "'help'" in err
+    main_err, detail_err = validate_keymap({"help": "s"})
+    assert "'guest.start'" in main_err and "'help'" in main_err
+    assert "'detail.start'" in detail_err and "(guest detail)" in detail_err
 
 
 # -- generators ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tui.adapters.libvirt.connection import demo_uri
 from tui.cli.wiring import make_app
+from tui.model.fleet import Change
 from tui.ui.app import AppOptions, KvmDeckApp
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.help import HelpScreen
@@ -42,9 +43,9 @@ async def test_demo_shows_guests_host_and_marker() -> None:
         header = str(app.query_one("#hosts").content)
         assert "DEMO" in header
         assert "demo.xml" in header and " up" in header
-        # The test driver has no CPU/disk stats: the table says "—", never 0.
-        cpu_cells = [app.table.get_cell(k, "cpu") for k in app.table.samples]
-        assert all(str(c) == "—" for c in cpu_cells)
+        # A guest that is off has no CPU figure: the table says "—", never 0.
+        off = [k for k, s in app.table.samples.items() if s.state == "shut off"]
+        assert off and all(str(app.table.get_cell(k, "cpu")).strip() == "—" for k in off)
 
 
 async def test_help_lists_every_binding_and_quit() -> None:
@@ -111,6 +112,10 @@ async def test_readonly_refuses_actions() -> None:
         assert "READ-ONLY" in str(app.query_one("#hosts").content)
         active = app.screen.active_bindings
         assert active["s"].enabled is False and active["X"].enabled is False
+        app.select_guest(next(k for k, s in app.table.samples.items() if s.name == "db-primary"))
+        await pilot.pause()
+        active = app.screen.active_bindings
+        assert active["X"].enabled is False  # read-only, though db-primary runs
         assert active["v"].enabled is True  # viewing stays available
 
 
@@ -140,6 +145,7 @@ async def test_keymap_from_config_rebinds_a_key() -> None:
     app = demo_app(settings=Settings(keymap={"guest.destroy": "ctrl+x"}))
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
+        app.select_guest(next(k for k, s in app.table.samples.items() if s.name == "db-primary"))
         await pilot.press("X")  # the old key does nothing now
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
@@ -229,17 +235,85 @@ def odd_names_xml(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return f"test://{path}"
 
 
+def notes(app: KvmDeckApp) -> list:  # type: ignore[type-arg]
+    """The notifications shown now (Textual 8.2.8 keeps them in ``App._notifications``)."""
+    return list(app._notifications)
+
+
+def event_lines(app: KvmDeckApp) -> list[str]:
+    return [x.text.rstrip() for x in app.main_screen.query_one("#events").lines]
+
+
+def select(app: KvmDeckApp, name: str) -> str:
+    key = next(k for k, s in app.table.samples.items() if s.name == name)
+    app.select_guest(key)
+    return key
+
+
+async def wait_for(pilot, pred, what: str, steps: int = 100) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(steps):
+        if pred():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class FakeLauncher:
+    """Stands in for the launcher (no remote-viewer): the viewers kvmdeck would have open."""
+
+    def __init__(self, viewers: list[tuple[str, int]]) -> None:
+        from types import SimpleNamespace
+
+        connected = SimpleNamespace(value="connected")
+        self._viewers = [
+            SimpleNamespace(
+                id=i,
+                guest=g,
+                title=g,
+                pid=p,
+                started=0.0,
+                state=connected,
+                detail="",
+                connect_s=0.5,
+                alive=True,
+            )
+            for i, (g, p) in enumerate(viewers)
+        ]
+
+    def viewers(self) -> list:  # type: ignore[type-arg]
+        return list(self._viewers)
+
+    def shutdown(self, keep_viewers: bool = False) -> None:
+        pass
+
+
 async def test_guest_names_are_plain_text_everywhere(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui.model.fleet import PENDING_SHUTDOWN
+    from tui.model.ids import GuestKey
     from tui.ui.screens.detail import GuestDetailScreen
 
-    app = make_app(AppOptions(uris=[odd_names_xml(tmp_path)], demo=True, vt_badge="KVM: test"))
+    host_label = "lab[/]x[b]"
+    app = make_app(
+        AppOptions(
+            uris=[odd_names_xml(tmp_path)],
+            demo=True,
+            vt_badge="KVM: test",
+            host_labels=[host_label],
+        )
+    )
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
-        shown = {str(app.table.get_row_at(i)[0]) for i in range(app.table.row_count)}
-        assert set(ODD_NAMES) <= shown
+        names = [app.table.get_row_at(i)[0] for i in range(app.table.row_count)]
+        for name in ODD_NAMES:  # the name cells are Text, the names literally there
+            assert any(cell.plain.startswith(name) for cell in names), name
+        assert host_label in str(app.query_one("#hosts").content)
+        # A viewer open on two of them: the marker, and v says so with the name as it is.
+        app.consoles.current = FakeLauncher([("db[old]", 4242), ('web[link="x]', 4243)])
+        app.changed(Change(hosts=frozenset(app.fleet.hosts)))
+        await pilot.pause()
         for name in ODD_NAMES:
-            key = next(k for k, s in app.table.samples.items() if s.name == name)
-            app.select_guest(key)
+            key = select(app, name)
+            state = app.table.samples[key].state
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, GuestDetailScreen)
@@ -247,8 +321,226 @@ async def test_guest_names_are_plain_text_everywhere(tmp_path) -> None:  # type:
             await pilot.pause()
             await pilot.press("X")
             await pilot.pause()
-            assert isinstance(app.screen, ConfirmScreen)
-            assert f"Force off '{name}'?" in app.screen.question
-            await pilot.press("n")
+            if state == "running":
+                assert isinstance(app.screen, ConfirmScreen)
+                assert f"Force off '{name}'?" in app.screen.question
+                await pilot.press("n")
+                await pilot.pause()
+                await pilot.press("s")  # refused: the reason names the guest literally
+                await pilot.pause()
+                said = f"{name} is already running"
+            else:
+                assert not isinstance(app.screen, ConfirmScreen)
+                said = f"{name} is already shut off"
+            assert any(n.message == said and not n.markup for n in notes(app)), said
+            await wait_for(pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said)
+        key = select(app, "db[old]")
+        assert app.table.get_cell(key, "name").plain.endswith(" V")
+        await pilot.press("v")
+        await pilot.pause()
+        said = "the console of db[old] is already open (remote-viewer, pid 4242); w lists it"
+        assert any(n.message == said and not n.markup for n in notes(app))
+        # "still running after the shutdown request": notification, log line and question.
+        guest = app.fleet.find("[prod]")
+        assert guest is not None
+        app.changed(app.fleet.set_pending(guest.key, PENDING_SHUTDOWN, 0.0))
+        await pilot.pause()
+        app.main_screen._check_overdue()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question.startswith("[prod] is still running 60 s after")
+        assert any("[prod] is still running" in n.message and not n.markup for n in notes(app))
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(guest.key, GuestKey) and app.is_running
+        # Every notification that carries a guest or host name is plain text.
+        for n in notes(app):
+            if any(x in n.message for x in [*ODD_NAMES, host_label]):
+                assert not n.markup, n.message
+
+
+# -- state-aware keys -------------------------------------------------------------------------
+def enabled(app: KvmDeckApp) -> dict[str, bool]:
+    active = app.main_screen.active_bindings
+    return {k: active[k].enabled for k in ("s", "h", "r", "p", "X", "v")}
+
+
+async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = demo_app(refresh=60.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        select(app, "web-frontend")
+        await pilot.pause()
+        assert enabled(app) == {"s": False, "h": True, "r": True, "p": True, "X": True, "v": True}
+        footer = {k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey)}
+        assert footer["s"] is True and footer["h"] is False
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert [n.message for n in notes(app)] == ["web-frontend is already running"]
+        said = "refused guest.start: web-frontend is already running"
+        await wait_for(pilot, lambda: any(x.endswith(said) for x in event_lines(app)), said)
+        assert names_states(app)["web-frontend"] == "running"
+
+        select(app, "archive")
+        await pilot.pause()
+        assert enabled(app) == {
+            "s": True,
+            "h": False,
+            "r": False,
+            "p": False,
+            "X": False,
+            "v": False,
+        }
+        footer = {k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey)}
+        assert footer["s"] is False and footer["X"] is True  # the footer follows the cursor
+        for key, said in (
+            ("X", "archive is already shut off"),
+            ("h", "archive is shut off"),
+            ("r", "archive is shut off: s starts it"),
+            ("p", "archive is shut off"),
+            ("v", "archive is shut off: s starts it"),
+        ):
+            await pilot.press(key)
             await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert said in [n.message for n in notes(app)], key
+            await wait_for(pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said)
+
+        select(app, "build-runner")
+        await pilot.pause()
+        assert enabled(app) == {"s": False, "h": False, "r": False, "p": True, "X": True, "v": True}
+        await pilot.press("s")
+        await pilot.pause()
+        assert "build-runner is paused: p resumes it" in [n.message for n in notes(app)]
+        await pilot.press("p")  # resume is what p does on a paused guest
+        await wait_for(pilot, lambda: names_states(app)["build-runner"] == "running", "resume")
+        await pilot.pause()
+        assert enabled(app)["s"] is False and enabled(app)["h"] is True
+        log = "\n".join(event_lines(app))
+        assert "failed" not in log  # no raw libvirt error anywhere
+
+
+async def test_shutdown_marks_the_row_then_offers_force_off() -> None:
+    from tui.model.fleet import PENDING_SHUTDOWN
+
+    app = demo_app(refresh=60.0)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        screen = app.main_screen
+        # The test driver shuts down at once: the mark goes with the "stopped" event.
+        key = select(app, "router-lab")
+        await pilot.press("h")
+        await pilot.pause()
+        guest = app.fleet.find("router-lab")
+        assert guest is not None
+        await wait_for(pilot, lambda: names_states(app)["router-lab"] == "shut off", "shut off")
+        assert guest.pending == "" and app.table.get_cell(key, "state").plain == "shut off"
+        # A guest that ignores ACPI: marked "shutting down" until the deadline, then asked.
+        screen.shutdown_grace_s = 0.5
+        key = select(app, "web-frontend")
+        web = app.fleet.find("web-frontend")
+        assert web is not None
+        app.changed(app.fleet.set_pending(web.key, PENDING_SHUTDOWN, 0.5))
+        screen.set_timer(0.55, screen._check_overdue)
+        await pilot.pause()
+        assert app.table.get_cell(key, "state").plain == "shutting down"
+        assert enabled(app)["h"] is False and enabled(app)["X"] is True
+        await pilot.press("h")
+        await pilot.pause()
+        said = "web-frontend is already shutting down: X forces it off"
+        assert said in [n.message for n in notes(app)]
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "web-frontend is still running 0.5 s after the shutdown request" in (
+            app.screen.question  # type: ignore[attr-defined]
+        )
+        still = "web-frontend is still running 0.5 s after the shutdown request"
+        await wait_for(pilot, lambda: any(still in x for x in event_lines(app)), "the log line")
+        assert web.pending == "" and app.table.get_cell(key, "state").plain == "running"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: names_states(app)["web-frontend"] == "shut off", "off")
+
+
+async def test_cursor_on_top_row_enter_home_end() -> None:
+    from tui.ui.screens.detail import GuestDetailScreen
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        await pilot.pause()
+        table = app.table
+        assert table.cursor_row == 0
+        first = str(table.get_row_at(0)[0])
+        assert first.startswith("archive")  # by name: the top row, whatever the poll order
+        assert set(table.visible_rows()) == set(range(len(DEMO_GUESTS)))  # every row shows
+        await pilot.press("end")
+        assert table.selected_sample().name == "win11-desktop"
+        await pilot.press("home")
+        assert table.selected_sample().name == "archive"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, GuestDetailScreen)
+        assert app.screen.title_text.startswith("archive")
+
+
+async def test_columns_follow_the_width_and_the_polls_follow_the_columns() -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        table = app.table
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        assert keys == ["name", "state", "cpu", "mem", "disk", "net"]
+        assert table.virtual_size.width <= table.size.width  # no sideways scrolling
+        await pilot.pause(0.2)
+        shown = [k for k in app.main_screen.query(FooterKey) if k.display]
+        assert [k.key for k in shown[:2]] == ["question_mark", "q"]
+        assert all(k.region.right <= 80 for k in shown[:2])
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        assert {"cpu", "mem", "disk", "net"} <= set(keys)
+        assert table.virtual_size.width <= table.size.width
+        assert app.main_screen.stat_columns() == ("cpu", "disk", "mem", "net")
+        await pilot.resize_terminal(60, 24)
+        await pilot.pause()
+        assert "net" not in app.main_screen.stat_columns()
+
+
+async def test_footer_shows_the_keys_of_the_screen_on_top_only() -> None:
+    from tui.ui.widgets.footer import KeysFooter
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        footer = app.main_screen.query_one(KeysFooter)
+        select(app, "db-primary")
+        await pilot.press("X")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and not footer.display
+        await pilot.press("n")
+        await pilot.pause()
+        assert footer.display
+
+
+async def test_esc_clears_a_filter_typed_or_kept() -> None:
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        await pilot.press("slash", *"db", "escape")
+        await pilot.pause()
+        assert app.table.row_count == len(DEMO_GUESTS)
+        await pilot.press("slash", *"db", "enter")  # kept
+        await pilot.pause()
+        assert app.table.row_count == 1 and app.table.has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.table.row_count == len(DEMO_GUESTS)
+        await pilot.press("slash", *"q", "escape")  # q types into the box, it does not quit
+        await pilot.pause()
         assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0

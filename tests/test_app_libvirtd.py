@@ -95,9 +95,12 @@ async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -
         )
         # The events triggered polls; the 60 s timer did not.
         assert session(app).calls > polls_before
-        log = "\n".join(str(x) for x in app.query_one("#events").lines)
+
+        def logged() -> str:
+            return "\n".join(str(x) for x in app.query_one("#events").lines)
+
         for word in ("started", "suspended", "resumed", "stopped"):
-            assert f"{name}: {word}" in log
+            await wait_until(pilot, lambda w=word: f"{name}: {w}" in logged(), 15, f"'{word}'")
 
 
 def test_guest_vanishing_between_list_and_stats_does_not_crash(

@@ -109,7 +109,7 @@ def test_parse_record_sums_devices_and_tolerates_missing_keys() -> None:
 
 def test_uptime_column_shows_shutoff_reason() -> None:
     from tui.adapters.libvirt.stats import GuestSample
-    from tui.ui.widgets.guest_table import COLUMN_BY_KEY
+    from tui.ui.widgets.guest_columns import COLUMN_BY_KEY
 
     col = COLUMN_BY_KEY["uptime"]
     off = GuestSample("g", "u", "shut off", 5, 3)

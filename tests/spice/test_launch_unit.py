@@ -29,6 +29,8 @@ from tui.adapters.libvirt.graphics import DisplayTarget
 from tui.ui.screens.console import ClientCommandDialog, ViewersScreen
 
 PASSWORD = "s3cr3t-Pw"
+# SPICE: the viewer auto-redirects the operator's USB devices (no keyboards or mice).
+USB = "'--spice-usbredir-auto-redirect-filter=0x03,-1,-1,-1,0|-1,-1,-1,-1,1'"
 TARGET = DisplayTarget(
     guest="web1", hostname="hv1", type="spice", host="127.0.0.1", port=5901, password=PASSWORD
 )
@@ -48,6 +50,8 @@ def test_vv_file_is_0600_and_complete(tmp_path: Path) -> None:
         "port=5901",
         f"password={PASSWORD}",
         "title=web1 on hv1",
+        "enable-usb-autoshare=1",
+        "usb-filter=0x03,-1,-1,-1,0|-1,-1,-1,-1,1",
         "delete-this-file=1",
     ]
 
@@ -146,9 +150,9 @@ def test_instructions_for_local_uri_over_ssh_session() -> None:
     env = {"SSH_CONNECTION": "198.51.100.7 51234 192.0.2.10 22", "USER": "ops"}
     ins = client_instructions(TARGET, "qemu:///system", env)
     assert ins.commands == [
-        "virt-viewer --connect qemu+ssh://ops@192.0.2.10/system web1",
+        f"virt-viewer {USB} --connect qemu+ssh://ops@192.0.2.10/system web1",
         "ssh -N -L 5901:127.0.0.1:5901 ops@192.0.2.10",
-        "remote-viewer spice://127.0.0.1:5901",
+        f"remote-viewer {USB} spice://127.0.0.1:5901",
     ]
     assert any("password" in n and "virsh dumpxml --security-info web1" in n for n in ins.notes)
     _assert_clean(ins)
@@ -157,7 +161,9 @@ def test_instructions_for_local_uri_over_ssh_session() -> None:
 def test_instructions_keep_a_non_default_ssh_port() -> None:
     env = {"SSH_CONNECTION": "198.51.100.7 51234 192.0.2.10 2200", "USER": "ops"}
     ins = client_instructions(TARGET, None, env)
-    assert ins.commands[0] == "virt-viewer --connect qemu+ssh://ops@192.0.2.10:2200/system web1"
+    assert ins.commands[0] == (
+        f"virt-viewer {USB} --connect qemu+ssh://ops@192.0.2.10:2200/system web1"
+    )
     assert ins.commands[1] == "ssh -N -L 5901:127.0.0.1:5901 -p 2200 ops@192.0.2.10"
 
 
@@ -165,9 +171,9 @@ def test_instructions_for_remote_uri_drop_local_key_file() -> None:
     uri = "qemu+ssh://user@host:2222/system?keyfile=/root/.ssh/k&no_tty=1"
     ins = client_instructions(TARGET, uri, {"SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"})
     assert ins.commands == [
-        "virt-viewer --connect qemu+ssh://user@host:2222/system web1",
+        f"virt-viewer {USB} --connect qemu+ssh://user@host:2222/system web1",
         "ssh -N -L 5901:127.0.0.1:5901 -p 2222 user@host",
-        "remote-viewer spice://127.0.0.1:5901",
+        f"remote-viewer {USB} spice://127.0.0.1:5901",
     ]
     _assert_clean(ins)
 
@@ -272,7 +278,7 @@ async def test_screens_with_a_stand_in_viewer(tmp_path: Path) -> None:
         await app.push_screen(ViewersScreen(lau))
         await pilot.pause()
         table = app.screen.query_one(DataTable)
-        assert table.get_row_at(0)[:2] == ["web1", str(info.pid)]
+        assert [str(c) for c in table.get_row_at(0)[:2]] == ["web1", str(info.pid)]
         await pilot.press("x")
         for _ in range(100):
             if not Path(f"/proc/{info.pid}").exists():

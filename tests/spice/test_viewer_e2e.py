@@ -37,6 +37,8 @@ from tui.ui.screens.console import ClientCommandDialog, ViewersScreen
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]
 
+USB = "'--spice-usbredir-auto-redirect-filter=0x03,-1,-1,-1,0|-1,-1,-1,-1,1'"
+
 Outcome = ViewerOpened | ClientInstructions | DisplayError | LaunchError
 
 
@@ -170,7 +172,7 @@ async def test_key_opens_console_and_viewers_screen_closes_it(
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         row = table.get_row_at(0)
-        assert row[0] == spice_guest.name and row[1] == str(pid)
+        assert str(row[0]) == spice_guest.name and str(row[1]) == str(pid)  # Text cells
         assert str(row[3]).startswith("connected")
 
         await pilot.press("x")
@@ -249,9 +251,9 @@ async def test_headless_session_shows_the_client_command(
         assert isinstance(app.screen, ClientCommandDialog)
         port = resolve_display(libvirtd, spice_guest.name, False).port
         assert outcome.commands == [
-            f"virt-viewer --connect qemu+ssh://ops@192.0.2.10/system {spice_guest.name}",
+            f"virt-viewer {USB} --connect qemu+ssh://ops@192.0.2.10/system {spice_guest.name}",
             f"ssh -N -L {port}:127.0.0.1:{port} ops@192.0.2.10",
-            f"remote-viewer spice://127.0.0.1:{port}",
+            f"remote-viewer {USB} spice://127.0.0.1:{port}",
         ]
         shown = " ".join(str(s.content) for s in app.screen.query(Static))
         assert outcome.commands[0] in shown and password not in shown

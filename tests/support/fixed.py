@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 
 from tui.adapters.libvirt.connection import demo_xml_path
@@ -52,6 +53,42 @@ def host_sample() -> HostSample:
         disk_read_bps=1.5 * 1024**2,
         disk_write_bps=256 * 1024,
         nets=(NetRate("eth0", 120_000.0, 48_000.0), NetRate("virbr0", 2048.0, 1024.0)),
+    )
+
+
+def per_cpu_load(n: int) -> tuple[float, ...]:
+    """``n`` fixed per-CPU loads with a shape: mostly idle, a busy block, a few pegged."""
+    out = []
+    for i in range(n):
+        wave = (i * 37 + (i // 8) * 11) % 100
+        if i % 16 in (3, 4):
+            wave = 97.0 + (i % 3)
+        elif i % 5 == 0:
+            wave = wave / 10
+        out.append(round(float(wave), 1))
+    return tuple(out)
+
+
+def host_sample_cpus(n: int) -> HostSample:
+    """The fixed host sample with ``n`` CPUs, and the interfaces a KVM host has (a physical
+    NIC, a bridge, guests' taps, ifb mirrors that must not be listed, a veth)."""
+    loads = per_cpu_load(n)
+    nets = (
+        NetRate("eno1", 12_400_000.0, 3_100_000.0, "physical"),
+        NetRate("ifb0", 0.0, 0.0, "ifb"),
+        NetRate("veth1a2b", 2_000.0, 1_000.0, "virtual"),
+        NetRate("virbr0", 880_000.0, 1_200_000.0, "bridge"),
+        NetRate("vnet0", 52_000.0, 4_096.0, "vnet"),
+        NetRate("vnet1", 15_000.0, 22_000.0, "vnet"),
+    )
+    return dataclasses.replace(
+        host_sample(),
+        per_cpu=loads,
+        cpu_total=round(sum(loads) / n, 1),
+        mem_total=512 * GiB if n >= 64 else 32 * GiB,
+        mem_available=301 * GiB if n >= 64 else 18 * GiB,
+        load=(n * 0.31, n * 0.28, n * 0.25),
+        nets=nets,
     )
 
 

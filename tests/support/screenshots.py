@@ -1,6 +1,9 @@
 """``make screenshots``: SVGs of the real app against real TCG guests, for the README.
 
-Starts three transient guests, runs the app on qemu:///system, and saves screenshots/*.svg.
+Starts three transient guests, runs the app on qemu:///system at 120x36 (a common terminal),
+and saves screenshots/{main,guest-detail,doctor,help}.svg, then main-80x24.svg at 80x24 (the
+smallest terminal kvmdeck fits). screenshots/usb.svg comes from the USB lab
+(``python -m lab.screenshot``, run by ``make screenshots`` after this): this VM has no USB bus.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ import sys
 from pathlib import Path
 
 from tests.support import bed
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.cli.wiring import make_app
+from tui.ui.app import AppOptions
 
 OUT = Path(__file__).resolve().parents[2] / "screenshots"
-SIZE = (170, 44)
+SIZE = (120, 36)
+SMALL = (80, 24)
 
 
 async def shoot() -> list[Path]:
@@ -22,7 +27,7 @@ async def shoot() -> list[Path]:
     guests = [bed.create_transient(conn, i, tag="shot") for i in range(3)]
     saved: list[Path] = []
     try:
-        app = KvmDeckApp(AppOptions(uris=[bed.SYSTEM_URI], refresh=1.0))
+        app = make_app(AppOptions(uris=[bed.SYSTEM_URI], refresh=1.0))
         async with app.run_test(size=SIZE) as pilot:
 
             async def save(name: str) -> None:
@@ -31,13 +36,13 @@ async def shoot() -> list[Path]:
                 app.save_screenshot(filename=path.name, path=str(OUT))
                 saved.append(path)
 
-            # Let CPU%, disk and net rates build a little history.
-            for _ in range(80):
+            # Let CPU%, disk and net rates build a little history, and the doctor finish.
+            for _ in range(100):
                 rows = [s for s in app.table.samples.values() if s.name.startswith(bed.PREFIX)]
-                if len(rows) >= 3 and all(s.cpu_pct for s in rows) and app.vt_report:
+                if len(rows) >= 3 and all(s.cpu_pct for s in rows) and app.vt.report:
                     break
                 await pilot.pause(0.1)
-            await pilot.pause(6)
+            await pilot.pause(20)  # a little history for the sparklines and charts
             await save("main")
             key = next(k for k, s in app.table.samples.items() if s.name == guests[0].name)
             app.select_guest(key)
@@ -48,12 +53,12 @@ async def shoot() -> list[Path]:
             await pilot.press("d")
             await save("doctor")
             await pilot.press("escape")
-            await pilot.press("u")
-            await save("usb")
-            await pilot.press("escape")
             await pilot.press("question_mark")
             await save("help")
             await pilot.press("escape")
+            await pilot.resize_terminal(*SMALL)
+            await pilot.pause(1.5)
+            await save("main-80x24")
     finally:
         for g in guests:
             bed.remove(conn, g)

@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check virtualization support (exit 0 usable, 1 not)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("-c", "--connect", dest="sub_connect", metavar="URI")
+    d.add_argument(
+        "--guest",
+        metavar="NAME",
+        help="the display doctor of one guest: SPICE, agent, USB redirection, sound"
+        " (exit 0 ready, 1 not, 2 error)",
+    )
     s = sub.add_parser(
         "stats", help="print host and guest samples without the TUI (like virt-top -b)"
     )
@@ -84,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log)
     uris = _uris(args, settings)
     if args.command == "doctor":
+        if args.guest is not None:
+            from tui.core.doctor import run_guest
+
+            return run_guest(uris[0], args.guest, args.json, args.readonly or settings.readonly)
         from tui.core.doctor import run as run_doctor
 
         return run_doctor(uris[0], args.json)
@@ -98,6 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("rules: say --run or --list")
         readonly = args.readonly or settings.readonly
         return run_rules_command(uris[0], once=not args.run, list_only=args.list, readonly=readonly)
+    # Start-up (bench P5): the hosts connect and answer their first poll in threads while
+    # Textual is imported; the app then runs on the loop libvirt's events are bound to.
+    import asyncio
+
+    from tui.cli.startup import start_prefetch
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    prefetched = start_prefetch(uris, args.readonly or settings.readonly, args.demo, loop)
+    _sweep_in_background()
     from tui.cli.wiring import make_app
     from tui.ui.app import AppOptions
 
@@ -108,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             demo=args.demo,
             settings=settings,
             refresh=args.refresh,
+            prefetched=prefetched,
         )
     )
-    _sweep_in_background()
-    result = app.run()
+    result = app.run(loop=loop)
     # A signal exits through app.exit(return_code=128+signum) (tui/ui/signals.py, installed
     # by the app on mount); finish() cleans up what is left and stands the watchdog down.
     from tui.ui import signals

@@ -5,6 +5,11 @@ Columns use the TUI's names. Units: rates in bytes per second, memory in KiB, CP
 libvirt does not report is empty in CSV and null in JSON, never 0. Each row names its host three
 ways: ``host`` (the hostname libvirt reports), ``host_label`` (the ``[[hosts]] name`` from the
 config, else the URI as shown in the TUI) and ``uri`` (as given; libvirt's own URI when none was).
+``ips`` lists a running guest's IP addresses (the guest agent's, else the DHCP leases of libvirt
+networks, else ARP; tui/adapters/libvirt/addresses.py): null when they could not be read in
+time or the guest is not running. libvirt answers the agent only on a read-write connection:
+stats opens one for that alone (unless ``readonly`` is set), and falls back to leases and ARP
+on its read-only connection when it cannot.
 
 Several hosts are opened at once, each in a daemon thread. A host that fails is reported on
 stderr with why and what to do; a host that does not answer a connect or a poll within
@@ -31,6 +36,7 @@ from typing import Any, TextIO, TypeVar
 import libvirt
 import psutil
 
+from tui.adapters.libvirt.addresses import AddressReader
 from tui.adapters.libvirt.connection import (
     ConnectFailed,
     FailureCause,
@@ -39,10 +45,12 @@ from tui.adapters.libvirt.connection import (
     display_uri,
     failure_of,
     no_answer,
+    open_connection,
 )
 from tui.adapters.libvirt.session import HostSession
 from tui.adapters.local.hoststats import HostSampler
 from tui.config import Settings
+from tui.model.addresses import AddressMap
 from tui.model.host import PollResult
 
 DEADLINE_S = 10.0  # s: a connect or a poll that takes longer is "no answer" and left behind
@@ -74,6 +82,7 @@ GUEST_FIELDS = [
     "net_rx_bps",
     "net_tx_bps",
     "uptime_s",
+    "ips",
 ]
 ALL_COLUMNS = ("cpu", "mem", "disk", "net")
 
@@ -88,6 +97,8 @@ class _Host:
     session: HostSession | None = None
     failure: LinkFailure | None = None
     polled: bool = False  # at least one sample of this host was printed
+    rw: Any = None  # a read-write connection for the guest agent (False: none to be had)
+    reader: AddressReader | None = None
 
     @property
     def name(self) -> str:
@@ -155,6 +166,12 @@ def _close_later(session: HostSession) -> threading.Thread:
 def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
     """Close the healthy connections cleanly, waiting at most ``wait_s`` in all."""
     closers = [_close_later(h.session) for h in hosts if h.session is not None]
+    for h in hosts:
+        if h.rw:
+            rw, h.rw = h.rw, None
+            closer = threading.Thread(target=rw.close, name="stats-close-rw", daemon=True)
+            closer.start()
+            closers.append(closer)
     end = time.monotonic() + wait_s
     for closer in closers:
         closer.join(max(0.0, end - time.monotonic()))
@@ -204,6 +221,47 @@ def _poll_all(hosts: list[_Host], deadline_s: float, err: TextIO) -> list[tuple[
     return got
 
 
+def _addresses(
+    host: _Host, session: HostSession, uuids: tuple[str, ...], agent: bool
+) -> AddressMap:
+    """The guests' addresses: on a read-write connection when one can be had (the agent
+    needs it), else on the read-only one (leases and ARP only). Blocking."""
+    if host.rw is None:
+        host.rw = False
+        if agent and not session.link.is_test:
+            try:
+                host.rw = open_connection(host.uri, readonly=False)
+            except ConnectFailed:
+                host.rw = False
+    conn = host.rw or session.link.conn
+    if host.reader is None:
+        host.reader = AddressReader(agent=bool(host.rw))
+    return host.reader.read(conn, uuids)
+
+
+def _addresses_all(
+    polled: list[tuple[_Host, PollResult]], deadline_s: float, agent: bool
+) -> dict[int, AddressMap]:
+    """id(host) -> its guests' addresses; a host that does not answer in time has none."""
+    jobs = []
+    for host, result in polled:
+        running = tuple(g.uuid for g in result.samples if g.running)
+        if host.session is not None and running:
+            jobs.append((host, functools.partial(_addresses, host, host.session, running, agent)))
+    got = run_in_threads([call for _h, call in jobs], deadline_s, "addresses")
+    return {
+        id(host): value
+        for (host, _call), (done, value) in zip(jobs, got, strict=True)
+        if done and isinstance(value, dict)
+    }
+
+
+def _ips(addresses: AddressMap | None, uuid: str) -> list[str] | None:
+    if addresses is None or uuid not in addresses:
+        return None
+    return [a.addr for a in addresses[uuid]]
+
+
 def host_labels(uris: list[str | None], settings: Settings) -> list[str]:
     """The config's ``[[hosts]] name`` for a URI, else the URI as the TUI shows it."""
     names = {h.uri: h.name for h in settings.hosts if h.name}
@@ -214,7 +272,9 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
 
 
-def _row(now: float, host: _Host, hostname: str, g: Any) -> dict[str, Any]:
+def _row(
+    now: float, host: _Host, hostname: str, g: Any, ips: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "time": round(now, 3),
         "host": hostname,
@@ -235,6 +295,7 @@ def _row(now: float, host: _Host, hostname: str, g: Any) -> dict[str, Any]:
         "net_rx_bps": _r(g.rx_bps),
         "net_tx_bps": _r(g.tx_bps),
         "uptime_s": _r(g.uptime_s),
+        "ips": ips,
     }
 
 
@@ -279,15 +340,17 @@ def run_stats(
             polled = _poll_all(hosts, deadline_s, err)
             if not polled:
                 break
+            addresses = _addresses_all(polled, deadline_s, not settings.readonly)
             host = sampler.sample()
             now = time.time()
             rows: list[dict[str, Any]] = []
             for h, result in polled:
                 h.polled = True
                 hostname = h.session.link.hostname if h.session else ""
-                rows += [_row(now, h, hostname, g) for g in result.samples]
+                found = addresses.get(id(h))
+                rows += [_row(now, h, hostname, g, _ips(found, g.uuid)) for g in result.samples]
             if writer is not None:
-                writer.writerows(rows)
+                writer.writerows([{**r, "ips": " ".join(r["ips"] or ())} for r in rows])
             elif as_json:
                 host_d = {
                     "hostname": host.hostname,
@@ -315,12 +378,12 @@ def run_stats(
                     f"load {host.load[0]:.2f} mem avail {host.mem_available // 1048576} MiB\n"
                 )
                 out.write(
-                    f"{'host_label':<16} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11}\n"
+                    f"{'host_label':<16} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11} ips\n"
                 )
                 for r in rows:
                     out.write(
                         f"{r['host_label']:<16} {r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
-                        f"{_fmt(r['disk_rd_bps']):>12} {_fmt(r['disk_wr_bps']):>12} {_fmt(r['net_rx_bps']):>11} {_fmt(r['net_tx_bps']):>11}\n"
+                        f"{_fmt(r['disk_rd_bps']):>12} {_fmt(r['disk_wr_bps']):>12} {_fmt(r['net_rx_bps']):>11} {_fmt(r['net_tx_bps']):>11} {' '.join(r['ips'] or ()) or '-'}\n"
                     )
             out.flush()
     except KeyboardInterrupt:

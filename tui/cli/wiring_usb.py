@@ -70,11 +70,39 @@ def _register_event_loop() -> object:
     return register_event_loop()
 
 
-def usb_services() -> UsbServices:
+def _is_test_connection(conn: Any) -> bool:
+    from tui.adapters.libvirt.connection import is_test_driver
+
+    try:
+        return is_test_driver(conn.getURI())
+    except Exception:  # a closed connection
+        return False
+
+
+def _demo_feed(conn: Any) -> DeviceFeed:
+    """Demo mode: the test driver's USB devices with a simulated replug every ~20 s."""
+    if not _is_test_connection(conn):
+        return _remote_feed(conn)
+    from tui.adapters.demo.usb import DemoUsbFeed
+
+    return DemoUsbFeed(conn)
+
+
+def _demo_hostdev(conn: Any) -> HostdevPort:
+    """Demo mode: attach/detach recorded in memory (the test driver cannot attach)."""
+    if not _is_test_connection(conn):
+        return _hostdev(conn)
+    from tui.adapters.demo.usb import DemoHostdev
+
+    return DemoHostdev(conn)
+
+
+def usb_services(demo: bool = False) -> UsbServices:
+    """``demo`` (``--demo``): simulated plugging and attaching on test-driver hosts."""
     return UsbServices(
         local_feed=_local_feed,
-        remote_feed=_remote_feed,
-        hostdev=_hostdev,
+        remote_feed=_demo_feed if demo else _remote_feed,
+        hostdev=_demo_hostdev if demo else _hostdev,
         udev_daemon_running=_udev_daemon_running,
         uses_node_devices=_uses_node_devices,
         open_connection=_open_connection,

@@ -9,7 +9,10 @@ No textual here. Everything runs on the event loop's thread; blocking calls go t
   reported as "no answer … after 10 s", its connection is dropped (closed in a thread that
   nobody waits for) and a fresh one is tried with backoff, without delaying other hosts;
 - an invalid URI is not retried;
-- results of an abandoned connection (an older *generation*) are ignored.
+- results of an abandoned connection (an older *generation*) are ignored;
+- guest IP addresses have a lane of their own (a second :class:`SingleFlight`), every
+  :data:`ADDRESS_INTERVAL` s while guests run and soon after one starts: a stuck guest agent
+  never delays a stats tick, and a tick never carries an address call.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui.core.ports import BackendError, HostBackend, HostEvents
+from tui.core.prefetch import Prefetch
 from tui.core.runner import Runner
 from tui.core.scheduler import SingleFlight
+from tui.model.addresses import AddressMap
 from tui.model.events import DeviceEvent, LifecycleEvent
 from tui.model.host import PollResult
 from tui.model.ids import HostId
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 NO_ANSWER_S = 10.0  # a connect or a poll that takes longer counts as "no answer"
 EVENT_POLL_DELAY = 0.1  # s: events within this window share one poll
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+ADDRESS_INTERVAL = 10.0  # s between two address runs of a host with running guests
+ADDRESS_SOON = 2.0  # s: the first address run after a guest shows up running
 
 
 @dataclass
@@ -46,6 +53,7 @@ class HostListener:
     lifecycle: Callable[[HostId, LifecycleEvent], None]
     device: Callable[[HostId, DeviceEvent], None]
     action_done: Callable[[HostId, str, str, str, bool], None]  # host, uuid, verb, text, ok
+    addresses: Callable[[HostId, AddressMap], None] | None = None  # None: no address lane
 
 
 class HostController:
@@ -77,6 +85,9 @@ class HostController:
         self.polls = SingleFlight(
             self.loop, self._start_poll, deadline=NO_ANSWER_S, on_deadline=self._poll_hung
         )
+        # No deadline: libvirt bounds each agent call (5 s); one run at a time, however slow.
+        self.addr_lane = SingleFlight(self.loop, self._start_addresses)
+        self._running: tuple[str, ...] = ()  # uuids of the running guests, from the last poll
         self._retry: asyncio.TimerHandle | None = None
         self._connect_watchdog: asyncio.TimerHandle | None = None
 
@@ -100,32 +111,51 @@ class HostController:
         )
 
     # -- connecting ----------------------------------------------------------------------
-    def start(self) -> None:
-        self._connect()
-
-    def _connect(self) -> None:
-        if self.closed:
+    def start(self, prefetch: Prefetch | None = None) -> None:
+        """Connect; or adopt a connection (and first poll) opened before the UI existed."""
+        if prefetch is None:
+            self._connect()
             return
+        gen = self._next_generation()
+        prefetch.adopt(self._events(gen))
+        self._connect_watchdog = self.loop.call_later(
+            NO_ANSWER_S, self._connect_hung, gen, lambda: prefetch.backend, context=self.context
+        )
+        self.runner.submit(
+            f"connect {self.host}",
+            prefetch.wait,
+            done=lambda got: self._connected(gen, got[0], got[1]),
+            failed=lambda exc: self._connect_failed(gen, exc),
+        )
+
+    def _next_generation(self) -> int:
         self._retry = None
         self.generation += 1
-        gen = self.generation
-        events = HostEvents(
+        return self.generation
+
+    def _events(self, gen: int) -> HostEvents:
+        return HostEvents(
             lifecycle=lambda ev: self._on_lifecycle(gen, ev),
             device=lambda ev: self._on_device(gen, ev),
             lost=lambda reason: self._on_lost(gen, reason),
         )
-        backend = self._make_backend(events)
+
+    def _connect(self) -> None:
+        if self.closed:
+            return
+        gen = self._next_generation()
+        backend = self._make_backend(self._events(gen))
         self._connect_watchdog = self.loop.call_later(
-            NO_ANSWER_S, self._connect_hung, gen, backend, context=self.context
+            NO_ANSWER_S, self._connect_hung, gen, lambda: backend, context=self.context
         )
         self.runner.submit(
             f"connect {self.host}",
             backend.open,
             done=lambda _r: self._connected(gen, backend),
-            failed=lambda exc: self._connect_failed(gen, backend, exc),
+            failed=lambda exc: self._connect_failed(gen, exc),
         )
 
-    def _connected(self, gen: int, backend: HostBackend) -> None:
+    def _connected(self, gen: int, backend: HostBackend, first: PollResult | None = None) -> None:
         if gen != self.generation or self.closed:
             self._abandon(backend)  # answered after we gave up on it
             return
@@ -135,26 +165,37 @@ class HostController:
         self.attempt = 0
         self._set(LinkState.UP)
         self.polls.cancel()
-        self.polls.request(0.0)
+        self.addr_lane.cancel()
+        self._running = ()
+        if first is None:
+            self.polls.request(0.0)
+            return
+        self.listener.polled(self.host, self.polls.reserve(), first)
+        self._note_running(first)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
 
-    def _connect_failed(self, gen: int, backend: HostBackend, exc: BaseException) -> bool:
+    def _connect_failed(self, gen: int, exc: BaseException) -> bool:
         if gen != self.generation or self.closed:
             return True
         self._cancel_connect_watchdog()
         if not isinstance(exc, BackendError):
-            return False  # a bug, not a host problem: the one error handler reports it
+            # A bug, not a host problem: the one error handler reports it; retry all the same.
+            self._down(LinkFailure(FailureCause.OTHER, f"{type(exc).__name__}: {exc}", "", True))
+            return False
         failure = exc.failure or LinkFailure(
             FailureCause.OTHER, exc.message, "Check the URI and that libvirtd runs there.", True
         )
         self._down(failure)
         return True
 
-    def _connect_hung(self, gen: int, backend: HostBackend) -> None:
+    def _connect_hung(self, gen: int, backend_now: Callable[[], HostBackend | None]) -> None:
         self._connect_watchdog = None
-        if gen != self.generation or self.closed or self.backend is backend:
+        if gen != self.generation or self.closed:
             return
         self.generation += 1  # whatever the stuck open returns later is ignored
-        self._abandon(backend)
+        backend = backend_now()
+        if backend is not None:
+            self._abandon(backend)
         self._down(no_answer(self.uri, NO_ANSWER_S))
 
     def _cancel_connect_watchdog(self) -> None:
@@ -177,6 +218,7 @@ class HostController:
         """The connection went away (closed, hung or failing): drop it and reconnect."""
         backend, self.backend = self.backend, None
         self.polls.cancel()
+        self.addr_lane.cancel()
         self.generation += 1
         if backend is not None:
             self._abandon(backend)
@@ -219,6 +261,7 @@ class HostController:
             return
         if self.polls.finish(seq):
             self.listener.polled(self.host, seq, result)
+            self._note_running(result)
         self.polls.next(self._refresh(), EVENT_POLL_DELAY)
 
     def _poll_failed(self, gen: int, seq: int, exc: BaseException) -> bool:
@@ -235,6 +278,56 @@ class HostController:
 
     def _poll_hung(self, _seq: int) -> None:
         self._lose(no_answer(self.uri, NO_ANSWER_S))
+
+    # -- guest addresses: their own lane, never on the stats tick -------------------------
+    def _note_running(self, result: PollResult) -> None:
+        """A poll shows which guests run: one that started gets its addresses soon, one that
+        stopped loses them at once; otherwise the lane keeps its own cadence."""
+        if self.listener.addresses is None:
+            return
+        running = tuple(s.uuid for s in result.samples if s.running)
+        before, self._running = set(self._running), running
+        if set(running) - before:
+            self.addresses_soon(ADDRESS_SOON)
+        elif before - set(running):
+            self.addresses_soon(0.0)
+
+    def addresses_soon(self, delay: float = 0.0) -> None:
+        if self.is_up and self.listener.addresses is not None:
+            self.addr_lane.request(delay)
+
+    def _start_addresses(self, seq: int) -> None:
+        backend = self.backend
+        if backend is None:
+            self.addr_lane.finish(seq)
+            return
+        gen, uuids = self.generation, self._running
+        self.runner.submit(
+            f"addresses {self.host}",
+            lambda: backend.addresses(uuids),
+            done=lambda result: self._addressed(gen, seq, result),
+            failed=lambda exc: self._addresses_failed(gen, seq, exc),
+        )
+
+    def _addressed(self, gen: int, seq: int, result: AddressMap) -> None:
+        if gen != self.generation or self.closed:
+            return
+        if self.addr_lane.finish(seq) and self.listener.addresses is not None:
+            self.listener.addresses(self.host, result)
+        self._address_next()
+
+    def _addresses_failed(self, gen: int, seq: int, exc: BaseException) -> bool:
+        if gen != self.generation or self.closed:
+            return True
+        self.addr_lane.finish(seq)
+        if isinstance(exc, BackendError):  # a dead link: the stats lane reconnects
+            log.info("%s: addresses failed: %s", self.host, exc.message)
+        self._address_next()
+        return isinstance(exc, BackendError)
+
+    def _address_next(self) -> None:
+        if self._running or self.addr_lane.dirty:
+            self.addr_lane.next(ADDRESS_INTERVAL, ADDRESS_SOON)
 
     # -- events (libvirtaio calls these on the loop) -------------------------------------
     def _on_lifecycle(self, gen: int, ev: LifecycleEvent) -> None:
@@ -276,6 +369,7 @@ class HostController:
         """Never blocks: the connection is closed in a daemon thread nobody waits for."""
         self.closed = True
         self.polls.stop()
+        self.addr_lane.stop()
         self._cancel_connect_watchdog()
         if self._retry is not None:
             self._retry.cancel()

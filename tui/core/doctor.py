@@ -1,6 +1,7 @@
 """``kvmdeck doctor``: the virtualization report as text or JSON, and its exit code.
 
 Exit codes: 0 KVM usable, 1 not usable, 2 invalid URI or internal error.
+``kvmdeck doctor --guest NAME``: the display doctor of one guest (:func:`run_guest`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -71,3 +73,61 @@ def run(uri: str | None, as_json: bool, out: TextIO = sys.stdout, root: Path = P
         print(f"kvmdeck doctor: internal error: {exc!r}", file=sys.stderr)
         return 2
     return 0 if report.usable else 1
+
+
+# -- kvmdeck doctor --guest NAME: the display doctor for one guest -------------------------------
+def run_guest(
+    uri: str | None,
+    name: str,
+    as_json: bool,
+    readonly: bool = False,
+    out: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Print the display doctor's findings for guest ``name``. Exit codes: 0 SPICE-ready (every
+    finding ok or info), 1 some finding is warn or fail, 2 an invalid URI, no connection, no
+    such guest, or an internal error (nothing printed on stdout)."""
+    import os
+
+    from tui.adapters.launch.instructions import display_available
+    from tui.adapters.libvirt.connection import ConnectFailed, open_connection
+    from tui.adapters.libvirt.graphics import DisplayError, read_guest_display
+    from tui.core.display import Level, display_findings, format_json, format_text, verdict
+
+    out = sys.stdout if out is None else out  # read at call time (tests capture stdout)
+    try:
+        try:
+            conn = open_connection(uri, readonly)
+        except ConnectFailed as exc:
+            print(f"kvmdeck doctor: {exc.failure.text()}", file=sys.stderr)
+            return 2
+        try:
+            got = read_guest_display(conn, name, readonly)
+        except DisplayError as exc:
+            print(f"kvmdeck doctor: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            conn.close()
+        remote = is_remote(uri)
+        client_local = not remote and display_available(os.environ if env is None else env)
+        findings = display_findings(got.info, remote, client_local)
+        state = "running (live XML)" if got.active else "shut off (saved config)"
+        if as_json:
+            out.write(
+                format_json(
+                    name,
+                    findings,
+                    running=got.active,
+                    persistent=got.persistent,
+                    remote=remote,
+                    client_local=client_local,
+                )
+            )
+        else:
+            out.write(format_text(name, findings, f"Guest is {state}."))
+        out.flush()
+    except Exception as exc:  # never a traceback on the CLI
+        log.exception("display doctor failed")
+        print(f"kvmdeck doctor: internal error: {exc!r}", file=sys.stderr)
+        return 2
+    return 0 if verdict(findings) is Level.OK else 1

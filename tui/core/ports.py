@@ -9,12 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tui.model.addresses import AddressMap
 from tui.model.backend import BackendError, HostEvents
 from tui.model.host import HostSample, PollResult
 
-__all__ = ["BackendError", "HostBackend", "HostEvents", "HostSampler", "Services"]
+__all__ = ["BackendError", "HostBackend", "HostEvents", "HostSampler", "Services", "SnapshotOps"]
 
 if TYPE_CHECKING:
+    from tui.model.display import SpiceReadyPlan
+    from tui.model.snapshots import SnapshotList
     from tui.model.vt import VtReport
 
 
@@ -40,9 +43,24 @@ class HostBackend(Protocol):
 
     def act(self, uuid: str, verb: str) -> None: ...
 
+    # Guest IP addresses (agent, then leases, then ARP); slow for a stuck agent: its own lane.
+    def addresses(self, uuids: tuple[str, ...]) -> AddressMap: ...
+
     def close(self) -> None: ...
 
     def mark_stale(self, uuid: str | None = None) -> None: ...  # thread-safe
+
+
+class SnapshotOps(Protocol):
+    """A guest's snapshots (blocking, from the runner); errors are BackendError."""
+
+    def list(self, conn: Any, uuid: str) -> SnapshotList: ...
+
+    def create(self, conn: Any, uuid: str, name: str, description: str, memory: bool) -> str: ...
+
+    def revert(self, conn: Any, uuid: str, name: str) -> str: ...
+
+    def delete(self, conn: Any, uuid: str, name: str) -> str: ...
 
 
 class HostSampler(Protocol):
@@ -64,4 +82,13 @@ class Services:
     launcher: Callable[..., Any] | None = None  # tui.adapters.launch.Launcher(on_change=…)
     open_console: Callable[..., Any] | None = None
     usb: Any = None  # tui.core.usb.ports.UsbServices
+    # make SPICE-ready (blocking, from the runner): (conn, guest) -> tui.model.display.SpiceReadyPlan,
+    # and (conn, guest, new_xml, base_xml) -> the message to show. Errors are BackendError.
+    spice_ready_plan: Callable[[Any, str], SpiceReadyPlan] | None = None
+    spice_ready_apply: Callable[[Any, str, str, str | None], str] | None = None
+    # the serial console: (conn, uuid) -> guest name, BackendError saying why it cannot open
+    # (blocking); (uri, uuid) -> (argv, env) of the program to run in the terminal
+    serial_check: Callable[[Any, str], str] | None = None
+    serial_command: Callable[[str | None, str], tuple[list[str], dict[str, str]]] | None = None
+    snapshots: SnapshotOps | None = None
     extra: dict[str, Any] = field(default_factory=dict)

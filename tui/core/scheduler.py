@@ -73,6 +73,12 @@ class SingleFlight:
             if self._on_deadline is not None:
                 self._on_deadline(seq)
 
+    def reserve(self) -> int:
+        """A sequence number for a result obtained outside a run (a prefetched first poll)."""
+        self.seq += 1
+        self.applied = self.seq
+        return self.seq
+
     # -- results ---------------------------------------------------------------------------
     def finish(self, seq: int) -> bool:
         """A run ended. Returns True when its result is the newest and should be applied."""

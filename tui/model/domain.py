@@ -56,3 +56,21 @@ class DomainInfo:
     emulator_type: str = ""
     machine: str = ""
     arch: str = ""
+    display: DisplayInfo | None = None  # SPICE facts for the display doctor
+
+
+@dataclass(frozen=True)
+class DisplayInfo:
+    """What a guest's SPICE setup can deliver, from its domain XML (never a password's value).
+
+    ``password_set`` is None when the XML was read without ``VIR_DOMAIN_XML_SECURE``: libvirt
+    then leaves the password out, so whether one is set cannot be told.
+    """
+
+    video: tuple[str, ...] = ()  # <video><model type=…>: "qxl", "virtio", "vga", "none"
+    agent_channel: bool = False  # <channel type='spicevmc'> named com.redhat.spice.0
+    usbredir: int = 0  # <redirdev bus='usb' type='spicevmc'>
+    sound: tuple[str, ...] = ()  # <sound model=…>
+    usb_controllers: tuple[str, ...] = ()  # <controller type='usb' model=…> ("" = default)
+    password_set: bool | None = None
+    listen_none: tuple[str, ...] = ()  # graphics types with <listen type='none'/>

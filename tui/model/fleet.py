@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from tui.model.addresses import AddressMap, GuestAddress
 from tui.model.domain import DomainInfo
 from tui.model.events import LifecycleEvent
 from tui.model.guest import GuestSample, GuestState
@@ -35,6 +36,9 @@ EVENT_STATE = {
     "pmsuspended": GuestState.PMSUSPENDED,
 }
 
+# A transient state kvmdeck asked for and shows until the guest gets there (or the deadline).
+PENDING_SHUTDOWN = "shutting down"
+
 
 @dataclass
 class Guest:
@@ -44,10 +48,22 @@ class Guest:
     error: str = ""  # why its facts could not be read (odd XML), shown on its row
     history: History = field(default_factory=History)
     events: deque[str] = field(default_factory=lambda: deque(maxlen=GUEST_EVENT_LINES))
+    # What kvmdeck asked of the guest and is waiting for ("shutting down"), shown as its state
+    # until a poll or an event shows it done, or ``pending_until`` (monotonic) passes.
+    pending: str = ""
+    pending_until: float | None = None
+    addresses: tuple[GuestAddress, ...] = ()  # IPs (agent, lease or ARP), its own cadence
 
     @property
     def name(self) -> str:
         return self.sample.name
+
+    def settle_pending(self) -> bool:
+        """Drop the pending state once the sample shows it reached (True: it changed)."""
+        if self.pending == PENDING_SHUTDOWN and not self.sample.active:
+            self.pending, self.pending_until = "", None
+            return True
+        return False
 
 
 @dataclass
@@ -169,6 +185,8 @@ class Fleet:
             elif g.sample != s:
                 changed.add(key)
             g.sample = s
+            if g.settle_pending():
+                changed.add(key)
             g.info = result.info.get(s.uuid, g.info)
             g.error = result.errors.get(s.uuid, "")
             g.history.cpu.append(s.cpu_pct or 0.0)
@@ -200,7 +218,49 @@ class Fleet:
         if state is None or state == g.sample.state_code:
             return Change(hosts=frozenset({host}))
         g.sample = dataclasses.replace(g.sample, state=state.label, state_code=int(state))
+        g.settle_pending()
         return Change(hosts=frozenset({host}), changed=frozenset({key}))
+
+    def set_pending(
+        self, key: GuestKey, what: str, for_s: float, now: float | None = None
+    ) -> Change:
+        """Mark a guest as on its way to ``what`` (e.g. :data:`PENDING_SHUTDOWN`) for at most
+        ``for_s`` seconds; a poll or event that shows it got there clears the mark."""
+        g = self.guest(key)
+        if g is None:
+            return Change()
+        g.pending = what
+        g.pending_until = (time.monotonic() if now is None else now) + for_s
+        return Change(hosts=frozenset({key.host}), changed=frozenset({key}))
+
+    def clear_pending(self, key: GuestKey) -> Change:
+        g = self.guest(key)
+        if g is None or not g.pending:
+            return Change()
+        g.pending, g.pending_until = "", None
+        return Change(hosts=frozenset({key.host}), changed=frozenset({key}))
+
+    def overdue(self, now: float | None = None) -> list[Guest]:
+        """Guests whose pending state outlived its deadline (still marked; clear them)."""
+        t = time.monotonic() if now is None else now
+        return [
+            g
+            for g in self.guests()
+            if g.pending and g.pending_until is not None and g.pending_until <= t
+        ]
+
+    def apply_addresses(self, host: HostId, result: AddressMap) -> Change:
+        """One address run of ``host``: guests missing from it (not running) have none."""
+        h = self.hosts.get(host)
+        if h is None:
+            return Change()
+        changed: set[GuestKey] = set()
+        for uuid, g in h.guests.items():
+            new = tuple(result.get(uuid, ()))
+            if new != g.addresses:
+                g.addresses = new
+                changed.add(g.key)
+        return Change(hosts=frozenset({host}), changed=frozenset(changed)) if changed else Change()
 
     def apply_host_sample(self, sample: HostSample) -> Change:
         self.local = sample

@@ -13,6 +13,9 @@ class NetRate:
     name: str
     rx_bps: float | None
     tx_bps: float | None
+    # What the interface is, when the sampler can tell (Linux sysfs): "physical", "bridge",
+    # "vnet" (a guest's tap), "loopback", "ifb", "virtual"; "" when unknown (remote, tests).
+    kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.app import ScreenStackError
 from textual.binding import Binding, BindingType
 
 from tui.registry import (
@@ -65,6 +66,7 @@ __all__ = [
     "keys_hint",
     "palette_entries",
     "refuse",
+    "say_refused",
     "validate_keymap",
 ]
 
@@ -181,23 +183,48 @@ def refuse(app: App[Any], action_id: str) -> bool:
     reason = check(action_id, bool(getattr(app, "readonly", False)))
     if reason is None:
         return False
+    say_refused(app, action_id, reason)
+    return True
+
+
+def say_refused(app: App[Any], action_id: str, reason: str) -> None:
+    """Why ``action_id`` did not run: a notification (plain text) and an event-log line."""
     app.notify(reason, title=BY_ID[action_id].title, severity="warning", markup=False)
     log_event = getattr(app, "log_event", None)
     if callable(log_event):
         log_event(f"refused {action_id}: {reason}")
     log.info("refused %s: %s", action_id, reason)
-    return True
 
 
 def intercept(app: App[Any], action: str) -> bool:
     """For an ``App.run_action`` override: True when ``action`` (an action string such as
-    ``app.guest('start')``) is refused now; :func:`refuse` has said why. False: run it."""
+    ``app.guest('start')``) is refused now, after saying why. False: run it.
+
+    Refused are the registry's read-only refusals (:func:`refuse`) and what the screen on
+    top refuses for its current state: a screen may define ``refusal(name, parameters)``
+    returning ``(action id, reason)`` or None (the main screen: "web is already running").
+    Such a screen's ``check_action`` greys the same keys, which Textual would drop silently.
+    """
     try:
         name, params = parse_action(action)
     except (ValueError, SyntaxError):
         return False
     found = mutating_action(name, params)
-    return found is not None and refuse(app, found.id)
+    if found is not None and refuse(app, found.id):
+        return True
+    try:
+        screen = app.screen
+    except ScreenStackError:  # no screen yet
+        return False
+    refusal = getattr(screen, "refusal", None)
+    if not callable(refusal):
+        return False
+    refused = refusal(name, params)
+    if refused is None:
+        return False
+    action_id, reason = refused
+    say_refused(app, action_id, reason)
+    return True
 
 
 def scope_of(screen: object) -> str | None:

@@ -25,12 +25,12 @@ from tui.core.runner import Runner
 from tui.model.events import DeviceEvent, LifecycleEvent
 from tui.model.fleet import Change, Fleet
 from tui.model.host import HostSample, PollResult
-from tui.model.ids import HostId
+from tui.model.ids import GuestKey, HostId
 from tui.model.link import LinkReport, LinkState
 from tui.ui import actions
 from tui.ui import messages as m
 from tui.ui.commands import GuestCommands
-from tui.ui.features import Consoles, VtProbe
+from tui.ui.features import Consoles, QuietToasts, VtProbe
 from tui.ui.screens.main import MainScreen
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.workers import ErrorHandler, make_runner
@@ -57,9 +57,10 @@ class AppOptions:
     live: bool = True  # False: start no sources (snapshot tests apply results themselves)
     vt_badge: str | None = None  # injected badge (tests); otherwise probed
     host_labels: list[str] | None = None  # injected host names (tests)
+    prefetched: dict[HostId, Any] = field(default_factory=dict)  # core.prefetch.Prefetch
 
 
-class KvmDeckApp(App[int]):
+class KvmDeckApp(QuietToasts, App[int]):
     TITLE = "kvmdeck"
     CSS_PATH = css_paths()
     COMMANDS = App.COMMANDS | {GuestCommands}
@@ -77,7 +78,9 @@ class KvmDeckApp(App[int]):
         self.host_order: list[HostId] = []
         self.vt = VtProbe(self, self.options.vt_badge)
         self.consoles = Consoles(self)
-        self.errors = ErrorHandler(self.log_event, self._notify_error)
+        self.errors = ErrorHandler(
+            self.log_event, lambda text: self.notify(text, severity="error", markup=False)
+        )
         self.runner: Runner | None = None
         self._sampler: Any = None
         self._deferred_started = False
@@ -89,6 +92,7 @@ class KvmDeckApp(App[int]):
             shown = services.display_uri(uri)
             self.fleet.add_host(host, labels[i] if i < len(labels) else shown, shown)
             self.host_order.append(host)
+        self.is_demo = self.options.demo or any(services.is_test_uri(u) for u in self.options.uris)
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
@@ -100,10 +104,6 @@ class KvmDeckApp(App[int]):
     @property
     def table(self) -> GuestTable:
         return self.main_screen.table
-
-    @property
-    def is_demo(self) -> bool:
-        return self.options.demo or any(self.services.is_test_uri(h.uri) for h in self.host_order)
 
     def on_mount(self) -> None:
         """SIGHUP, SIGTERM and SIGINT leave through the normal exit (terminal restored,
@@ -127,6 +127,7 @@ class KvmDeckApp(App[int]):
             lifecycle=self._on_lifecycle,
             device=self._on_device,
             action_done=self._on_action_done,
+            addresses=lambda h, got: self.changed(self.fleet.apply_addresses(h, got)),
         )
         for host in self.host_order:
             self.controllers[host] = HostController(
@@ -141,8 +142,8 @@ class KvmDeckApp(App[int]):
         if not self.options.live:
             return
         self.services.register_event_loop()  # once per process, before connections open
-        for ctl in self.controllers.values():
-            ctl.start()
+        for host, ctl in self.controllers.items():
+            ctl.start(self.options.prefetched.get(host))
         self._sampler = self.services.host_sampler(self.settings.show_loopback)
         self._host_tick()
         self.set_timer(2.0, self.start_deferred)  # or at the first guest frame
@@ -184,9 +185,6 @@ class KvmDeckApp(App[int]):
         self.fleet.log(text, wall, key)
         self.changed(Change())
 
-    def _notify_error(self, text: str) -> None:
-        self.notify(text, title="kvmdeck", severity="error", timeout=8, markup=False)
-
     # -- controller callbacks (on the loop) ---------------------------------------------
     def _on_link(self, host: HostId, report: LinkReport) -> None:
         ctl = self.controllers[host]
@@ -199,7 +197,9 @@ class KvmDeckApp(App[int]):
             self.log_event(f"connected to {host} ({ctl.hostname})")
             if self.usb is not None and ctl.backend is not None:
                 be = ctl.backend
-                self.usb.host_connected(self._index(host), be.conn, be.remote, ctl.hostname)
+                self.usb.host_connected(
+                    self.host_order.index(host), be.conn, be.remote, ctl.hostname
+                )
         elif report.error and (before is LinkState.UP or report.attempt == 0):
             self.log_event(f"{host}: {report.error}")
             self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)
@@ -208,7 +208,7 @@ class KvmDeckApp(App[int]):
         self.changed(self.fleet.apply_poll(host, seq, result))
         if self.usb is not None:
             running = {g.name: g.sample.running for g in self.fleet.host(host).guests.values()}
-            self.usb.guests_changed(self._index(host), running)
+            self.usb.guests_changed(self.host_order.index(host), running)
         if not self._deferred_started:
             self.start_deferred()  # the first guest frame is on screen
 
@@ -218,20 +218,19 @@ class KvmDeckApp(App[int]):
     def _on_lifecycle(self, host: HostId, ev: LifecycleEvent) -> None:
         self.changed(self.fleet.apply_lifecycle(host, ev))
         if self.usb is not None:
-            self.usb.lifecycle(self._index(host), ev.name, ev.kind)
+            self.usb.lifecycle(self.host_order.index(host), ev.name, ev.kind)
 
     def _on_device(self, host: HostId, ev: DeviceEvent) -> None:
         what = "added to" if ev.added else "removed from"
         self.log_event(f"device {ev.alias} {what} {ev.name}", ev.wall)
         if self.usb is not None:
-            self.usb.device_event(self._index(host), ev.uuid)
+            self.usb.device_event(self.host_order.index(host), ev.uuid)
 
     def _on_action_done(self, host: HostId, uuid: str, verb: str, text: str, ok: bool) -> None:
+        if not ok:  # e.g. a refused shutdown: the row no longer says "shutting down"
+            self.changed(self.fleet.clear_pending(GuestKey(host, uuid)))
         self.notify(text, severity="information" if ok else "error", timeout=6, markup=False)
         self.log_event(text)
-
-    def _index(self, host: HostId) -> int:
-        return self.host_order.index(host)
 
     # -- the local host ----------------------------------------------------------------
     def _host_tick(self) -> None:
@@ -261,6 +260,11 @@ class KvmDeckApp(App[int]):
 
     def action_viewers(self) -> None:
         self.consoles.show()
+
+    def action_guest_feature(self, name: str) -> None:  # serial console, snapshots (issue 13)
+        from tui.ui.guest_features import run
+
+        run(self, name)
 
     # -- help, USB, palette --------------------------------------------------------------
     async def run_action(

@@ -1,10 +1,13 @@
-"""Two small features the app owns, kept out of the app shell: the virtualization probe
-(header badge and the doctor screen) and the consoles (the launcher and its viewers)."""
+"""Small features the app owns, kept out of the app shell: the virtualization probe (header
+badge and the doctor screen), the consoles (the launcher and its viewers), and quiet toasts."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.notifications import Notify, SeverityLevel
 
 from tui.model.fleet import Change
 
@@ -106,3 +109,30 @@ class Consoles:
         launcher, self.current = self.current, None
         if launcher is not None:
             launcher.shutdown(keep_viewers=self.app.settings.keep_viewers)
+
+
+class QuietToasts(App[int]):
+    """Toasts one at a time and short: Textual 8.2.8's toast rack has no limit of its own, and
+    piled-up toasts hide the event log (which has every message anyway)."""
+
+    NOTIFICATION_TIMEOUT = 3.0
+    NOTIFY_MAX_S: dict[str, float] = {"information": 3.0, "warning": 5.0, "error": 8.0}
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Textual's notify, with the timeout capped by severity (:data:`NOTIFY_MAX_S`)."""
+        cap = self.NOTIFY_MAX_S.get(severity, self.NOTIFICATION_TIMEOUT)
+        timeout = cap if timeout is None else min(timeout, cap)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_notify(self, _event: Notify) -> None:
+        """Runs before Textual's own handler adds the new notification: the toast shown goes,
+        so they never pile up over the event log."""
+        self.clear_notifications()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tui.adapters.launch.ssh import SshEndpoint, remote_spec
+from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
 
@@ -80,9 +81,11 @@ def client_instructions(
         netloc = f"{user}@{netloc}" + (f":{ssh_port}" if ssh_port else "")
         connect_uri = f"{driver}+ssh://{netloc}{parts.path or '/system'}"
 
+    # SPICE: the workstation's USB devices go to the guest (named ones on connect too).
+    usb = viewer_options(target.usb_redirect) if target.type == "spice" else []
     direct = (
         "With virt-viewer (it asks for passwords itself):",
-        (shlex.join(["virt-viewer", "--connect", connect_uri, target.guest]),),
+        (shlex.join(["virt-viewer", *usb, "--connect", connect_uri, target.guest]),),
     )
 
     forwards: list[str] = []
@@ -106,7 +109,7 @@ def client_instructions(
         "Or with an ssh tunnel (leave it running), then remote-viewer:",
         (
             shlex.join(ssh_line),
-            shlex.join(["remote-viewer", _viewer_url(target, port, tls)]),
+            shlex.join(["remote-viewer", *usb, _viewer_url(target, port, tls)]),
         ),
     )
 
@@ -118,6 +121,12 @@ def client_instructions(
         )
     elif not target.password_known:
         notes.append("Read-only connection: if the console has a password, the viewer asks.")
+    if usb:
+        named = ", ".join(f"{v:04x}:{p:04x}" for v, p in target.usb_redirect)
+        notes.append(
+            "USB: devices you plug in while the viewer is connected go to the guest (not "
+            "keyboards or mice)" + (f"; {named} also when already plugged in." if named else ".")
+        )
     if target.tls_port:
         notes.append("The display uses TLS: the viewer needs the host's SPICE CA certificate.")
     return ClientInstructions(target.guest, (direct, tunnel), tuple(notes))

@@ -12,186 +12,35 @@ hook here calls it for every launcher still open, whatever way the interpreter e
 from __future__ import annotations
 
 import atexit
-import contextlib
-import enum
 import logging
 import os
-import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
 from tui.adapters.launch.errors import LaunchError
 from tui.adapters.launch.instructions import display_available
+from tui.adapters.launch.procs import _stop, _stop_many, _tail, classify_log_line
+from tui.adapters.launch.records import Prepared, _Viewer
 from tui.adapters.launch.ssh import SSH_CMD, SSH_PACKAGE, SshEndpoint, free_local_port, remote_spec
+from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.launch.vvfile import Endpoint, private_dir, write_vv
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
+from tui.model.viewers import ViewerInfo, ViewerState
 
 log = logging.getLogger("tui.adapters.launch")  # the package's logger name, as before the split
 
 VIEWER_CMD = "remote-viewer"
 VIEWER_PACKAGE = "virt-viewer"
-
-
-class ViewerState(enum.Enum):
-    STARTING = "starting"
-    CONNECTED = "connected"
-    FAILED = "failed"  # remote-viewer still runs (it waits for the user): close it
-    EXITED = "exited"
-    CLOSED = "closed"
-
-
-_LOG_LINE = re.compile(
-    r"^\([^)]*\):\s+[\w.-]+(?:\s+\*\*)?:\s+(?:\d\d:\d\d:\d\d\.\d+:\s+)?(?P<msg>.*)$"
-)
-# Measured with remote-viewer 11 --debug: SPICE says "main channel: opened"; VNC has no such
-# line, its first "desktop resize" follows the handshake (and authentication).
-_CONNECTED = ("main channel: opened", "desktop resize", "notebook show display")
-_FAILED: tuple[tuple[str, str | None], ...] = (
-    ("main channel: auth failure", "authentication failed (wrong password?)"),
-    ("main channel: failed to connect", None),
-    ("main channel: closed", "disconnected"),
-    ("got vnc error", None),
-    ("Unable to authenticate", None),
-    ("Unable to connect", None),
-    ("Failed to initiate connection", None),
-    ("Can't connect to channel", None),
-    ("Connecting to UNIX socket failed", None),
-    ("Cannot determine the connection type", None),
-    ("display has disconnected", "disconnected"),
-)
-_NOISE_PREFIXES = ("main channel: ", "vnc-session: got vnc error ")
-
-
-def classify_log_line(line: str) -> tuple[ViewerState, str] | None:
-    """A remote-viewer --debug line that changes the state: (state, detail), else None."""
-    m = _LOG_LINE.match(line.strip())
-    msg = m.group("msg") if m else line.strip()
-    for needle in _CONNECTED:
-        if needle in msg:
-            return ViewerState.CONNECTED, ""
-    for needle, fixed in _FAILED:
-        if needle in msg:
-            if fixed is not None:
-                return ViewerState.FAILED, fixed
-            for prefix in _NOISE_PREFIXES:
-                msg = msg.split(prefix, 1)[-1]
-            return ViewerState.FAILED, msg
-    return None
-
-
-@dataclass(frozen=True)
-class ViewerInfo:
-    """A snapshot of one viewer, safe to hand to the UI."""
-
-    id: int
-    guest: str
-    title: str
-    pid: int
-    started: float  # wall clock (time.time())
-    state: ViewerState
-    detail: str = ""
-    tunnel_pid: int | None = None
-    connect_s: float | None = None  # spawn → "main channel: opened"
-
-    @property
-    def alive(self) -> bool:
-        return self.state in (ViewerState.STARTING, ViewerState.CONNECTED, ViewerState.FAILED)
-
-
-@dataclass
-class Prepared:
-    """A written ``.vv`` (and a started tunnel, if remote), not yet handed to remote-viewer."""
-
-    target: DisplayTarget
-    vv_path: Path
-    endpoint: Endpoint
-    tunnel: subprocess.Popen[bytes] | None = None
-    tunnel_log: Path | None = None
-
-
-@dataclass
-class _Viewer:
-    id: int
-    target: DisplayTarget
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    vv_path: Path
-    started: float
-    spawned: float  # monotonic
-    tunnel: subprocess.Popen[bytes] | None = None
-    tunnel_log: Path | None = None
-    state: ViewerState = ViewerState.STARTING
-    detail: str = ""
-    connect_s: float | None = None
-    offset: int = 0
-    partial: str = field(default="", repr=False)
-
-    def info(self) -> ViewerInfo:
-        return ViewerInfo(
-            id=self.id,
-            guest=self.target.guest,
-            title=self.target.title,
-            pid=self.proc.pid,
-            started=self.started,
-            state=self.state,
-            detail=self.detail,
-            tunnel_pid=self.tunnel.pid if self.tunnel else None,
-            connect_s=self.connect_s,
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
-    """SIGTERM this one process (by PID), SIGKILL after ``grace_s``, and reap it."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _stop_many(procs: Iterable[subprocess.Popen[bytes]], grace_s: float) -> None:
-    """SIGTERM them all at once (by PID), SIGKILL whatever is left after ``grace_s``, reap."""
-    live = [p for p in procs if p.poll() is None]
-    for p in live:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p.pid, signal.SIGTERM)
-    end = time.monotonic() + grace_s
-    for p in live:
-        try:
-            p.wait(max(0.0, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGKILL)
-    for p in live:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            p.wait(1.0)
-
-
-def _tail(path: Path | None, limit: int = 300) -> str:
-    if path is None:
-        return ""
-    try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        return ""
-    return " ".join(text.splitlines()[-3:])[-limit:]
 
 
 ViewerCallback = Callable[[ViewerInfo], None]
@@ -365,7 +214,10 @@ class Launcher:
             vid = self._next_id
             self._next_id += 1
         log_path = self.directory / f"viewer-{vid}-{secrets.token_hex(3)}.log"
-        argv = [self._which(self.viewer_cmd, VIEWER_PACKAGE), "--debug", str(prepared.vv_path)]
+        argv = [self._which(self.viewer_cmd, VIEWER_PACKAGE), "--debug"]
+        if prepared.target.type == "spice" and prepared.target.usb_redirect:
+            argv += viewer_options(prepared.target.usb_redirect)  # ids only, no secret
+        argv.append(str(prepared.vv_path))
         with self._lock:  # spawn and record as one step: shutdown sees both or neither
             try:
                 proc = self._spawn(argv, log_path)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.adapters.launch.privdir import make_private_dir
+from tui.adapters.launch.usbfilter import auto_filter
 from tui.adapters.libvirt.graphics import DisplayTarget
 
 
@@ -60,7 +61,13 @@ def vv_text(target: DisplayTarget, endpoint: Endpoint | None = None) -> str:
             lines.append(f"tls-port={ep.tls_port}")
     if target.password:
         lines.append(f"password={_keyfile_escape(target.password)}")
-    lines += [f"title={_keyfile_escape(target.title)}", "delete-this-file=1", ""]
+    lines.append(f"title={_keyfile_escape(target.title)}")
+    if target.type == "spice":
+        # USB redirection from the viewer's side: devices plugged in while connected go to
+        # the guest (the named ones, no keyboard or mouse, then any). remote-viewer has no .vv
+        # key for "redirect on connect": the launcher passes that as an option.
+        lines += ["enable-usb-autoshare=1", f"usb-filter={auto_filter(target.usb_redirect)}"]
+    lines += ["delete-this-file=1", ""]
     return "\n".join(lines)
 
 

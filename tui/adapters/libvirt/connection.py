@@ -8,6 +8,7 @@ workers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -63,16 +64,15 @@ def silence_libvirt_errors() -> None:
             _quiet_done = True
 
 
-def register_event_loop() -> bool:
-    """Register libvirt's asyncio event implementation on the running loop, once per process.
-
-    Must be called from within the running asyncio loop (Textual's), before connections open.
+def register_event_loop(loop: asyncio.AbstractEventLoop | None = None) -> bool:
+    """Register libvirt's asyncio event implementation, once per process, on ``loop`` (or on
+    the running loop). Must happen before connections open, or they get no events.
     Returns True when events are available.
     """
     import libvirtaio
 
     if libvirtaio.getCurrentImpl() is None:
-        libvirtaio.virEventRegisterAsyncIOImpl()
+        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
     return True
 
 

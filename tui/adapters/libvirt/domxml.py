@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from tui.model.domain import Disk, DomainInfo, Graphics, Nic, UsbHostdev
+from tui.model.domain import Disk, DisplayInfo, DomainInfo, Graphics, Nic, UsbHostdev
 
-__all__ = ["Disk", "DomainInfo", "Graphics", "Nic", "UsbHostdev", "parse_domain"]
+__all__ = [
+    "Disk",
+    "DisplayInfo",
+    "DomainInfo",
+    "Graphics",
+    "Nic",
+    "UsbHostdev",
+    "parse_display",
+    "parse_domain",
+]
+
+#: The SPICE agent's virtio-serial port (clipboard, resolution): spice-vdagent listens on it.
+SPICE_AGENT_PORT = "com.redhat.spice.0"
 
 
 _UNIT = {
@@ -46,7 +58,52 @@ def parse_int(text: str | None, base: int = 10) -> int | None:
         return None
 
 
-def parse_domain(xml: str) -> DomainInfo:
+def parse_display(root: ET.Element, secure: bool = False) -> DisplayInfo:
+    """The SPICE facts of a parsed ``<domain>``. ``secure``: the XML was read with
+    ``VIR_DOMAIN_XML_SECURE``, so a missing ``passwd`` means no password (else: not known).
+    The password's value is never kept, only whether there is one."""
+    devices = root.find("devices")
+    if devices is None:
+        return DisplayInfo(password_set=False if secure else None)
+    password: bool | None = False if secure else None
+    listen_none = []
+    for g in devices.findall("graphics"):
+        if g.get("type") not in ("spice", "vnc"):
+            continue
+        # passwdValidTo and connected are shown without SECURE, and only with a password.
+        if g.get("passwd") is not None or g.get("passwdValidTo") is not None:
+            password = True
+        if any(lst.get("type") == "none" for lst in g.findall("listen")):
+            listen_none.append(g.get("type", ""))
+    agent = False
+    for ch in devices.findall("channel"):
+        tgt = ch.find("target")
+        if ch.get("type") == "spicevmc" and (
+            tgt is None or tgt.get("name") in (None, SPICE_AGENT_PORT)
+        ):
+            agent = True
+    return DisplayInfo(
+        video=tuple(
+            (m.get("type") or "") if (m := v.find("model")) is not None else ""
+            for v in devices.findall("video")
+        ),
+        agent_channel=agent,
+        usbredir=sum(
+            1
+            for r in devices.findall("redirdev")
+            if r.get("bus", "usb") == "usb" and r.get("type") == "spicevmc"
+        ),
+        sound=tuple(s.get("model", "") for s in devices.findall("sound")),
+        usb_controllers=tuple(
+            c.get("model", "") for c in devices.findall("controller") if c.get("type") == "usb"
+        ),
+        password_set=password,
+        listen_none=tuple(listen_none),
+    )
+
+
+def parse_domain(xml: str, secure: bool = False) -> DomainInfo:
+    """Static facts of a guest. ``secure``: ``xml`` was read with ``VIR_DOMAIN_XML_SECURE``."""
     root = ET.fromstring(xml)
     name = root.findtext("name", "")
     uuid = root.findtext("uuid", "")
@@ -144,4 +201,5 @@ def parse_domain(xml: str) -> DomainInfo:
         emulator_type=root.get("type", ""),
         machine=os_type.get("machine", "") if os_type is not None else "",
         arch=os_type.get("arch", "") if os_type is not None else "",
+        display=parse_display(root, secure),
     )

@@ -10,13 +10,14 @@ There the target carries no password (``password_known`` is False) and the viewe
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import libvirt
 
-from tui.adapters.libvirt.domxml import Graphics, parse_domain
+from tui.adapters.libvirt.domxml import DomainInfo, Graphics, parse_domain
 
 #: Protocols a viewer can open, best first.
 PREFERRED = ("spice", "vnc")
@@ -46,6 +47,9 @@ class DisplayTarget:
     socket: str | None = None
     password: str | None = field(default=None, repr=False)
     password_known: bool = True  # False: read-only connection, the viewer will ask
+    # (vendor, product) of the operator's USB devices the viewer redirects to this guest (a
+    # USB rule or a choice names them); see tui.adapters.launch.usbfilter.
+    usb_redirect: tuple[tuple[int, int], ...] = ()
 
     @property
     def title(self) -> str:
@@ -161,3 +165,43 @@ def resolve_display(conn: libvirt.virConnect, name: str, readonly: bool) -> Disp
     except libvirt.libvirtError as exc:
         raise DisplayError(f"Guest '{name}': {exc.get_error_message() or exc}") from exc
     return resolve_domain_display(dom, readonly, _hostname(conn))
+
+
+@dataclass(frozen=True)
+class GuestDisplay:
+    """A guest's facts for the display doctor (``info.display``), and whether the XML came with
+    ``VIR_DOMAIN_XML_SECURE`` (only then is "no password" known). Holds no password value."""
+
+    info: DomainInfo
+    active: bool
+    persistent: bool
+    secure: bool
+
+
+def read_guest_display(conn: libvirt.virConnect, name: str, readonly: bool) -> GuestDisplay:
+    """The live XML of a running guest (else its saved config), parsed for the display doctor
+    (blocking). With a read-write connection it is read with ``VIR_DOMAIN_XML_SECURE`` to
+    learn whether a password is set; the value is dropped at once. Raises DisplayError."""
+    try:
+        dom = conn.lookupByName(name)
+        active = dom.isActive() == 1
+        persistent = dom.isPersistent() == 1
+    except libvirt.libvirtError as exc:
+        raise DisplayError(f"Guest '{name}': {exc.get_error_message() or exc}") from exc
+    secure = not readonly
+    try:
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE if secure else 0)
+    except libvirt.libvirtError as exc:
+        if not secure or exc.get_error_code() != libvirt.VIR_ERR_OPERATION_DENIED:
+            raise DisplayError(f"Guest '{name}': {exc.get_error_message() or exc}") from exc
+        secure = False
+        try:
+            xml = dom.XMLDesc(0)
+        except libvirt.libvirtError as exc2:
+            raise DisplayError(f"Guest '{name}': {exc2.get_error_message() or exc2}") from exc2
+    info = parse_domain(xml, secure=secure)
+    del xml
+    # Keep whether a password is set (info.display), never its value.
+    scrubbed = tuple(dataclasses.replace(g, password=None) for g in info.graphics)
+    info = dataclasses.replace(info, graphics=scrubbed)
+    return GuestDisplay(info, active, persistent, secure)

@@ -14,6 +14,7 @@ from typing import Any
 
 import libvirt
 
+from tui.adapters.libvirt.addresses import AddressReader
 from tui.adapters.libvirt.connection import (
     ConnectFailed,
     is_remote,
@@ -23,6 +24,7 @@ from tui.adapters.libvirt.connection import (
 )
 from tui.adapters.libvirt.events import make_device, make_lifecycle
 from tui.adapters.libvirt.session import HostSession
+from tui.model.addresses import AddressMap
 from tui.model.backend import BackendError, HostEvents
 from tui.model.host import PollResult
 
@@ -47,6 +49,7 @@ class LibvirtHost:
         self._callback_ids: list[int] = []
         self._lock = threading.Lock()
         self.session = HostSession(self, host_cpus=host_cpus)  # type: ignore[arg-type]
+        self.address_reader = AddressReader(agent=not readonly)
 
     # -- what HostSession needs of a "link" ---------------------------------------------
     @property
@@ -163,6 +166,19 @@ class LibvirtHost:
             calls[verb]()
         except libvirt.libvirtError as exc:
             raise BackendError(exc.get_error_message() or str(exc)) from exc
+
+    def addresses(self, uuids: tuple[str, ...]) -> AddressMap:
+        """Each guest's addresses: the agent, then leases, then ARP (see addresses.py)."""
+        conn = self._conn
+        if conn is None:
+            raise BackendError("not connected", lost=True)
+        self.address_reader.forget(uuids)
+        try:
+            return self.address_reader.read(conn, uuids)
+        except libvirt.libvirtError as exc:
+            raise BackendError(
+                exc.get_error_message() or str(exc), lost=link_is_dead(conn)
+            ) from exc
 
     def close(self) -> None:
         self._closing = True

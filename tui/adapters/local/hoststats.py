@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import psutil
 
@@ -14,6 +15,29 @@ __all__ = ["HostHistory", "HostSample", "HostSampler", "NetRate"]
 
 HostHistory = History  # the host keeps the same figures as a guest
 
+SYS_NET = Path("/sys/class/net")
+
+
+def interface_kind(name: str, sys_net: Path = SYS_NET) -> str:
+    """What a network interface is, from its name and sysfs (no I/O beyond two stat calls):
+    "loopback", "ifb", "vnet" (a guest's tap or macvtap), "bridge", "physical" (it has a
+    device), else "virtual" (veth, tun, dummy, wireguard …)."""
+    if name == "lo":
+        return "loopback"
+    if name.startswith("ifb"):
+        return "ifb"
+    if name.startswith(("vnet", "macvtap")):
+        return "vnet"
+    base = sys_net / name
+    try:
+        if (base / "bridge").is_dir():
+            return "bridge"
+        if (base / "device").exists():
+            return "physical"
+    except OSError:
+        return ""
+    return "virtual" if base.exists() else ""
+
 
 class HostSampler:
     """Samples psutil; the first call primes the counters (its rates are None)."""
@@ -23,6 +47,7 @@ class HostSampler:
         self._prev_t: float | None = None
         self._prev_disk: tuple[int, int] | None = None
         self._prev_net: dict[str, tuple[int, int]] = {}
+        self._kinds: dict[str, str] = {}  # interface name -> kind (sysfs read once per name)
         self.history = HostHistory()
         self.hostname = os.uname().nodename
         psutil.cpu_percent(percpu=True)  # prime
@@ -54,14 +79,20 @@ class HostSampler:
             cur_n = (c.bytes_recv, c.bytes_sent)
             prev = self._prev_net.get(name)
             new_prev[name] = cur_n
+            kind = self._kinds.get(name)
+            if kind is None:
+                kind = self._kinds[name] = interface_kind(name)
             nets.append(
                 NetRate(
                     name,
                     rate(prev[0], cur_n[0], dt) if prev else None,
                     rate(prev[1], cur_n[1], dt) if prev else None,
+                    kind,
                 )
             )
         self._prev_net = new_prev  # a removed interface is forgotten, not a negative rate
+        for gone in set(self._kinds) - set(new_prev):
+            del self._kinds[gone]  # a name reused later (vnet3) is looked at afresh
         self._prev_t = now
         total = sum(per_cpu) / len(per_cpu) if per_cpu else 0.0
         cached = int(getattr(vm, "cached", 0) + getattr(vm, "buffers", 0))

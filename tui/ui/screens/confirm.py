@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.ui import actions
+from tui.ui.widgets.footer import KeysFooter
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -39,6 +40,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal():
                 yield Button(Text("No (n)"), id="no")
                 yield Button(Text(f"{self.yes_label} (y)"), id="yes", variant="error")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

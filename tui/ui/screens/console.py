@@ -6,17 +6,32 @@ Nothing here talks to libvirt or starts programs: the screens read and drive a
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
+
+from tui.ui.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:  # types only: the UI never imports the adapters (import-linter contract)
     from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo
+
+
+def copy_message(env: Mapping[str, str]) -> str:
+    """What ``c`` really did: the text went to the terminal as OSC 52. Whether it reached a
+    clipboard depends on the terminal, and tmux's default (``set-clipboard external``) drops it."""
+    if env.get("TMUX"):
+        return "Sent to the terminal (OSC 52); tmux needs 'set -g set-clipboard on' to copy it."
+    if env.get("STY"):
+        return "Sent to the terminal (OSC 52). GNU screen may not pass it on to your terminal."
+    return "Sent to the terminal (OSC 52): copied if your terminal allows OSC 52."
 
 
 class ClientCommandDialog(ModalScreen[None]):
@@ -24,11 +39,12 @@ class ClientCommandDialog(ModalScreen[None]):
 
     DEFAULT_CSS = """
     ClientCommandDialog { align: center middle; }
-    ClientCommandDialog > Vertical {
-        width: 90%; max-width: 120; height: auto; max-height: 90%;
-        border: thick $accent; background: $surface; padding: 1 2;
+    ClientCommandDialog > VerticalScroll {
+        width: 100%; max-width: 120; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 0 1;
+        scrollbar-size-vertical: 1;
     }
-    ClientCommandDialog .title { text-style: bold; margin-bottom: 1; }
+    ClientCommandDialog .title { text-style: bold; margin-bottom: 1; width: 1fr; }
     ClientCommandDialog .heading { color: $text-muted; margin-top: 1; }
     ClientCommandDialog .command { background: $boost; padding: 0 1; }
     ClientCommandDialog .note { color: $text-muted; margin-top: 1; }
@@ -45,18 +61,33 @@ class ClientCommandDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         ins = self.instructions
-        with Vertical(id="client-commands"):
-            yield Label(f"Open the console of {ins.guest} from your workstation", classes="title")
+        with VerticalScroll(id="client-commands"):
+            title = Text("Open the console of ")
+            title.append(ins.guest)  # a guest name: plain text, never markup
+            title.append(" from your workstation")
+            yield Static(title, classes="title")
             for heading, lines in ins.options:
                 yield Static(heading, classes="heading", markup=False)
                 yield Static("\n".join(lines), classes="command", markup=False)
             for note in ins.notes:
                 yield Static(note, classes="note", markup=False)
-        yield Footer()
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#client-commands", VerticalScroll).focus()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.instructions.text)
-        self.notify("Commands copied to the clipboard (OSC 52).", timeout=3)
+        self.notify(copy_message(os.environ), timeout=6, markup=False)
+
+
+def _cell(value: str) -> Text:
+    """A table cell as plain text (guest names and viewer errors may hold "[")."""
+    return Text(value, no_wrap=True, overflow="ellipsis")
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 def _started(info: ViewerInfo) -> str:
@@ -77,12 +108,12 @@ class ViewersScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     ViewersScreen { align: center middle; }
     ViewersScreen > Vertical {
-        width: 90%; max-width: 110; height: 70%;
+        width: 100%; max-width: 110; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 0 1;
     }
     ViewersScreen .title { text-style: bold; margin: 1 0; }
-    ViewersScreen #viewers-empty { color: $text-muted; }
-    ViewersScreen DataTable { height: 1fr; }
+    ViewersScreen #viewers-empty { color: $text-muted; margin-bottom: 1; }
+    ViewersScreen DataTable { height: auto; max-height: 18; margin-bottom: 1; }
     """
 
     BINDINGS = [
@@ -92,6 +123,7 @@ class ViewersScreen(ModalScreen[None]):
     ]
 
     REFRESH_S = 0.5
+    COLUMNS = ("guest", "pid", "started", "state")
 
     def __init__(self, launcher: Launcher) -> None:
         super().__init__()
@@ -105,14 +137,16 @@ class ViewersScreen(ModalScreen[None]):
                 id="viewers-empty",
             )
             yield DataTable(id="viewers-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Guest", width=32, key="guest")
+        # Fixed widths (update_cell never widens a column) that fit an 80-column terminal;
+        # longer guest names and states end in "…".
+        table.add_column("Guest", width=24, key="guest")
         table.add_column("PID", width=8, key="pid")
-        table.add_column("Started", width=9, key="started")
-        table.add_column("State", width=40, key="state")
+        table.add_column("Started", width=8, key="started")
+        table.add_column("State", width=24, key="state")
         self.action_refresh()
         self.set_interval(self.REFRESH_S, self.action_refresh)
         table.focus()
@@ -125,13 +159,13 @@ class ViewersScreen(ModalScreen[None]):
         current = [str(k.value) for k in table.rows]
         if current == list(rows):
             for key, cells in rows.items():
-                for column, value in zip(("guest", "pid", "started", "state"), cells, strict=True):
-                    if table.get_cell(key, column) != value:
-                        table.update_cell(key, column, value)
+                for column, value in zip(self.COLUMNS, cells, strict=True):
+                    if _plain(table.get_cell(key, column)) != value:
+                        table.update_cell(key, column, _cell(value))
         else:
             table.clear()
             for key, cells in rows.items():
-                table.add_row(*cells, key=key)
+                table.add_row(*(_cell(c) for c in cells), key=key)
             if selected is not None and str(selected) in rows:
                 table.move_cursor(row=table.get_row_index(str(selected)))
         self.query_one("#viewers-empty").display = not rows
@@ -157,5 +191,5 @@ class ViewersScreen(ModalScreen[None]):
     def _viewer_closed(self, info: ViewerInfo | None) -> None:
         if info is None:
             return
-        self.notify(f"Closed the viewer of {info.guest} (pid {info.pid}).", timeout=3)
+        self.notify(f"Closed the viewer of {info.guest} (pid {info.pid}).", timeout=3, markup=False)
         self.action_refresh()

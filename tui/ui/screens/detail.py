@@ -1,13 +1,21 @@
-"""Guest detail (Enter): XML summary, live charts of CPU, memory, disk and net, the guest's events."""
+"""Guest detail (Enter): XML summary, live charts of CPU, memory, disk and net, the guest's events.
+
+Side by side when the terminal is wide, stacked (charts two by two) when it is narrow; the body
+scrolls, so it fits 80x24. The lifecycle keys and ``v`` act on the guest shown: they delegate to
+the main screen's handlers (same checks, same messages), after selecting this guest there.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Label, RichLog, Static
+from textual.widgets import Label, RichLog, Static
 
 from tui.model.domain import DomainInfo
 from tui.model.fleet import Change, Fleet
@@ -15,7 +23,10 @@ from tui.model.guest import GuestSample
 from tui.model.ids import GuestKey
 from tui.model.rates import History
 from tui.ui import actions
+from tui.ui.widgets.addresses import AddressesBox
 from tui.ui.widgets.chart import Chart
+from tui.ui.widgets.display_doctor import DisplayDoctor, spice_ready_flow
+from tui.ui.widgets.footer import KeysFooter
 from tui.util import DASH, fmt_bytes, fmt_pct, fmt_rate
 
 
@@ -25,7 +36,8 @@ def summary_table(info: DomainInfo | None, sample: GuestSample | None) -> Table:
     t.add_column()
 
     def row(label: str, value: str) -> None:
-        t.add_row(label, Text(value))  # guest-supplied strings are never markup
+        # Guest-supplied strings are never markup; a long path folds instead of ending in "…".
+        t.add_row(label, Text(value, overflow="fold"))
 
     if info is None:
         row("XML", "not read yet")
@@ -59,14 +71,58 @@ def _sum_rate(a: float | None, b: float | None) -> str:
     return fmt_rate((a or 0.0) + (b or 0.0))
 
 
+def _kib(value: float) -> str:
+    return fmt_bytes(value * 1024)
+
+
+def _pct(value: float) -> str:
+    return f"{value:g}%"
+
+
+CHARTS = ("cpu", "mem", "disk", "net")
+NO_EVENTS = "No events for this guest since kvmdeck started."
+
+
+def span_text(samples: int, refresh_s: float | None) -> str:
+    """The charts' time axis: "last 60 s, newest on the right"."""
+    if not samples:
+        return "No history yet."
+    if not refresh_s:
+        return f"Last {samples} samples, newest on the right."
+    seconds = samples * refresh_s
+    if seconds < 120:
+        span = f"{seconds:.0f} s"
+    elif seconds < 7200:
+        span = f"{seconds / 60:.0f} min"
+    else:
+        span = f"{seconds / 3600:.1f} h"
+    return f"Last {span} ({samples} samples), newest on the right."
+
+
 class GuestDetailScreen(Screen[None]):
     BINDINGS = actions.bindings("detail")
+    NARROW = 110  # below this width: stacked, charts two by two
     DEFAULT_CSS = """
-    GuestDetailScreen #summary { width: 60; padding: 1 2; border: round $accent; height: 1fr; }
-    GuestDetailScreen #charts { width: 1fr; padding: 0 1; }
-    GuestDetailScreen .chart { margin-bottom: 1; }
-    GuestDetailScreen .chart-label { color: $text-muted; }
-    GuestDetailScreen #guest-events { height: 10; border: round $panel; }
+    GuestDetailScreen #detail-title { height: 1; padding: 0 1; background: $boost; }
+    GuestDetailScreen #detail-body { height: 1fr; scrollbar-size-vertical: 1; }
+    GuestDetailScreen #detail-top { height: auto; }
+    GuestDetailScreen #summary {
+        width: 62; height: auto; padding: 0 1; border: round $accent;
+        border-title-color: $text-muted;
+    }
+    GuestDetailScreen #charts { width: 1fr; height: auto; padding: 0 1; }
+    GuestDetailScreen .chart-box { height: auto; width: 1fr; margin-bottom: 1; }
+    GuestDetailScreen .chart-label { color: $text-muted; width: 1fr; }
+    GuestDetailScreen #chart-span { color: $text-muted; width: 1fr; }
+    GuestDetailScreen #guest-events {
+        height: 10; border: round $panel; border-title-color: $text-muted;
+    }
+    GuestDetailScreen.-narrow #detail-top { layout: vertical; }
+    GuestDetailScreen.-narrow #summary { width: 1fr; }
+    GuestDetailScreen.-narrow #charts-grid { layout: grid; grid-size: 2; grid-gutter: 0 2; }
+    GuestDetailScreen #charts-grid { height: auto; }
+    GuestDetailScreen.-narrow .chart-box { margin-bottom: 0; }
+    GuestDetailScreen.-narrow #guest-events { height: 8; }
     """
 
     def __init__(self, key: GuestKey, title: str) -> None:
@@ -75,29 +131,90 @@ class GuestDetailScreen(Screen[None]):
         self.title_text = title
 
     def compose(self) -> ComposeResult:
-        yield Label(Text(self.title_text), id="detail-title")
-        with Horizontal():
-            yield Static(id="summary")
-            with Vertical(id="charts"):
-                for name in ("cpu", "mem", "disk", "net"):
-                    yield Label(name, id=f"label-{name}", classes="chart-label")
-                    yield Chart(id=f"chart-{name}", classes="chart")
-        yield RichLog(id="guest-events", markup=False, wrap=False)
-        yield Footer()
+        title = Text()
+        title.append(self.title_text, style="bold")  # a guest name: plain text, never markup
+        yield Label(title, id="detail-title")
+        with VerticalScroll(id="detail-body"):
+            with Horizontal(id="detail-top"):
+                summary = Static(id="summary")
+                summary.border_title = "Guest"
+                yield summary
+                with Vertical(id="charts"):
+                    yield Label("", id="chart-span")
+                    with Vertical(id="charts-grid"):
+                        for name in CHARTS:
+                            with Vertical(classes="chart-box"):
+                                yield Label(name, id=f"label-{name}", classes="chart-label")
+                                yield Chart(id=f"chart-{name}", classes="chart")
+            yield AddressesBox(id="guest-addresses")  # issue 13: every IP, with its source
+            yield DisplayDoctor(id="display-doctor")  # issue 16: the display doctor
+            log = RichLog(id="guest-events", markup=False, wrap=False)
+            log.border_title = "Events of this guest"
+            yield log
+        yield KeysFooter()
 
     def on_mount(self) -> None:
+        self._fit(self.size.width)
+        self.query_one("#detail-body", VerticalScroll).focus()
         fleet = getattr(self.app, "fleet", None)
         if fleet is not None:
             self.render_fleet(fleet, Change(hosts=frozenset({self.key.host})))
 
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        self.set_class(0 < width < self.NARROW, "-narrow")
+
+    # -- keys: the main screen's actions, on this guest -----------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """--readonly: the lifecycle keys are greyed in the footer (the registry decides)."""
+        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+
+    def _main_on_this_guest(self) -> Any:
+        """The main screen with this guest selected, or None (after saying why)."""
+        main = getattr(self.app, "main_screen", None)
+        if main is None:
+            self.app.notify("The guest list is not available.", severity="warning")
+            return None
+        main.select_row(self.key.row)
+        selected = main.table.selected_guest()
+        if selected is None or selected.key != self.key:
+            self.app.notify(
+                f"{self.title_text} is not in the guest list now (filtered out or gone): "
+                "clear the filter and try again.",
+                severity="warning",
+                markup=False,
+            )
+            return None
+        return main
+
+    def action_lifecycle(self, verb: str) -> None:
+        if actions.refuse(self.app, f"detail.{verb}"):
+            return
+        main = self._main_on_this_guest()
+        if main is not None:
+            main.action_guest(verb)
+
+    def action_console(self) -> None:
+        main = self._main_on_this_guest()
+        if main is not None:
+            main.action_console()
+
+    def action_spice_ready(self) -> None:  # S: make this guest SPICE-ready (issue 16)
+        spice_ready_flow(self, self.key)
+
+    # -- rendering ------------------------------------------------------------------------
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
         if self.key.host not in change.hosts and self.key not in change.changed:
             return
         g = fleet.guest(self.key)
         if g is None:
             self.show(None, None, None, [])
+            self.query_one(AddressesBox).show((), False)
             return
         self.show(g.info, g.sample, g.history, list(g.events))
+        self.query_one(AddressesBox).show(g.addresses, g.sample.active)
 
     def show(
         self,
@@ -107,30 +224,41 @@ class GuestDetailScreen(Screen[None]):
         events: list[str],
     ) -> None:
         self.query_one("#summary", Static).update(summary_table(info, sample))
+        self.query_one("#display-doctor", DisplayDoctor).show(info, self.key)
+        s = sample
         if history is not None:
-            s = sample
+            vcpus = f" of {s.vcpus} vCPU{'' if s.vcpus == 1 else 's'}" if s and s.vcpus else ""
             rss = fmt_bytes(s.rss_kib * 1024) if s and s.rss_kib else DASH
+            top_mem = f" of {fmt_bytes(s.mem_max_kib * 1024)}" if s and s.mem_max_kib else ""
             disk = _sum_rate(s.rd_bps, s.wr_bps) if s else DASH
             net = _sum_rate(s.rx_bps, s.tx_bps) if s else DASH
+            cpu = fmt_pct(s.cpu_pct).strip() if s else DASH
             series = {
-                "cpu": (list(history.cpu), f"CPU {fmt_pct(s.cpu_pct) if s else DASH}"),
-                "mem": (list(history.mem), f"Memory (RSS) {rss}"),
-                "disk": (list(history.disk), f"Disk {disk}"),
-                "net": (list(history.net), f"Net {net}"),
+                "cpu": (list(history.cpu), f"CPU {cpu}{vcpus}"),
+                "mem": (list(history.mem), f"Memory (RSS) {rss}{top_mem}"),
+                "disk": (list(history.disk), f"Disk read+write {disk}"),
+                "net": (list(history.net), f"Net rx+tx {net}"),
             }
-            # Charts start at zero (CPU at 0..100%), so a quiet guest looks quiet.
+            # Charts start at zero (CPU at 0..100%), so a quiet guest looks quiet; the gutter
+            # shows the top of the scale in the figure's unit.
             mem_top = float(s.mem_max_kib) if s and s.mem_max_kib else None  # RSS of max memory
             scale = {
-                "cpu": (100.0, 0.0),
-                "mem": (mem_top, 1.0),
-                "disk": (None, 4096.0),
-                "net": (None, 4096.0),
+                "cpu": (100.0, 0.0, _pct),
+                "mem": (mem_top, 1.0, _kib),
+                "disk": (None, 4096.0, fmt_rate),
+                "net": (None, 4096.0, fmt_rate),
             }
             for name, (data, label) in series.items():
-                top, floor = scale[name]
-                self.query_one(f"#chart-{name}", Chart).set_data(data, top=top, floor=floor)
-                self.query_one(f"#label-{name}", Label).update(label)
+                top, floor, fmt = scale[name]
+                self.query_one(f"#chart-{name}", Chart).set_data(
+                    data, top=top, floor=floor, fmt=fmt
+                )
+                self.query_one(f"#label-{name}", Label).update(Text(label))
+            refresh = getattr(self.app, "refresh_s", None)
+            self.query_one("#chart-span", Label).update(Text(span_text(len(history.cpu), refresh)))
         log = self.query_one("#guest-events", RichLog)
         log.clear()
         for line in events[-50:]:
             log.write(Text(line))
+        if not events:
+            log.write(Text(NO_EVENTS, style="dim"))

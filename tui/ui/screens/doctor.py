@@ -6,6 +6,7 @@ worker (``tui.core.doctor.build_report``) and passes it in, or updates it with :
 
 from __future__ import annotations
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,8 +14,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.model.vt import Status, VtReport
+from tui.model.vt import Check, Status, VtReport
 from tui.ui import actions
+from tui.ui.widgets.footer import KeysFooter
 
 STYLE = {
     Status.OK: "bold green",
@@ -22,6 +24,9 @@ STYLE = {
     Status.FAIL: "bold red",
     Status.UNKNOWN: "bold magenta",
 }
+
+
+CLOSE_HINT = "Esc q close · ↑ ↓ PgUp PgDn scroll"
 
 
 def _yes(value: bool | None) -> str:
@@ -32,31 +37,78 @@ def verdict_text(report: VtReport) -> Text:
     text = Text()
     text.append(report.badge, style="bold green" if report.usable else "bold red")
     text.append(f"\nVerdict: {report.verdict} ({report.basis_text})")
-    text.append(
-        f"\nHost is a guest: {_yes(report.host_is_guest)}    "
-        f"Nested supported: {_yes(report.nested_supported)}"
-    )
+    text.append(f"\nHost is a guest: {_yes(report.host_is_guest)}")
+    text.append(f"    Nested supported: {_yes(report.nested_supported)}")
     return text
 
 
-def checks_table(report: VtReport) -> Table:
-    table = Table(expand=True, show_edge=False, title="Checks")
-    table.add_column("Status", no_wrap=True, width=7)
-    table.add_column("Check", style="bold", no_wrap=True)
-    table.add_column("Detail", ratio=3)
-    table.add_column("Fix", ratio=2, style="dim")
-    for c in report.checks:
-        table.add_row(
-            Text(str(c.status), style=STYLE[c.status]),
-            c.title,
-            c.detail,
-            "" if c.status is Status.OK else c.fix,
-        )
+def _what(check: Check, title: bool) -> Text:
+    """Detail and fix of a check (with its title first, when stacked): plain text."""
+    text = Text()
+    if title:
+        text.append(check.title, style="bold")
+        text.append("\n")
+    text.append(check.detail)
+    if check.status is not Status.OK and check.fix:
+        text.append("\nfix: ", style="dim bold")
+        text.append(check.fix, style="dim")
+    return text
+
+
+def _status(check: Check) -> Text:
+    return Text(str(check.status), style=STYLE[check.status])
+
+
+class ChecksView:
+    """The checks as the CLI prints them, laid out for the width they get (a Rich renderable).
+
+    Wide: status, title, then the detail with the fix under it. Narrow (below :attr:`WIDE`
+    columns): status, then the title, the detail and the fix stacked in one column, so nothing
+    is squeezed into a few characters. Every string is plain text: details quote host files.
+    """
+
+    WIDE = 110
+
+    def __init__(self, report: VtReport) -> None:
+        self.report = report
+
+    def table(self, width: int) -> Table:
+        checks = self.report.checks
+        wide = width >= self.WIDE
+        table = Table.grid(padding=(0, 1), expand=True)
+        table.title = Text("Checks", style="bold")
+        table.title_justify = "left"
+        table.add_column("Status", no_wrap=True, width=7)
+        if wide:
+            title_width = max([5, *(len(c.title) for c in checks)])
+            table.add_column("Check", no_wrap=True, width=min(title_width, 36), style="bold")
+        table.add_column("Detail", ratio=1)
+        for c in checks:
+            if wide:
+                table.add_row(_status(c), Text(c.title, overflow="ellipsis"), _what(c, False))
+            else:
+                table.add_row(_status(c), _what(c, True))
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table(options.max_width)
+
+
+def checks_table(report: VtReport) -> ChecksView:
+    return ChecksView(report)
+
+
+def notes_text(report: VtReport) -> Text | Table:
+    if not report.notes:
+        return Text("No notes.")
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.title = Text("Notes", style="bold")
+    table.title_justify = "left"
+    table.add_column(width=1)
+    table.add_column(ratio=1)
+    for n in report.notes:
+        table.add_row("•", Text(n))  # bullets with a hanging indent; notes are plain text
     return table
-
-
-def notes_text(report: VtReport) -> str:
-    return "\n".join(f"• {n}" for n in report.notes) or "No notes."
 
 
 class DoctorScreen(ModalScreen[None]):
@@ -64,7 +116,10 @@ class DoctorScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     DoctorScreen { align: center middle; }
     DoctorScreen > VerticalScroll {
-        width: 95%; max-height: 95%; border: thick $accent; background: $surface; padding: 0 1;
+        width: 100%; max-width: 160; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+        border-title-color: $text; border-subtitle-color: $text-muted;
+        scrollbar-size-vertical: 1;
     }
     DoctorScreen #doctor-verdict { padding: 0 0 1 0; }
     DoctorScreen #doctor-notes { padding: 1 0 0 0; color: $text-muted; }
@@ -75,10 +130,16 @@ class DoctorScreen(ModalScreen[None]):
         self.report = report
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll(id="doctor-scroll") as box:
+            box.border_title = "Virtualization doctor"
+            box.border_subtitle = CLOSE_HINT
             yield Static(verdict_text(self.report), id="doctor-verdict")
             yield Static(checks_table(self.report), id="doctor-checks")
             yield Static(notes_text(self.report), id="doctor-notes")
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#doctor-scroll", VerticalScroll).focus()
 
     def show(self, report: VtReport) -> None:
         """Replace the report (after a refresh) without closing the screen."""

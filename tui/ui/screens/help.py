@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.ui import actions
+from tui.ui.widgets.footer import KeysFooter
 
 INTRO = (
     "kvmdeck watches this host and its guests. Rates are per second over the last refresh. "
@@ -119,6 +120,10 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(INTRO), id="help-intro")
             yield Static(keys_table(self.sections), id="help-keys")
             yield Static(Text(KEYMAP_HINT), id="help-keymap")
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).focus()
 
 
 def binding_rows(

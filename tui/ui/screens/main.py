@@ -2,6 +2,12 @@
 
 The screen owns its behaviour: guest actions, the console key, filter and sort. It renders
 from the app's fleet (``render_fleet``) and holds no canonical state.
+
+Guest keys are state-aware: a key that cannot apply to the selected guest ("web is already
+running") is greyed in the footer (``check_action``) and, when pressed, refused with that
+reason (a notification and an event-log line; :func:`tui.ui.actions.intercept` asks
+:meth:`MainScreen.refusal`) instead of libvirt's raw error. Every guest-supplied string is
+shown as plain text.
 """
 
 from __future__ import annotations
@@ -12,93 +18,38 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, RichLog, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, RichLog
 
+from tui.core.guest_rules import guest_refusal
 from tui.core.ports import BackendError
-from tui.model.fleet import Change, Fleet, Host
+from tui.model.fleet import PENDING_SHUTDOWN, Change, Fleet, Guest
 from tui.model.guest import GuestState
-from tui.model.link import LinkState
+from tui.model.ids import GuestKey
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.host_panel import HostPanel
-from tui.util import DASH, fmt_bytes, fmt_pct
+from tui.ui.widgets.hosts_bar import HostsBar, host_line
 
 if TYPE_CHECKING:
-    from tui.model.host import RemoteHostSample
     from tui.ui.app import KvmDeckApp
 
-LINK_STYLE = {
-    LinkState.UP: "green",
-    LinkState.CONNECTING: "yellow",
-    LinkState.RECONNECTING: "bold yellow",
-    LinkState.DOWN: "bold red",
-}
 REFRESH_STEPS = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
-
-
-def remote_summary(r: RemoteHostSample) -> str:
-    """A remote host's figures (libvirt's getInfo/getCPUStats/getMemoryStats; '—' for gaps)."""
-    cpu = fmt_pct(r.cpu_pct).strip()
-    if r.mem_total_kib and r.mem_free_kib is not None:
-        used = (r.mem_total_kib - r.mem_free_kib) * 1024
-        mem = f"{fmt_bytes(used)}/{fmt_bytes(r.mem_total_kib * 1024)}"
-    elif r.mem_total_kib:
-        mem = f"{DASH}/{fmt_bytes(r.mem_total_kib * 1024)}"
-    else:
-        mem = DASH
-    return f"host cpu {cpu} of {r.cpus or DASH} · mem {mem} (via libvirt)"
-
-
-def host_line(h: Host) -> Text:
-    """One line of the hosts bar: state, name, URI, and why it is not up. Plain text."""
-    style = LINK_STYLE[h.state]
-    line = Text()
-    line.append("● ", style=style)
-    line.append(h.label, style="bold")
-    line.append(f"  {h.uri_text or h.id}  ", style="dim")
-    line.append(h.state.value, style=style)
-    stale = h.stale_for()
-    if stale is not None:
-        line.append(f"  figures stale for {stale:.0f} s", style="yellow")
-    if not h.up and h.report is not None and h.report.error:
-        line.append(f"  {h.report.error}", style=style)
-    if h.up:
-        n = len(h.guests)
-        line.append(f"  {n} guest{'' if n == 1 else 's'}", style="dim")
-        if h.remote is not None:
-            line.append("  " + remote_summary(h.remote), style="cyan")
-    return line
-
-
-class HostsBar(Static):
-    """One line per host: state, name, URI; the DEMO marker and the KVM badge."""
-
-    DEFAULT_CSS = """
-    HostsBar { height: auto; background: $boost; padding: 0 1; }
-    """
-    _last: Text | None = None
-
-    def show(
-        self, lines: list[Text], badge: str, demo: bool, refresh: float, readonly: bool
-    ) -> None:
-        head = Text()
-        head.append(" kvmdeck ", style="bold reverse")
-        if demo:
-            head.append(" DEMO ", style="bold black on yellow")
-            head.append(" libvirt test driver, no real guests ", style="yellow")
-        if readonly:
-            head.append(" READ-ONLY ", style="bold black on cyan")
-        head.append(f"  {badge}", style="bold")
-        head.append(f"   refresh {refresh:g}s", style="dim")
-        out = Text("\n").join([head, *lines])
-        if out == self._last:
-            return  # nothing changed: no repaint at all
-        # Its height only changes with the number of lines (hosts): skip the layout pass else.
-        same_height = self._last is not None and len(self._last.split()) == len(out.split())
-        self._last = out
-        self.update(out, layout=not same_height)
+SHUTDOWN_GRACE_S = 60.0  # after an ACPI shutdown, how long before "still running: force off?"
+LOG_LINES = (3, 6)  # the event log's height (with its border): least, most
+# The keys greyed by the selected guest's state: (action name, parameters) -> binding id.
+GATED: dict[tuple[str, tuple[object, ...]], str] = {
+    ("guest", ("start",)): "guest.start",
+    ("guest", ("shutdown",)): "guest.shutdown",
+    ("guest", ("reboot",)): "guest.reboot",
+    ("guest", ("pause",)): "guest.pause",
+    ("guest", ("destroy",)): "guest.destroy",
+    ("console", ()): "guest.console",
+}
 
 
 class MainScreen(Screen[None]):
@@ -109,7 +60,12 @@ class MainScreen(Screen[None]):
     def __init__(self, show_host_column: bool = False) -> None:
         super().__init__()
         self.show_host_column = show_host_column
+        self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self._logged = 0  # fleet event lines already written to the log widget
+        self._columns: tuple[str, ...] = ()
+        self._gates: tuple[bool, ...] = ()  # the gated keys' state, last shown in the footer
+        self._fitted: tuple[int, ...] = ()
+        self._opening: set[str] = set()  # guests whose console is being opened
 
     @property
     def deck(self) -> KvmDeckApp:
@@ -129,7 +85,7 @@ class MainScreen(Screen[None]):
             yield GuestTable(show_host=self.show_host_column, id="guest-table")
         yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
         yield Input(placeholder="filter guests by name (Enter to keep, Esc to clear)", id="filter")
-        yield Footer()
+        yield KeysFooter(id="footer")
 
     @property
     def table(self) -> GuestTable:
@@ -139,15 +95,35 @@ class MainScreen(Screen[None]):
         """The libvirt stat groups the visible columns need (read by the poll, on the loop)."""
         return self._columns
 
+    @on(GuestTable.LayoutChanged)
+    def _layout_changed(self, _event: GuestTable.LayoutChanged) -> None:
+        """The table's columns follow the width; the polls ask for their stat groups only."""
+        self._columns = self.table.stat_columns
+        self._fit_log()
+
+    # -- the footer shows the keys of the screen on top only -------------------------------
+    def on_screen_suspend(self) -> None:
+        self.query_one(KeysFooter).display = False  # a dialog on top has its own keys
+
+    def on_screen_resume(self) -> None:
+        self.query_one(KeysFooter).display = True
+        self._update_gates(force=True)
+
     # -- rendering -----------------------------------------------------------------------
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
-        if change.local and fleet.local is not None:
-            self.query_one(HostPanel).show(fleet.local, fleet.local_history)
+        try:
+            panel = self.query_one(HostPanel)
+        except NoMatches:  # the app is quitting: its widgets are going away
+            return
+        panel.render_fleet(fleet, change)
+        self.table.set_viewers(self._viewer_pids())
         if change.hosts or change.removed:
             self.table.sync(fleet, change)
         if change.link or change.hosts:
             self._render_hosts(fleet)
         self._write_events(fleet)
+        self._update_gates()
+        self._fit_log()
 
     def _render_hosts(self, fleet: Fleet) -> None:
         app = self.deck
@@ -162,15 +138,97 @@ class MainScreen(Screen[None]):
             log.write(Text(line))
         self._logged = total
 
+    def on_resize(self) -> None:
+        self._fit_log()
+
+    def _fit_log(self) -> None:
+        """Every guest row on screen before event-log lines: the log gets what the table
+        leaves, between LOG_LINES (a tall terminal: 5 lines; 80x24 with a big host panel: 2)."""
+        fixed: list[Widget] = [self.query_one(HostsBar), self.query_one(HostPanel)]
+        footer = self.query_one(KeysFooter)
+        table = self.table
+        used = sum(w.outer_size.height for w in fixed) + (1 if footer.display else 0)
+        key = (self.size.height, used, table.row_count)
+        if key == self._fitted or not self.size.height:
+            return
+        self._fitted = key
+        room = self.size.height - used - (table.row_count + 1)  # the rows and the header
+        lo, hi = LOG_LINES
+        log = self.query_one("#events", RichLog)
+        want = max(lo, min(hi, room))
+        if log.styles.height is None or log.styles.height.value != want:
+            log.styles.height = want
+
     def select_row(self, row: str) -> None:
         self.table.select_row(row)
 
-    # -- guest actions -------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Read-only: mutating keys are greyed (and say why when pressed, see actions)."""
-        return actions.check_state(action, parameters, self.deck.readonly)
+    @on(DataTable.RowHighlighted, "#guest-table")
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._update_gates()
 
-    def _selected(self) -> Any:
+    # -- state-aware keys ----------------------------------------------------------------
+    def _viewer_pids(self) -> dict[str, int]:
+        """Guest name -> pid of the viewer kvmdeck has open on it (none before the first v)."""
+        launcher = self.deck.consoles.current
+        if launcher is None:
+            return {}
+        return {v.guest: v.pid for v in launcher.viewers() if getattr(v, "alive", True)}
+
+    def _state_refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
+        """(binding id, why) when a gated key cannot apply to the selected guest now."""
+        action_id = GATED.get((name, tuple(params)))
+        if action_id is None:
+            return None
+        g = self.table.selected_guest()
+        if g is None:
+            return action_id, "no guest selected"
+        reason = self._guest_refusal(g, "console" if name == "console" else str(params[0]))
+        return (action_id, reason) if reason is not None else None
+
+    def _guest_refusal(self, g: Guest, verb: str) -> str | None:
+        host = self.deck.fleet.hosts.get(g.key.host)
+        if host is not None and not host.up:
+            return f"{host.label} is {host.state.value}: {g.name} cannot be reached"
+        if verb == "console" and g.name in self._opening:
+            return f"the console of {g.name} is opening"
+        pid = self._viewer_pids().get(g.name) if verb == "console" else None
+        return guest_refusal(g, verb, pid)
+
+    def refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
+        """For :func:`tui.ui.actions.intercept`: a pressed key that may not act now, and why.
+
+        A key never acts on a row that is not on screen: the table keeps the selected row in
+        view (after sorts, resizes, wheel scrolls; a selection made elsewhere is scrolled to
+        at the next refresh), and a table with no room for a row refuses."""
+        action_id = GATED.get((name, tuple(params)))
+        if action_id is None:
+            return None
+        table = self.table
+        if table.row_count and not table.visible_rows():
+            return action_id, "the guest list has no room on screen: enlarge the terminal"
+        if table.row_count and not table.cursor_visible():
+            table.show_cursor_row()  # only between a selection and its scroll: show it now
+        return self._state_refusal(name, params)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Greyed (None): mutating keys under --readonly, and keys the selected guest's state
+        refuses. Both say why when pressed (see :func:`tui.ui.actions.intercept`)."""
+        if actions.check_state(action, parameters, self.deck.readonly) is None:
+            return None
+        if self._state_refusal(action, parameters) is not None:
+            return None
+        return True
+
+    def _update_gates(self, force: bool = False) -> None:
+        """Refresh the footer when a gated key's state changed (the footer recomposes: not on
+        every tick)."""
+        gates = tuple(self._state_refusal(n, p) is None for n, p in GATED)
+        if force or gates != self._gates:
+            self._gates = gates
+            self.refresh_bindings()
+
+    # -- guest actions -------------------------------------------------------------------
+    def _selected(self) -> Guest | None:
         g = self.table.selected_guest()
         if g is None:
             self.app.notify("No guest selected.", severity="warning")
@@ -181,33 +239,79 @@ class MainScreen(Screen[None]):
         if g is None:
             return
         app = self.deck
-        if actions.refuse(app, f"guest.{verb}"):
+        action_id = f"guest.{verb}"
+        if actions.refuse(app, action_id):
+            return
+        reason = self._guest_refusal(g, verb)
+        if reason is not None:
+            actions.say_refused(app, action_id, reason)
             return
         if verb == "pause":
             verb = "resume" if g.sample.state_code == GuestState.PAUSED else "pause"
-        ctl = app.controllers[g.key.host]
-        if verb != "destroy":
-            ctl.act(g.key.uuid, g.name, verb)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                ctl.act(g.key.uuid, g.name, "destroy")
-
-        app.push_screen(
-            ConfirmScreen(
+        if verb == "destroy":
+            self._ask_force_off(
+                g.key,
                 f"Force off '{g.name}'? This is like pulling the power cord: "
                 "unsaved data in the guest is lost.",
-                yes_label="Force off",
-            ),
-            answered,
-        )
+            )
+            return
+        app.controllers[g.key.host].act(g.key.uuid, g.name, verb)
+        if verb == "shutdown":
+            app.changed(app.fleet.set_pending(g.key, PENDING_SHUTDOWN, self.shutdown_grace_s))
+            self.set_timer(self.shutdown_grace_s + 0.05, self._check_overdue)
+
+    def _ask_force_off(self, key: GuestKey, question: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._force_off(key)
+
+        self.app.push_screen(ConfirmScreen(question, yes_label="Force off"), answered)
+
+    def _force_off(self, key: GuestKey) -> None:
+        """After "yes": the guest may have stopped meanwhile (then say so, no libvirt error)."""
+        app = self.deck
+        g = app.fleet.guest(key)
+        if g is None or actions.refuse(app, "guest.destroy"):
+            return
+        reason = self._guest_refusal(g, "destroy")
+        if reason is not None:
+            actions.say_refused(app, "guest.destroy", reason)
+            return
+        app.controllers[key.host].act(key.uuid, g.name, "destroy")
+
+    def _check_overdue(self) -> None:
+        """A shutdown's deadline passed: a guest still running says so and offers force off."""
+        app = self.deck
+        for g in app.fleet.overdue():
+            app.changed(app.fleet.clear_pending(g.key))
+            if not g.sample.active:
+                continue
+            grace = f"{self.shutdown_grace_s:g} s"
+            text = f"{g.name} is still running {grace} after the shutdown request"
+            app.notify(
+                f"{text} (it may ignore ACPI): X forces it off.",
+                title="Shut down guest (ACPI)",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+            app.log_event(text, key=g.key)
+            if app.screen is self and not app.readonly:
+                self._ask_force_off(
+                    g.key,
+                    f"{text}: it may ignore ACPI. Force it off? This is like pulling the "
+                    "power cord: unsaved data in the guest is lost.",
+                )
 
     def action_console(self) -> None:
         g = self._selected()
         if g is None:
             return
         app = self.deck
+        reason = self._guest_refusal(g, "console")
+        if reason is not None:
+            actions.say_refused(app, "guest.console", reason)
+            return
         ctl = app.controllers[g.key.host]
         backend = ctl.backend
         if backend is None or app.runner is None or app.services.open_console is None:
@@ -217,8 +321,10 @@ class MainScreen(Screen[None]):
         open_console = app.services.open_console
         launcher = app.consoles.launcher
         name = g.name
+        self._opening.add(name)
 
         def failed(exc: BaseException) -> bool:
+            self._opening.discard(name)
             if not isinstance(exc, BackendError):
                 return False
             app.notify(
@@ -236,10 +342,13 @@ class MainScreen(Screen[None]):
 
     def _console_opened(self, name: str, result: Any) -> None:
         app = self.deck
+        self._opening.discard(name)
         if hasattr(result, "viewer"):  # a viewer was started
             failed = getattr(result.viewer.state, "value", "") == "failed"
             app.notify(result.message, severity="error" if failed else "information", markup=False)
             app.log_event(result.message)
+            self.table.set_viewers(self._viewer_pids())
+            self._update_gates()
             return
         from tui.ui.screens.console import ClientCommandDialog
 
@@ -263,6 +372,12 @@ class MainScreen(Screen[None]):
     def action_sort(self, what: str) -> None:
         self.table.set_sort(what)
 
+    def action_first_guest(self) -> None:
+        self.table.action_first_guest()
+
+    def action_last_guest(self) -> None:
+        self.table.action_last_guest()
+
     def action_refresh_rate(self, direction: int) -> None:
         app = self.deck
         cur = min(range(len(REFRESH_STEPS)), key=lambda i: abs(REFRESH_STEPS[i] - app.refresh_s))
@@ -282,9 +397,11 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, _event: Input.Submitted) -> None:
+        """Enter keeps the filter (the box stays, showing it) and goes back to the table."""
         self.table.focus()
 
     def on_key(self, event: events.Key) -> None:
+        """Esc clears the filter, while typing it or after Enter kept it."""
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
             box.value = ""

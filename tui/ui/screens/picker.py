@@ -11,10 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Label, OptionList
+from textual.widgets import Checkbox, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.ui import actions
+from tui.ui.widgets.footer import KeysFooter
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,41 @@ class Pick:
     persistent: bool
 
 
+class PersistentBox(Checkbox):
+    """The "persistent" choice, its state readable without colour: ``X`` and "on", or an empty
+    box and "off" (Textual's checkbox draws an X in both states and only recolours it)."""
+
+    ON = "Persistent: on (also kept in the guest's saved config)"
+    OFF = "Persistent: off (live only: gone when the guest stops)"
+
+    def __init__(self, value: bool, *, id: str | None = None) -> None:
+        super().__init__(self.OFF, value, id=id)
+        self._show_state(value)
+
+    def watch_value(self) -> None:
+        super().watch_value()  # the "-on" class and the Changed message
+        self._show_state(self.value)
+
+    def _show_state(self, value: bool) -> None:
+        self.BUTTON_INNER = "X" if value else " "
+        self.label = Text(self.ON if value else self.OFF)
+
+
 class GuestPicker(ModalScreen[Pick | None]):
     BINDINGS = actions.bindings("picker")
     DEFAULT_CSS = """
     GuestPicker { align: center middle; }
     GuestPicker > Vertical {
-        width: 70; height: auto; max-height: 80%; border: thick $accent;
-        background: $surface; padding: 1 2;
+        width: 100%; max-width: 76; height: auto; max-height: 100%; border: thick $accent;
+        background: $surface; padding: 0 1;
     }
+    GuestPicker #picker-title { width: 1fr; height: auto; margin-bottom: 1; text-style: bold; }
     GuestPicker OptionList { height: auto; max-height: 16; }
+    GuestPicker #picker-persistent { width: 1fr; border: none; padding: 0; margin-top: 1; }
+    GuestPicker #picker-hint { color: $text-muted; width: 1fr; }
     """
+
+    HINT = "Enter: pick the guest · Space: persistent on/off · Esc: cancel"
 
     def __init__(self, title: str, guests: list[tuple[str, str]], persistent: bool = False) -> None:
         super().__init__()
@@ -42,23 +68,24 @@ class GuestPicker(ModalScreen[Pick | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="picker-title", markup=False)
+            yield Static(Text(self.title_text), id="picker-title")  # device names: plain text
             yield OptionList(
                 *[Option(Text(f"{name}  ({state})"), id=name) for name, state in self.guests],
                 id="picker-guests",
             )
-            yield Checkbox(
-                "Persistent: also keep it in the guest's saved config",
-                self.persistent_default,
-                id="picker-persistent",
-            )
+            yield PersistentBox(self.persistent_default, id="picker-persistent")
+            yield Static(Text(self.HINT), id="picker-hint")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
+    @property
+    def persistent(self) -> bool:
+        return self.query_one("#picker-persistent", Checkbox).value
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        persistent = self.query_one("#picker-persistent", Checkbox).value
-        self.dismiss(Pick(str(event.option.id), persistent))
+        self.dismiss(Pick(str(event.option.id), self.persistent))
 
     def action_toggle_persistent(self) -> None:
         box = self.query_one("#picker-persistent", Checkbox)

@@ -15,12 +15,13 @@ from typing import Protocol
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker, Pick
+from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
 
 LOCAL_SOURCE = "udev on this host"
@@ -58,12 +59,20 @@ class UsbActions(Protocol):
 
 
 class UsbScreen(Screen[None]):
+    # 80x24: the table takes two thirds of what the lines around it leave, the event log the
+    # rest (at least 4 lines); the rules line shows at most RULE_LINES lines.
     DEFAULT_CSS = """
     UsbScreen #usb-source { height: 1; padding: 0 1; color: $text-muted; }
     UsbScreen #usb-warning { height: 1; padding: 0 1; color: $warning; }
     UsbScreen #usb-warning.-hidden { display: none; }
-    UsbScreen #usb-rules { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
+    UsbScreen #usb-table { height: 2fr; min-height: 4; }
+    UsbScreen #usb-rules {
+        height: auto; max-height: 4; padding: 0 1; color: $text-muted;
+        border-top: solid $panel;
+    }
+    UsbScreen #usb-log { height: 1fr; min-height: 4; max-height: 14; }
     """
+    RULE_LINES = 3
 
     BINDINGS = actions.bindings("usb")
 
@@ -94,7 +103,7 @@ class UsbScreen(Screen[None]):
         yield self.table
         yield self.rules_line
         yield self.event_log
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._show_source()
@@ -125,8 +134,15 @@ class UsbScreen(Screen[None]):
         self.table.set_owners(by_address, by_ids)
 
     def set_rules_status(self, text: str) -> None:
-        """One line per rule and its state (attached, pending, failed …), as plain text."""
-        self.rules_line.update(Text(text))
+        """One line per rule and its state (attached, pending, failed …), as plain text.
+
+        At most :attr:`RULE_LINES` lines show, then how many more (``kvmdeck rules --list``
+        lists them all)."""
+        lines = text.splitlines()
+        if len(lines) > self.RULE_LINES:
+            more = len(lines) - (self.RULE_LINES - 1)
+            lines = [*lines[: self.RULE_LINES - 1], f"… {more} more (kvmdeck rules --list)"]
+        self.rules_line.update(Text("\n".join(lines)))
 
     @property
     def warning_shown(self) -> bool:

@@ -51,3 +51,54 @@ def chart_rows(
         base = r * 8
         lines.append("".join(BLOCKS[max(0, min(8, h - base))] for h in heights))
     return lines
+
+
+# -- the host panel's pieces: heat cells, compact rates ----------------------------------------
+# Load bands for one CPU cell: (upper bound in %, style). A btop-like gradient that reads on a
+# 16-colour terminal too; the glyph (block height) carries the level as well.
+HEAT = (
+    (2.0, "grey37"),
+    (25.0, "green"),
+    (50.0, "chartreuse3"),
+    (75.0, "yellow"),
+    (90.0, "dark_orange"),
+    (101.0, "bold red"),
+)
+
+
+def heat_style(pct: float) -> str:
+    """The colour of a CPU cell at ``pct`` percent busy."""
+    for top, style in HEAT:
+        if pct < top:
+            return style
+    return HEAT[-1][1]
+
+
+def heat_char(pct: float) -> str:
+    """One CPU as one character: a block whose height is its load (an idle CPU is a dot)."""
+    if pct < 2.0:
+        return "·"
+    level = max(1, min(8, round(pct / 100 * 8)))
+    return BLOCKS[level]
+
+
+def heat_colour(pct: float) -> str:
+    """The bare colour of a band (for half-block cells, where the colour is the only signal)."""
+    return heat_style(pct).replace("bold ", "")
+
+
+def compact_rate(value: float | None) -> str:
+    """Bytes per second in at most 6 characters: '512B/s', '1.5K/s', '256K/s', '12M/s'.
+    None -> '—' (not reported)."""
+    if value is None:
+        return "—"
+    v = max(0.0, float(value))
+    if v < 1000:
+        return f"{int(v)}B/s"
+    for unit in "KMGTP":
+        v /= 1024
+        if v < 9.95:
+            return f"{v:.1f}{unit}/s"
+        if v < 999.5:
+            return f"{v:.0f}{unit}/s"
+    return f"{v:.0f}P/s"  # pragma: no cover

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from rich.text import Text
+from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import DataTable, RichLog
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
@@ -22,8 +23,11 @@ from tui.model.usb import UsbDevice, UsbEvent
 
 OwnerKey = tuple[int, int]  # (busnum, devnum) or (vendor_id, product_id)
 
-# (column key, label, width): fixed widths, since update_cell never widens a column.
-COLUMNS: tuple[tuple[str, str, int], ...] = (
+Column = tuple[str, str, int]  # (column key, label, width)
+
+# Fixed widths, since update_cell never widens a column. Every column, as shown when the table
+# is wide enough (114 columns and more); the cells of a row come in this order.
+COLUMNS: tuple[Column, ...] = (
     ("port", "Port", 12),
     ("address", "Bus:Dev", 7),
     ("ids", "ID", 9),
@@ -32,7 +36,37 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("speed", "Speed", 6),
     ("owner", "Owner", 16),
 )
+CELL_PADDING = 2  # DataTable's cell_padding=1 on each side
+NAME_MIN, NAME_MAX = 16, 60
+# Narrower than every column needs: these go first, in this order (Owner always stays).
+DROP_ORDER = ("speed", "serial")
+NARROW_WIDTHS = {"port": 9, "owner": 14}
 FRESH_STYLE = "bold green"
+
+
+def layout_columns(width: int) -> tuple[Column, ...]:
+    """The columns that fit ``width`` cells (scrollbar included), widest first: every column
+    (Name grows to :data:`NAME_MAX` on a wide terminal); then without Speed, then without
+    Serial, then with a narrower Port and Owner. Name takes what is left, at least
+    :data:`NAME_MIN` (narrower than that, the table scrolls sideways)."""
+    avail = width - 2  # the vertical scrollbar
+
+    def cost(cols: list[Column]) -> int:
+        return sum(w + CELL_PADDING for key, _l, w in cols if key != "name") + CELL_PADDING
+
+    cols = list(COLUMNS)
+    dropped = list(DROP_ORDER)
+    while True:
+        name_default = dict((k, w) for k, _l, w in COLUMNS)["name"]
+        fits = avail - cost(cols) >= (name_default if dropped else NAME_MIN)
+        if fits or not dropped:
+            break
+        gone = dropped.pop(0)
+        cols = [c for c in cols if c[0] != gone]
+    if avail - cost(cols) < name_default:
+        cols = [(k, lbl, NARROW_WIDTHS.get(k, w)) for k, lbl, w in cols]
+    name_width = max(NAME_MIN, min(NAME_MAX, avail - cost(cols)))
+    return tuple((k, lbl, name_width if k == "name" else w) for k, lbl, w in cols)
 
 
 def fmt_speed(speed: str) -> str:
@@ -101,13 +135,33 @@ class UsbTable(DataTable[Text]):
         self._shown: dict[str, tuple[str, ...]] = {}  # row key -> plain cells on screen
         self._fresh: dict[str, Timer] = {}
         self._ready = False
+        self.layout_shown: tuple[Column, ...] = COLUMNS
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, width=width, key=key)
+        self.layout_shown = layout_columns(self.size.width) if self.size.width else COLUMNS
+        self._add_columns()
         self._ready = True
         self._sync_all()
+
+    def _add_columns(self) -> None:
+        for key, label, width in self.layout_shown:
+            self.add_column(label, width=width, key=key)
+
+    def on_resize(self, event: Resize) -> None:
+        """Columns by priority: narrower terminals drop Speed, then Serial; Owner stays."""
+        wanted = layout_columns(event.size.width)
+        if wanted == self.layout_shown or not self._ready:
+            return
+        selected = self.selected_device
+        self.layout_shown = wanted
+        with self.app.batch_update():
+            self.clear(columns=True)
+            self._shown.clear()
+            self._add_columns()
+            self._sync_all()
+            if selected is not None and selected.key in self._shown:
+                self.move_cursor(row=self.get_row_index(selected.key), animate=False)
 
     # -- public API ----------------------------------------------------------------------
     def set_devices(self, devices: Iterable[UsbDevice]) -> None:
@@ -197,6 +251,11 @@ class UsbTable(DataTable[Text]):
         style = FRESH_STYLE if fresh else ""
         return [Text(cell, style=style, no_wrap=True, overflow="ellipsis") for cell in cells]
 
+    def _row_cells(self, cells: tuple[str, ...], fresh: bool) -> list[Text]:
+        """The styled cells of the columns shown, in their order."""
+        by_key = dict(zip((k for k, _l, _w in COLUMNS), self._styled(cells, fresh), strict=True))
+        return [by_key[k] for k, _l, _w in self.layout_shown]
+
     def _sync_all(self) -> None:
         keys = {key: False for key in self.devices}
         keys.update({key: False for key in self._shown if key not in self.devices})
@@ -221,7 +280,7 @@ class UsbTable(DataTable[Text]):
                     self._mark_fresh(key)
                 cells = self._plain_cells(device)
                 if key not in self._shown:
-                    self.add_row(*self._styled(cells, self.is_highlighted(key)), key=key)
+                    self.add_row(*self._row_cells(cells, self.is_highlighted(key)), key=key)
                     added = True
                 elif cells != self._shown[key] or is_new:
                     self._update_row(key, cells, self._shown[key], force=is_new)
@@ -233,10 +292,11 @@ class UsbTable(DataTable[Text]):
         self, key: str, cells: tuple[str, ...], old: tuple[str, ...], force: bool = False
     ) -> None:
         styled = self._styled(cells, self.is_highlighted(key))
+        shown = {column for column, _l, _w in self.layout_shown}
         for (column, _, _), new_cell, old_cell, text in zip(
             COLUMNS, cells, old, styled, strict=True
         ):
-            if force or new_cell != old_cell:
+            if column in shown and (force or new_cell != old_cell):
                 self.update_cell(key, column, text)
 
     def _remove_row(self, key: str) -> None:
@@ -268,6 +328,7 @@ class UsbTable(DataTable[Text]):
             self._update_row(key, self._shown[key], self._shown[key], force=True)
 
 
+NO_EVENTS = "USB events (plug, unplug, driver bind) appear here as they happen."
 ACTION_STYLE = {"add": "green", "remove": "red", "bind": "cyan", "unbind": "yellow"}
 
 
@@ -309,12 +370,17 @@ class UsbEventLog(RichLog):
         )
         self._lines: deque[tuple[str, str]] = deque(maxlen=max_lines)  # (line, action)
         self._live = False
+        self._placeholder = False
 
     @property
     def entries(self) -> list[str]:
         return [line for line, _ in self._lines]
 
     def log_events(self, events: Iterable[UsbEvent]) -> None:
+        events = list(events)
+        if events and self._placeholder:
+            self.clear()
+            self._placeholder = False
         for event in events:
             line = format_event(event)
             self._lines.append((line, event.action))
@@ -325,3 +391,6 @@ class UsbEventLog(RichLog):
         self._live = True
         for line, action in self._lines:  # logged before the widget was mounted
             self.write(Text(line, style=ACTION_STYLE.get(action, "")))
+        if not self._lines:
+            self.write(Text(NO_EVENTS, style="dim"))
+            self._placeholder = True

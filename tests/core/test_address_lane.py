@@ -1,0 +1,114 @@
+"""Guest addresses have their own lane: never on the stats tick, one run at a time, and a slow
+address call (a stuck guest agent) does not hold up a single stats poll. Real libvirtd."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.core.test_controller import Recorder, wait
+from tests.support import bed
+from tui.adapters.libvirt.host import LibvirtHost
+from tui.core import controller as controller_mod
+from tui.core.controller import HostController
+from tui.core.runner import Runner
+from tui.model.addresses import AddressMap
+from tui.model.backend import HostEvents
+from tui.model.ids import HostId
+
+pytestmark = pytest.mark.libvirtd
+
+
+class SlowAddresses(LibvirtHost):
+    """The real adapter, each address run held for ``delay`` s (a stuck agent's 5 s, shorter)
+    and counted. A fake only in timing."""
+
+    delay = 1.5
+    lock = threading.Lock()
+    active = 0
+    most = 0
+    runs = 0
+
+    def addresses(self, uuids: tuple[str, ...]) -> AddressMap:
+        cls = type(self)
+        with cls.lock:
+            cls.active += 1
+            cls.most = max(cls.most, cls.active)
+            cls.runs += 1
+        try:
+            time.sleep(cls.delay)
+            return super().addresses(uuids)
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+
+async def test_address_lane_is_apart_from_the_stats_tick(
+    guests: list[bed.Guest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.adapters.libvirt.connection import register_event_loop
+
+    register_event_loop()
+    monkeypatch.setattr(controller_mod, "ADDRESS_INTERVAL", 0.5)
+    monkeypatch.setattr(controller_mod, "ADDRESS_SOON", 0.1)
+    loop = asyncio.get_running_loop()
+    errors: list[Any] = []
+    runner = Runner(loop, lambda name, exc: errors.append((name, exc)))
+    rec = Recorder()
+    results: list[AddressMap] = []
+    listener = rec.listener()
+    listener.addresses = lambda _h, got: results.append(got)
+    hosts: list[SlowAddresses] = []
+
+    def make(events: HostEvents) -> SlowAddresses:
+        hosts.append(SlowAddresses(bed.SYSTEM_URI, False, events))
+        return hosts[-1]
+
+    ctl = HostController(
+        HostId.of(bed.SYSTEM_URI),
+        make,
+        runner,
+        listener,
+        refresh=lambda: 0.2,
+        columns=lambda: ("cpu",),
+    )
+    ctl.start()
+    try:
+        await wait(lambda: len(rec.polled) >= 2, 30, "polls")
+        await wait(lambda: len(results) >= 2, 30, f"two address runs ({rec.errors}, {errors})")
+        # While an address run sleeps 1.5 s, the stats polls go on at 0.2 s.
+        polls_before = len(rec.polled)
+        await wait(lambda: SlowAddresses.active == 1, 10, "an address run in flight")
+        await asyncio.sleep(1.0)
+        assert SlowAddresses.active == 1
+        assert len(rec.polled) - polls_before >= 3
+        ours = {g.uuid for g in guests}
+        assert ours <= set(results[-1])  # every running guest asked (none has an address)
+        assert all(results[-1][u] == [] for u in ours)
+        # One run at a time; exactly one bulk stats call per applied poll.
+        assert SlowAddresses.most == 1 and ctl.addr_lane.max_concurrent == 1
+        session = hosts[-1].session
+        assert session.calls >= len(rec.polled) - 1
+        assert session.calls <= len(rec.polled) + 1  # at most the one in flight right now
+        assert not errors, errors
+    finally:
+        ctl.close()
+        runner.close()
+
+
+def test_agent_is_not_asked_on_a_readonly_connection(guests: list[bed.Guest]) -> None:
+    host = LibvirtHost(
+        bed.SYSTEM_URI, True, HostEvents(lambda e: None, lambda e: None, lambda r: None)
+    )
+    host.open()
+    try:
+        got = host.addresses(tuple(g.uuid for g in guests))
+        assert set(got) == {g.uuid for g in guests}
+        calls = host.address_reader.calls
+        assert calls["agent"] == 0 and calls["lease"] == len(guests)
+    finally:
+        host.close()

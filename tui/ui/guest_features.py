@@ -1,0 +1,169 @@
+"""Guest features reached through ``app.guest_feature(<binding id>)``: the serial console and
+the snapshots screen, for the guest selected on the main screen or shown on the detail screen.
+
+The serial console runs ``virsh console`` in kvmdeck's own terminal: the app is suspended
+(``App.suspend``: alternate screen off, input thread stopped, the terminal as it was before
+kvmdeck) while virsh owns the terminal, and Ctrl+] (virsh's escape) ends it; Textual then
+repaints the whole screen. The event loop keeps running meanwhile (the subprocess is awaited,
+not waited for), so libvirt's keepalive and the polls go on; ``batch_update`` keeps Textual
+from painting over the console until it ends. Why not a virStream in a widget: virsh already
+handles the terminal (raw mode, escape key, resize, a console already open elsewhere), works
+for every URI kvmdeck can open (``qemu+ssh://`` included, through the same ``no_tty=1`` URI),
+and leaves nothing of kvmdeck between the operator's keys and the guest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from textual.app import SuspendNotSupported
+
+from tui.core.ports import BackendError
+from tui.model.ids import GuestKey
+from tui.ui import actions
+
+if TYPE_CHECKING:
+    from tui.model.fleet import Guest
+    from tui.ui.app import KvmDeckApp
+
+log = logging.getLogger(__name__)
+
+# binding id -> feature
+FEATURES = {
+    "guest.serial": "serial",
+    "detail.serial": "serial",
+    "guest.snapshots": "snapshots",
+    "detail.snapshots": "snapshots",
+}
+
+
+def target_guest(app: KvmDeckApp) -> Guest | None:
+    """The guest shown by the screen on top (detail), else the one selected on the main
+    screen."""
+    key = getattr(app.screen, "key", None)
+    if isinstance(key, GuestKey):
+        return app.fleet.guest(key)
+    return app.main_screen.table.selected_guest()
+
+
+def _backend(app: KvmDeckApp, g: Guest) -> Any:
+    """The guest's connected host backend, or None after saying why."""
+    ctl = app.controllers.get(g.key.host)
+    backend = ctl.backend if ctl is not None and ctl.is_up else None
+    if backend is None or app.runner is None:
+        app.notify(f"{g.key.host} is not connected.", severity="error", markup=False)
+        return None
+    return backend
+
+
+def run(app: KvmDeckApp, binding_id: str) -> None:
+    feature = FEATURES.get(binding_id)
+    if feature is None:
+        raise KeyError(f"no guest feature for {binding_id!r}")
+    if actions.refuse(app, binding_id):
+        return
+    g = target_guest(app)
+    if g is None:
+        app.notify("No guest selected.", severity="warning")
+        return
+    if feature == "serial":
+        open_serial(app, g, binding_id)
+    else:
+        open_snapshots(app, g)
+
+
+# -- snapshots ------------------------------------------------------------------------------
+def open_snapshots(app: KvmDeckApp, g: Guest) -> None:
+    if app.services.snapshots is None:
+        app.notify("Snapshots are not available here.", severity="warning")
+        return
+    from tui.ui.screens.snapshots import SnapshotsScreen
+
+    host = app.fleet.host(g.key.host)
+    app.push_screen(SnapshotsScreen(g.key, g.name, host.label))
+
+
+# -- the serial console ------------------------------------------------------------------------
+def open_serial(app: KvmDeckApp, g: Guest, binding_id: str) -> None:
+    services = app.services
+    if services.serial_check is None or services.serial_command is None:
+        app.notify("The serial console is not available here.", severity="warning")
+        return
+    if not g.sample.active:
+        actions.say_refused(app, binding_id, f"{g.name} is {g.sample.state}: s starts it")
+        return
+    backend = _backend(app, g)
+    if backend is None:
+        return
+    check, make = services.serial_check, services.serial_command
+    uri, uuid, name = g.key.host.libvirt_uri, g.key.uuid, g.name
+
+    def failed(exc: BaseException) -> bool:
+        if not isinstance(exc, BackendError):
+            return False
+        app.notify(exc.message, title=f"Serial console of {name}", severity="error", markup=False)
+        app.log_event(f"serial console {name}: {exc.message}", key=g.key)
+        return True
+
+    def ready(got: tuple[str, tuple[list[str], dict[str, str]]]) -> None:
+        shown, (argv, env) = got
+        app.run_worker(
+            attach(app, shown, argv, env, g.key),
+            name=f"serial console {shown}",
+            group="serial-console",
+            exit_on_error=False,
+        )
+
+    assert app.runner is not None
+    app.runner.submit(
+        f"serial console {name}",
+        lambda: (check(backend.conn, uuid), make(uri, uuid)),
+        done=ready,
+        failed=failed,
+    )
+
+
+HEADER = "kvmdeck: serial console of {name} ({uri}). Ctrl+] returns to kvmdeck.\r\n"
+
+
+async def attach(
+    app: KvmDeckApp, name: str, argv: list[str], env: dict[str, str], key: GuestKey
+) -> int | None:
+    """Run ``argv`` (virsh console) in the terminal; the app comes back when it ends.
+    Returns its exit status (None: no terminal to give it)."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            with app.batch_update(), app.suspend():
+                out = sys.__stdout__
+                if out is not None:
+                    out.write(
+                        HEADER.format(name=name, uri=app.services.display_uri(key.host.libvirt_uri))
+                    )
+                    out.flush()
+                proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=err)
+                status = await proc.wait()
+        except SuspendNotSupported:
+            app.notify(
+                "The serial console needs a terminal (kvmdeck runs headless here).",
+                severity="warning",
+            )
+            return None
+        except OSError as exc:
+            app.notify(f"cannot run {argv[0]}: {exc}", severity="error", markup=False)
+            return None
+        except Exception as exc:  # the one error handler reports it; the app keeps running
+            app.errors(f"serial console {name}", exc)
+            return None
+        err.seek(0)
+        text = err.read().decode(errors="replace").strip()
+    if status != 0:
+        why = text.splitlines()[-1] if text else f"virsh exited with status {status}"
+        app.notify(why, title=f"Serial console of {name}", severity="error", markup=False)
+        app.log_event(f"serial console {name}: {why}", key=key)
+    else:
+        app.log_event(f"serial console of {name} closed", key=key)
+    return status

@@ -1,0 +1,90 @@
+"""The hosts bar: kvmdeck's header line (DEMO, READ-ONLY, the KVM badge, the refresh) and one
+line per host (state, name, URI, why it is not up, how long its figures are stale). Plain text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.core.guest_rules import plural
+from tui.model.fleet import Host
+from tui.model.link import LinkState
+from tui.util import DASH, fmt_bytes, fmt_pct
+
+if TYPE_CHECKING:
+    from tui.model.host import RemoteHostSample
+
+LINK_STYLE = {
+    LinkState.UP: "green",
+    LinkState.CONNECTING: "yellow",
+    LinkState.RECONNECTING: "bold yellow",
+    LinkState.DOWN: "bold red",
+}
+
+
+def remote_summary(r: RemoteHostSample) -> str:
+    """A remote host's figures (libvirt's getInfo/getCPUStats/getMemoryStats; '—' for gaps)."""
+    cpu = fmt_pct(r.cpu_pct).strip()
+    if r.mem_total_kib and r.mem_free_kib is not None:
+        used = (r.mem_total_kib - r.mem_free_kib) * 1024
+        mem = f"{fmt_bytes(used)}/{fmt_bytes(r.mem_total_kib * 1024)}"
+    elif r.mem_total_kib:
+        mem = f"{DASH}/{fmt_bytes(r.mem_total_kib * 1024)}"
+    else:
+        mem = DASH
+    return f"host cpu {cpu} of {r.cpus or DASH} · mem {mem} (via libvirt)"
+
+
+def host_line(h: Host) -> Text:
+    """One line of the hosts bar: state, name, URI, and why it is not up. Plain text."""
+    style = LINK_STYLE[h.state]
+    line = Text()
+    line.append("● ", style=style)
+    line.append(h.label, style="bold")
+    line.append(f"  {h.uri_text or h.id}  ", style="dim")
+    line.append(h.state.value, style=style)
+    stale = h.stale_for()
+    if stale is not None:
+        line.append(f"  figures stale for {stale:.0f} s", style="yellow")
+    if not h.up and h.report is not None and h.report.error:
+        line.append(f"  {h.report.error}", style=style)
+    if h.up:
+        n = len(h.guests)
+        line.append(f"  {plural(n, 'guest')}", style="dim")
+        if h.remote is not None:
+            line.append("  " + remote_summary(h.remote), style="cyan")
+    return line
+
+
+class HostsBar(Static):
+    """One line per host: state, name, URI; the DEMO marker and the KVM badge."""
+
+    DEFAULT_CSS = """
+    HostsBar { height: auto; background: $boost; padding: 0 1; }
+    """
+    _last: Text | None = None
+
+    def show(
+        self, lines: list[Text], badge: str, demo: bool, refresh: float, readonly: bool
+    ) -> None:
+        head = Text()
+        head.append(" kvmdeck ", style="bold reverse")
+        if demo:
+            head.append(" DEMO ", style="bold black on yellow")
+            head.append(" libvirt test driver, no real guests ", style="yellow")
+        if readonly:
+            head.append(" READ-ONLY ", style="bold black on cyan")
+        head.append(f"  {badge}", style="bold")
+        head.append(f"   refresh {refresh:g}s", style="dim")
+        for line in (head, *lines):  # one line each, never wrapped: the height stays known
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+        out = Text("\n").join([head, *lines])
+        if out == self._last:
+            return  # nothing changed: no repaint at all
+        # Its height only changes with the number of lines (hosts): skip the layout pass else.
+        same_height = self._last is not None and len(self._last.split()) == len(out.split())
+        self._last = out
+        self.update(out, layout=not same_height)
