@@ -216,7 +216,6 @@ class DemoHostSampler:
         self.cpus = max(1, cpus)
         self.rng = random.Random(f"kvmdeck-demo-cpus:{seed}")
         self.loads = [self.rng.uniform(0.0, 60.0) for _ in range(self.cpus)]
-        self.history = inner.history
 
     def sample(self) -> HostSample:
         real: HostSample = self.inner.sample()

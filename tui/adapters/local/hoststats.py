@@ -9,11 +9,10 @@ from pathlib import Path
 import psutil
 
 from tui.model.host import HostSample, NetRate
-from tui.model.rates import History, rate
+from tui.model.rates import rate
 
-__all__ = ["HostHistory", "HostSample", "HostSampler", "NetRate"]
+__all__ = ["HostSample", "HostSampler", "NetRate"]
 
-HostHistory = History  # the host keeps the same figures as a guest
 
 SYS_NET = Path("/sys/class/net")
 
@@ -48,7 +47,6 @@ class HostSampler:
         self._prev_disk: tuple[int, int] | None = None
         self._prev_net: dict[str, tuple[int, int]] = {}
         self._kinds: dict[str, str] = {}  # interface name -> kind (sysfs read once per name)
-        self.history = HostHistory()
         self.hostname = os.uname().nodename
         psutil.cpu_percent(percpu=True)  # prime
 
@@ -113,9 +111,4 @@ class HostSampler:
             disk_write_bps=wr,
             nets=tuple(nets),
         )
-        h = self.history
-        h.cpu.append(total)
-        h.mem.append(100.0 * (vm.total - vm.available) / vm.total if vm.total else 0.0)
-        h.disk.append((rd or 0.0) + (wr or 0.0))
-        h.net.append(sum((n.rx_bps or 0.0) + (n.tx_bps or 0.0) for n in nets))
         return sample
