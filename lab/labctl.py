@@ -3,6 +3,7 @@
 Stdlib only. Used by ``tests/lab`` (pytest) and ``bench/lab_usb.py``; also a small CLI::
 
     python3 -m lab.labctl up            # ensure the image, boot L1, install kvmdeck, leave it up
+    python3 -m lab.labctl install       # install this checkout's kvmdeck again (after a change)
     python3 -m lab.labctl down          # stop it
     python3 -m lab.labctl ssh 'lsusb'   # a command in L1
 
@@ -30,6 +31,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -180,8 +182,8 @@ def parse_usbdevs(text: str) -> list[UsbDev]:
     out = []
     for line in text.splitlines():
         f = line.split("\t")
-        if len(f) < 9:
-            continue
+        if len(f) < 9 or not (f[1].isdigit() and f[2].isdigit()):
+            continue  # a device going away while sysfs was read
         out.append(UsbDev(f[0], int(f[1]), int(f[2]), f[3], f[4], f[5], f[6], f[7], f[8]))
     return out
 
@@ -272,9 +274,11 @@ class LineStream:
             while True:
                 self.lines.get_nowait()
 
-    def close(self) -> None:
-        with contextlib.suppress(LabError):
-            self.lab.ssh_run(f"pkill -f {shlex.quote(self.remote_pattern)}; true", timeout=30)
+    def close(self, kill: bool = True) -> None:
+        """End the command: ``pkill -f`` of its script in L1 (``kill``), then EOF on its stdin."""
+        if kill:
+            with contextlib.suppress(LabError):
+                self.lab.ssh_run(f"pkill -f {shlex.quote(self.remote_pattern)}; true", timeout=30)
         with contextlib.suppress(OSError):
             if self.proc.stdin:
                 self.proc.stdin.close()
@@ -300,8 +304,30 @@ class Lab:
         self.pid: int | None = None
         self._qmp: QMP | None = None
         self._plugged: dict[str, str] = {}  # QEMU id -> serial
+        self._root_ports: int | None = None
+        self._probe: LineStream | None = None
+        self._probe_lock = threading.Lock()
+        self._probe_seq = 0
         self.timings: dict[str, float] = {}
         self.session = "kd"
+
+    @classmethod
+    def from_state(cls, log: Callable[[str], None] | None = None) -> Lab:
+        """The L1 that ``python3 -m lab.labctl up`` left running (tests reuse it with
+        ``KVMDECK_LAB_REUSE=1``)."""
+        try:
+            state = json.loads(STATE.read_text())
+        except (OSError, ValueError) as exc:
+            raise LabError(f"no lab from 'python3 -m lab.labctl up' ({STATE}: {exc})") from exc
+        lab = cls(port=int(state["port"]), log=log)
+        lab.pid = int(state["pid"])
+        if state.get("hash", lab.hash) != lab.hash:  # booted from an image of an older recipe
+            lab.hash = state["hash"]
+            lab.image_dir = LAB_ROOT / lab.hash
+            lab.key = lab.image_dir / "id_ed25519"
+        if not lab.running:
+            raise LabError(f"the lab of {STATE} is gone (pid {lab.pid})")
+        return lab
 
     # -- environment of the shell scripts ---------------------------------------------------
     @property
@@ -367,10 +393,14 @@ class Lab:
             with contextlib.suppress(OSError, ValueError):
                 self.pid = int((self.run_dir / "qemu.pid").read_text().strip())
         self.timings["boot"] = time.monotonic() - t0
+        self.push_helpers()
+        return self.timings["boot"]
+
+    def push_helpers(self) -> None:
+        """Copy ``lab/l1/*`` to /root/lab in L1 (done at every boot)."""
         self.ssh("mkdir -p /root/lab")
         self.scp_to([str(p) for p in sorted((HERE / "l1").iterdir())], "/root/lab/")
         self.ssh("chmod +x /root/lab/*.sh /root/lab/*.py")
-        return self.timings["boot"]
 
     @property
     def running(self) -> bool:
@@ -398,6 +428,7 @@ class Lab:
         if self._qmp is not None:
             self._qmp.close()
             self._qmp = None
+        self.close_probe()
         master = self._ssh_master_pid()
         try:
             self._script("stop-l1.sh", timeout=120)
@@ -476,6 +507,34 @@ class Lab:
             st.expect(ready, timeout=60)
         return st
 
+    def probe_call(self, op: str, *args: Any, timeout: float = 60) -> Any:
+        """Ask ``l1/probe.py`` (one process in L1, started on first use): cheaper than a new
+        ssh command and lighter on L1 (see there for the operations)."""
+        with self._probe_lock:
+            if self._probe is None or self._probe.proc.poll() is not None:
+                self._probe = self.stream("probe.py")
+            self._probe_seq += 1
+            ident = f"q{self._probe_seq}"
+            self._probe.send(f"{ident} {op} {json.dumps(args)}")
+            _, line = self._probe.expect(rf"^{ident} ", timeout)
+        reply = line.split(" ", 1)[1]
+        if reply.startswith("!"):
+            raise LabError(f"in L1 (probe {op} {args}): {reply[1:]}")
+        return json.loads(reply)
+
+    def close_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.close(kill=False)  # EOF: it ends
+            self._probe = None
+
+    def sh(self, cmd: str | list[str], timeout: float = 120) -> str:
+        """Like :meth:`ssh` (stdout; LabError when it fails), through the probe; ``cmd`` a
+        shell command, or a program and its arguments (no shell)."""
+        res = self.probe_call("sh", cmd, timeout=timeout)
+        if res["rc"] != 0:
+            raise LabError(f"in L1: {cmd}\nexit {res['rc']}\n{res['err']}{res['out'][-2000:]}")
+        return str(res["out"])
+
     def write_file(self, path: str, text: str) -> None:
         self.ssh(
             f"mkdir -p {shlex.quote(os.path.dirname(path))} && cat > {shlex.quote(path)}",
@@ -493,18 +552,77 @@ class Lab:
         """QEMU's ``info usb`` of L1 (what is on L1's xhci bus, with QEMU ids)."""
         return self.qmp.hmp("info usb")
 
+    # QEMU's own choice of port for plug(port=QEMU_PICKS): the first free one, and when only one
+    # is left QEMU inserts a usb-hub (0409:55aa) there first. The hub is never removed.
+    QEMU_PICKS = "qemu"
+
+    def root_ports(self) -> int:
+        """How many root ports L1's xhci has (``p2``/``p3`` of the device, lab.env)."""
+        if self._root_ports is None:
+            path = "/machine/peripheral/xhci"
+            self._root_ports = max(
+                int(self.qmp.cmd("qom-get", path=path, property=p)) for p in ("p2", "p3")
+            )
+        return self._root_ports
+
+    def qemu_ports(self) -> dict[str, str]:
+        """What sits on L1's xhci, from QEMU's ``info usb``: {QEMU port path ("3", "4.1"):
+        QEMU device id ("" for a device QEMU added itself, i.e. its hub)}."""
+        out = {}
+        for line in self.info_usb().splitlines():
+            m = re.search(r"Port (\S+?),.*?(?:, ID: (\S+))?\s*$", line)
+            if m:
+                out[m.group(1)] = m.group(2) or ""
+        return out
+
+    def qemu_port(self, dev_id: str) -> str | None:
+        """The QEMU port path of a plugged device ("3"; the sysfs port is "1-3" or "2-3")."""
+        return next((p for p, i in self.qemu_ports().items() if i == dev_id), None)
+
+    def free_root_port(self) -> str:
+        """The lowest root port of L1's xhci with nothing in it (a hub QEMU inserted counts)."""
+        used = {p.split(".")[0] for p in self.qemu_ports()}
+        free = [n for n in range(1, self.root_ports() + 1) if str(n) not in used]
+        if not free:
+            raise LabError(f"no free root port on L1's xhci: {sorted(used)}")
+        return str(free[0])
+
     def plug(
-        self, dev_id: str, driver: str, wait: bool = True, timeout: float = 90, **props: Any
+        self,
+        dev_id: str,
+        driver: str,
+        wait: bool = True,
+        timeout: float = 90,
+        port: str | None = None,
+        bound: bool | str = True,
+        **props: Any,
     ) -> UsbDev | None:
         """``device_add`` a USB device on L1's xhci bus; its serial is ``dev_id`` upper-cased
-        (how the lab finds it in L1). Returns L1's view once sysfs has it (``wait``)."""
+        (how the lab finds it in L1). Returns L1's view once sysfs has it (``wait``) with a
+        driver bound to interface 0 (``bound``, see :meth:`wait_device`; pass False when a
+        rule may hand the device to L2 first: then L1's driver lets go at once).
+
+        ``port``: a root port ("3"; sysfs "1-3" or "2-3"), by default the lowest free one, so
+        a replug goes back into the same socket and plugging never runs out of ports;
+        :attr:`QEMU_PICKS` leaves it to QEMU (and its hub)."""
         serial = props.pop("serial", dev_id.upper())
+        if port is None:
+            port = self.free_root_port()
+        if port != self.QEMU_PICKS:
+            props["port"] = port
         self.qmp.cmd("device_add", driver=driver, id=dev_id, bus="xhci.0", serial=serial, **props)
         self._plugged[dev_id] = serial
-        return self.wait_device(serial, timeout=timeout) if wait else None
+        return self.wait_device(serial, timeout=timeout, driver=bound) if wait else None
 
     def plug_storage(
-        self, dev_id: str, size_mb: int = 8, wait: bool = True, timeout: float = 90, **props: Any
+        self,
+        dev_id: str,
+        size_mb: int = 8,
+        wait: bool = True,
+        timeout: float = 90,
+        port: str | None = None,
+        bound: bool | str = True,
+        **props: Any,
     ) -> UsbDev | None:
         """A USB stick (usb-storage over a sparse raw file in the run dir)."""
         image = self.run_dir / f"{dev_id}.img"
@@ -518,14 +636,23 @@ class Lab:
                 "file": {"driver": "file", "filename": str(image)},
             },
         )
-        return self.plug(dev_id, "usb-storage", wait, timeout, drive=f"{dev_id}-blk", **props)
+        return self.plug(
+            dev_id, "usb-storage", wait, timeout, port, bound, drive=f"{dev_id}-blk", **props
+        )
 
-    def plug_serial(self, dev_id: str, wait: bool = True, timeout: float = 90) -> UsbDev | None:
+    def plug_serial(
+        self,
+        dev_id: str,
+        wait: bool = True,
+        timeout: float = 90,
+        port: str | None = None,
+        bound: bool | str = True,
+    ) -> UsbDev | None:
         """An FTDI serial adapter (0403:6001) on a ringbuf chardev (a null one never opens)."""
         self.qmp.cmd(
             "chardev-add", id=f"{dev_id}-chr", backend={"type": "ringbuf", "data": {"size": 4096}}
         )
-        return self.plug(dev_id, "usb-serial", wait, timeout, chardev=f"{dev_id}-chr")
+        return self.plug(dev_id, "usb-serial", wait, timeout, port, bound, chardev=f"{dev_id}-chr")
 
     def unplug(self, dev_id: str, wait: bool = True, timeout: float = 60) -> None:
         """``device_del``; wait for QEMU's DEVICE_DELETED (and L1's sysfs to lose it)."""
@@ -547,13 +674,19 @@ class Lab:
                 f"{dev_id} to leave L1's sysfs",
             )
 
-    def unplug_all(self) -> None:
+    def unplug_all(self, leftovers: bool = False) -> None:
+        """Unplug what this Lab plugged; ``leftovers``: also any other device with a QEMU id on
+        L1's xhci (a run that was interrupted; QEMU's hub has none and stays)."""
         for dev_id in list(self._plugged):
             self.unplug(dev_id)
+        if leftovers:
+            for dev_id in self.qemu_ports().values():
+                if dev_id:
+                    self.unplug(dev_id)
 
     # -- L1's view ----------------------------------------------------------------------------
     def usb_devices(self) -> list[UsbDev]:
-        return parse_usbdevs(self.ssh("sh /root/lab/usbdevs.sh"))
+        return parse_usbdevs(self.probe_call("usbdevs"))  # what l1/usbdevs.sh prints
 
     def find_device(self, serial: str) -> UsbDev | None:
         return next((d for d in self.usb_devices() if d.serial == serial), None)
@@ -582,19 +715,27 @@ class Lab:
         return self.ssh(f"virsh -c qemu:///system {args}", timeout=timeout)
 
     def dumpxml(self, dom: str = "L2", inactive: bool = False) -> str:
-        return self.virsh(f"dumpxml {'--inactive ' if inactive else ''}{shlex.quote(dom)}")
+        """``virsh dumpxml [--inactive]`` (through the probe's libvirt connection)."""
+        return str(self.probe_call("xml", dom, inactive))
 
     def hostdevs(self, dom: str = "L2", inactive: bool = False) -> list[Hostdev]:
         return parse_hostdevs(self.dumpxml(dom, inactive))
 
     def guest_info_usb(self, dom: str = "L2") -> str:
         """QEMU's ``info usb`` of a guest in L1 (its own view of the passed devices)."""
-        return self.virsh(f"qemu-monitor-command --hmp {shlex.quote(dom)} 'info usb'")
+        return str(self.probe_call("hmp", dom, "info usb"))
 
     def start_guest(self, dom: str = "L2") -> None:
         state = self.virsh(f"domstate {dom}").strip()
         if state != "running":
             self.virsh(f"start {dom}")
+
+    def guest_halted(self, dom: str = "L2") -> bool:
+        """Is ``dom`` in its halt boot sector (halted at 0x7c00, interrupts off: idle), not in
+        SeaBIOS looking for something to boot (half a CPU of L1 under TCG)?"""
+        regs = str(self.probe_call("hmp", dom, "info registers"))
+        m = re.search(r"EIP=([0-9a-f]+)", regs)
+        return bool(m) and 0x7C00 <= int(m.group(1), 16) < 0x7E00 and "HLT=1" in regs
 
     def detach_all_hostdevs(self, dom: str = "L2") -> None:
         """Live-detach every USB hostdev of ``dom`` (test cleanup)."""
@@ -610,27 +751,33 @@ class Lab:
                 self.virsh(f"detach-device {dom} /tmp/lab-detach.xml --live")
 
     # -- kvmdeck in L1 ------------------------------------------------------------------------
-    def install_kvmdeck(self, wheel: Path, wheelhouse: Path, warm_up: bool = True) -> float:
+    def install_kvmdeck(self, wheel: Path, wheelhouse: Path, warm_up: bool = False) -> float:
         """Install kvmdeck's wheel in a venv in L1 that sees Debian's python3-libvirt, -pyudev
         and -psutil (``--system-site-packages``), with its other dependencies from the host's
         wheelhouse (L1 has no network).
 
-        The installer is Debian's python3-installer (``python -m installer``), which never
-        resolves dependencies: kvmdeck goes in as with ``pip --no-deps``, so libvirt-python is
-        never looked for on PyPI, and every wheel of the wheelhouse is the whole rest. Under
-        TCG, pip's own start and compiling all of pygments cost minutes; modules are compiled
-        when first imported instead, which ``warm_up`` does once (``kvmdeck --demo``).
+        The wheels are unpacked and byte-compiled on the host (:func:`stage_wheels`; pure
+        wheels, CPython 3.11 on both sides) and L1 only unpacks two tar files into the venv:
+        under TCG, an installer and compiling textual, rich and pygments in L1 cost minutes.
+        kvmdeck goes in as with ``pip --no-deps``: libvirt-python is never looked for on PyPI,
+        the wheelhouse is the whole rest. ``warm_up``: one ``kvmdeck --demo`` start as well.
         """
         t0 = time.monotonic()
-        self.ssh("rm -rf /root/wheels && mkdir -p /root/wheels")
-        files = [*sorted(wheelhouse.glob("*.whl")), wheel]
-        self.scp_to([str(p) for p in files], "/root/wheels/")
-        names = " ".join(shlex.quote(p.name) for p in files)
+        deps = stage_wheels(sorted(wheelhouse.glob("*.whl")), wheelhouse / "site-packages.tar")
+        with tempfile.TemporaryDirectory() as tmp:
+            own = stage_wheels([wheel], Path(tmp) / "kvmdeck.tar")
+            self.ssh("rm -rf /root/wheels && mkdir -p /root/wheels")
+            self.scp_to([str(deps), str(own)], "/root/wheels/")
+        scripts = "".join(
+            f"printf '%s\\n' '#!{VENV}/bin/python' 'import sys' 'from {mod} import {func}'"
+            f" 'sys.exit({func}())' > {VENV}/bin/{name}; chmod 755 {VENV}/bin/{name}\n"
+            for name, mod, func in console_scripts(wheel)
+        )
         self.ssh(
             f"set -e; rm -rf {VENV}; python3 -m venv --without-pip --system-site-packages {VENV}\n"
-            f"cd /root/wheels; for w in {names}; do"
-            f" {VENV}/bin/python -m installer --no-compile-bytecode $w; done\n"
-            f"{KVMDECK} --version",
+            f"sp=$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')\n"
+            f'for t in /root/wheels/*.tar; do tar -xf "$t" -C "$sp"; done\n'
+            f"{scripts}{KVMDECK} --version",
             timeout=600,
         )
         self.timings["install"] = time.monotonic() - t0
@@ -665,19 +812,32 @@ class Lab:
 
     def kvmdeck_stop(self, session: str | None = None, key: str = "q", timeout: float = 30) -> None:
         """Quit kvmdeck with ``key`` (``q``: the TUI's own exit path; ``C-c`` for a headless
-        command), then end the tmux session."""
+        command), then end the tmux session. ``q`` on another screen (USB, a picker) goes
+        back first: the key is sent again, up to four times, until the pane is dead."""
         session = session or self.session
+        end = time.monotonic() + timeout
         with contextlib.suppress(LabError):
-            if self.pane_alive(session):
+            for _ in range(4):
+                if not self.pane_alive(session):
+                    break
+                before = self.screen(session)
                 self.tmux_keys(key, session=session)
+                # dead, or another screen (then the next key): at most 8 s a key
+                left = min(8.0, end - time.monotonic())
                 with contextlib.suppress(LabTimeout):
-                    wait_for(lambda: not self.pane_alive(session), timeout, "kvmdeck to quit")
+                    wait_for(
+                        lambda: not self.pane_alive(session) or self.screen(session) != before,
+                        left,
+                        "kvmdeck to quit or change screen",
+                        0.3,
+                    )
         self.ssh(f"{TMUX} kill-session -t {session} 2>/dev/null; true")
 
     def pane_alive(self, session: str | None = None) -> bool:
         session = session or self.session
-        out = self.ssh_run(f"{TMUX} display-message -p -t {session} '#{{pane_dead}}'").stdout
-        return out.strip() == "0"
+        argv = [*TMUX.split(), "display-message", "-p", "-t", session, "#{pane_dead}"]
+        out = self.probe_call("sh", argv)
+        return str(out["out"]).strip() == "0"
 
     def tmux_keys(self, *keys: str, session: str | None = None, literal: bool = False) -> None:
         """``tmux send-keys``: key names as tmux spells them ("u", "Enter", "Escape", "Down")."""
@@ -688,7 +848,7 @@ class Lab:
     def screen(self, session: str | None = None) -> str:
         """The pane's text now (``tmux capture-pane -p``)."""
         session = session or self.session
-        return self.ssh(f"{TMUX} capture-pane -p -t {session}")
+        return self.sh([*TMUX.split(), "capture-pane", "-p", "-t", session])
 
     def wait_screen(
         self,
@@ -788,6 +948,65 @@ def build_wheelhouse(python: str, wheel: Path, root: Path = LAB_ROOT) -> Path:
     return house
 
 
+def console_scripts(wheel: Path) -> list[tuple[str, str, str]]:
+    """``[console_scripts]`` of a wheel: (name, module, function)."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        name = next((n for n in z.namelist() if n.endswith(".dist-info/entry_points.txt")), "")
+        text = z.read(name).decode() if name else ""
+    out, section = [], ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[console_scripts]" and "=" in line:
+            script, target = (x.strip() for x in line.split("=", 1))
+            mod, func = target.split(":", 1)
+            out.append((script, mod, func))
+    return out
+
+
+def stage_wheels(wheels: list[Path], tar: Path) -> Path:
+    """Unpack pure-Python wheels as they would lie in site-packages, byte-compile them when
+    this Python is CPython 3.11 like L1's (same bytecode; unchecked-hash .pyc files, valid
+    whatever the files' mtimes), and pack them into ``tar`` (kept: a cache for the
+    wheelhouse, rebuilt when a wheel is newer)."""
+    import compileall
+    import py_compile
+    import shutil
+    import tarfile
+    import zipfile
+
+    if tar.exists() and all(w.stat().st_mtime <= tar.stat().st_mtime for w in wheels):
+        return tar
+    work = tar.with_name(f"{tar.name}.d{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        for w in wheels:
+            with zipfile.ZipFile(w) as z:
+                if any(".data/" in n for n in z.namelist()):
+                    raise LabError(f"{w.name} has a .data directory: it needs an installer")
+                z.extractall(work)
+        if sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11):
+            compileall.compile_dir(
+                work,
+                ddir=f"{VENV}/lib/python3.11/site-packages",
+                quiet=1,
+                workers=0,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+        part = tar.with_name(f"{tar.name}.{os.getpid()}")
+        with tarfile.open(part, "w") as t:
+            for entry in sorted(work.iterdir()):
+                t.add(entry, arcname=entry.name)
+        part.rename(tar)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tar
+
+
 # -- CLI --------------------------------------------------------------------------------------
 STATE = LAB_ROOT / "cli-lab.json"
 
@@ -800,6 +1019,8 @@ def _cli(argv: list[str]) -> int:
     up = sub.add_parser("up", help="ensure the image, boot L1, install kvmdeck")
     up.add_argument("--port", type=int, default=22230)
     up.add_argument("--python", default=str(REPO / ".venv/bin/python"))
+    inst = sub.add_parser("install", help="install this checkout's kvmdeck in the L1 of 'up'")
+    inst.add_argument("--python", default=str(REPO / ".venv/bin/python"))
     sub.add_parser("down", help="stop the L1 started by 'up'")
     s = sub.add_parser("ssh", help="run a command in L1")
     s.add_argument("cmd")
@@ -808,16 +1029,20 @@ def _cli(argv: list[str]) -> int:
         lab = Lab(port=args.port)
         lab.ensure_image()
         lab.boot()
-        STATE.write_text(json.dumps({"port": lab.port, "pid": lab.pid}))
+        STATE.write_text(json.dumps({"port": lab.port, "pid": lab.pid, "hash": lab.hash}))
         wheel = build_wheel(args.python, LAB_ROOT / "dist")
         lab.install_kvmdeck(wheel, build_wheelhouse(args.python, wheel))
         lab.start_guest("L2")
         print(f"L1 up: pid {lab.pid}, ssh -p {lab.port} -i {lab.key} root@127.0.0.1")
         print(f"timings: {json.dumps({k: round(v, 1) for k, v in lab.timings.items()})}")
         return 0
-    state = json.loads(STATE.read_text())
-    lab = Lab(port=state["port"])
-    lab.pid = state["pid"]
+    lab = Lab.from_state()
+    if args.op == "install":
+        lab.ssh(f"{TMUX} kill-server 2>/dev/null; true")  # a kvmdeck still running
+        wheel = build_wheel(args.python, LAB_ROOT / "dist")
+        lab.install_kvmdeck(wheel, build_wheelhouse(args.python, wheel), warm_up=False)
+        print(f"installed: {json.dumps({k: round(v, 1) for k, v in lab.timings.items()})}")
+        return 0
     if args.op == "down":
         lab.stop()
         STATE.unlink()

@@ -42,7 +42,9 @@ fi
 APPEND="root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 apparmor=0 selinux=0 mitigations=off quiet loglevel=4 ${LAB_APPEND_EXTRA:-}"
 
 t0=$(date +%s%N)
-# qemu-xhci with 4 ports per speed (QEMU's default): a 4th device goes behind an auto-inserted hub.
+# qemu-xhci with $LAB_XHCI_PORTS ports per speed (QEMU's default is 4). When only one port is
+# left QEMU inserts a usb-hub and the next device goes behind it; Lab.plug picks a free root port
+# itself (port=), so only a test that asks for QEMU's choice ever gets the hub.
 qemu-system-x86_64 -name kvmdeck-lab-L1 -no-user-config -nodefaults \
   -machine q35 -accel "tcg,thread=multi${LAB_TB_SIZE:+,tb-size=$LAB_TB_SIZE}" \
   -cpu "$LAB_CPU,svm=off" -smp "$LAB_SMP" -m "$LAB_MEM" \
@@ -50,7 +52,7 @@ qemu-system-x86_64 -name kvmdeck-lab-L1 -no-user-config -nodefaults \
   -drive "if=none,id=root,$DRIVE,cache=unsafe,discard=unmap" -device virtio-blk-pci,drive=root \
   -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$LAB_SSH_PORT-:22" -device virtio-net-pci,netdev=n0 \
   -device virtio-rng-pci \
-  -device qemu-xhci,id=xhci \
+  -device "qemu-xhci,id=xhci,p2=$LAB_XHCI_PORTS,p3=$LAB_XHCI_PORTS" \
   -qmp "unix:$LAB_QMP,server=on,wait=off" -monitor "unix:$LAB_HMP,server=on,wait=off" \
   -serial "file:$LAB_SERIAL" -display none -vga none \
   -daemonize -pidfile "$LAB_PIDFILE"

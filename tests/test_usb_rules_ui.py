@@ -181,3 +181,73 @@ async def test_device_strings_and_guest_names_are_plain_text() -> None:
         await pilot.pause()
         assert "Evil[/]" in screen.event_log.entries[-1]
         assert _shown(screen, "#usb-rules") == "rule 0403:6001 → db[old]: held — Evil[/]"
+
+
+async def test_rule_by_port_from_the_picker_and_a_broken_file_on_the_screen() -> None:
+    """R, then m (twice) in the picker: a rule by port alone. Then rules.toml broken by hand:
+    the USB screen names the file and the line, the last good rule keeps applying, and R is
+    refused until the file is fixed."""
+    guest = "db[old]"
+    app = _UsbApp(RecordingConn([RecordingDomain(guest, active=False, persistent=True)]))
+    path = rules_path()
+    async with app.run_test(size=(160, 45)) as pilot:
+        feature = app.usb
+        await _until(pilot, lambda: feature.coordinator.started, "USB")
+        await pilot.press("R")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        picker = app.screen
+        assert isinstance(picker, GuestPicker)
+        await pilot.pause()
+        assert _shown(picker, "#picker-match") == (
+            "Match: by serial [b]S[/b] (0403:6001): this device, in any port"
+        )
+        await pilot.press("m", "m")
+        await pilot.pause()
+        assert picker.match == "port"
+        assert _shown(picker, "#picker-match") == (
+            "Match: by port 1-7: whatever is plugged into that port"
+        )
+        await pilot.press("enter")
+        await _until(pilot, lambda: load_rules(path) != [], "rules.toml")
+        assert load_rules(path) == [Rule(None, None, guest, port="1-7")]
+        screen = feature.screen
+        assert screen is not None
+        await _until(pilot, lambda: "rule port 1-7 → db[old]" in _shown(screen, "#usb-rules"), "")
+        good = path.read_text()
+        broken = good + "persistent = tru\n"
+        path.write_text(broken)
+        feature.coordinator.check_rules()  # what the tick does every few seconds
+        await _until(pilot, lambda: "keep applying" in _shown(screen, "#usb-rules"), "the error")
+        shown = _shown(screen, "#usb-rules")
+        line = broken.count("\n")
+        assert shown.startswith(f"{path}:{line}: TOML syntax error")
+        assert "The last good rules (1) keep applying" in shown
+        assert "rule port 1-7 → db[old]: pending" in shown
+        await pilot.press("R")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await pilot.press("enter")
+        await _until(
+            pilot,
+            lambda: any("Rules not saved: fix" in n.message for n in app._notifications),
+            "the refusal",
+        )
+        assert path.read_text() == broken
+
+
+async def test_rule_picker_fits_80x24_with_many_guests() -> None:
+    """The rule picker has one line more (Match: …): it still fits above the footer."""
+    doms = [
+        RecordingDomain(f"guest{i}", active=False, persistent=True, uuid=f"6f1c2d7e-0-4-8-{i}")
+        for i in range(20)
+    ]
+    app = _UsbApp(RecordingConn(doms))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: app.usb.coordinator.started, "USB")
+        await pilot.press("R")
+        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await pilot.pause()
+        box = app.screen.query_one("GuestPicker > Vertical").region
+        for wid in ("#picker-guests", "#picker-persistent", "#picker-match", "#picker-hint"):
+            region = app.screen.query_one(wid).region
+            assert region.y >= box.y and region.bottom <= box.bottom - 1, wid  # inside the border
+        assert box.bottom <= 23  # the footer keeps the last line

@@ -233,19 +233,28 @@ ACTIONS: tuple[Action, ...] = (
            refusal="detach USB devices"),
     Action("usb.rule", ("R",), "Always attach this device to a guest (rule)", "usb", "rule",
            mutating=True, priority=12, group="USB", label="Rule",
-           description="always attach this device to that guest (a rule; Space in the"
-           " picker: persistent)", refusal="change USB rules"),
+           description="always attach this device to that guest (a rule; in the picker"
+           " Space: persistent, m: by serial, ids or port)", refusal="change USB rules"),
     Action("usb.forget_rule", ("D",), "Forget the rules of this device", "usb",
            "forget_rule", mutating=True, priority=13, group="USB", label="Forget rule",
            description="forget the rule(s) matching this device", refusal="change USB rules"),
     Action("usb.root_hubs", ("r",), "Show / hide root hubs", "usb", "toggle_root_hubs",
            priority=20, group="USB", label="Root hubs", description="show / hide root hubs"),
+    Action("usb.doctor", ("w",), "Why an attach may fail (USB doctor)", "usb", "doctor",
+           priority=14, group="USB", label="Doctor",
+           description="the USB doctor: why attaching the selected device may fail (node"
+           " permissions, AppArmor/SELinux, USB 3 without xhci, held by a guest, root hub),"
+           " each with its fix"),
     Action("picker.cancel", ("escape", "q"), "Cancel", "picker", "cancel", priority=1,
            group="USB", description="cancel (Enter picks the guest)"),
     Action("picker.persistent", ("space",), "Persistent: keep it in the saved config",
            "picker", "toggle_persistent", show=False, priority=10, group="USB",
            label="Persistent",
            description="persistent: also keep it in the guest's saved config"),
+    Action("picker.match", ("m",), "Rule: match the device by serial, ids or port", "picker",
+           "cycle_match", show=False, priority=11, group="USB", label="Match by",
+           description="a rule (R): name the device by serial, by vendor:product, or by port"
+           " alone (whatever is plugged in there)"),
     # -- consoles: the viewers list and the client command dialog -----------------------------
     Action("viewers.close", ("x", "delete"), "Close the selected viewer", "viewers",
            "close_viewer", priority=10, group="Consoles", label="Close viewer",

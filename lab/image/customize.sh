@@ -42,11 +42,13 @@ printf '[Service]\nExecStart=\nExecStart=-/sbin/agetty --autologin root --noclea
 mkdir -p "$R/etc/default"
 echo 'LIBVIRTD_ARGS=""' > "$R/etc/default/libvirtd"
 
-# L2's disk: one boot sector, "cli; hlt; jmp back" (fa f4 eb fd ... 55 aa)
+# L2's disk: one boot sector, "cli; hlt; jmp back" (fa f4 eb fd ... 55 aa), in a 1 MiB image:
+# SeaBIOS never boots a 512-byte disk (L2 then idles in SeaBIOS at half a CPU of L1)
 mkdir -p "$R/var/lib/libvirt/images"
 printf '\372\364\353\375' > "$R/var/lib/libvirt/images/L2-halt.img"
 truncate -s 510 "$R/var/lib/libvirt/images/L2-halt.img"
 printf '\125\252' >> "$R/var/lib/libvirt/images/L2-halt.img"
+truncate -s 1M "$R/var/lib/libvirt/images/L2-halt.img"
 chmod 644 "$R/var/lib/libvirt/images/L2-halt.img"
 
 mkdir -p "$R/root/lab"

@@ -225,3 +225,29 @@ def test_readonly_refuses_to_run() -> None:
     out = io.StringIO()
     assert run_rules("qemu:///system", readonly=True, out=out) == EXIT_CONFIG
     assert "read-only" in out.getvalue()
+
+
+def test_headless_picks_up_a_hand_edit() -> None:
+    """``rules --run`` watches rules.toml: a rule added by hand while it runs is applied (the
+    first tick looks at the file; the drain at the end waits for the attach it asks for)."""
+    path = save_rules([Rule(0x0403, 0x6001, "win")])
+    win = RecordingDomain("win", active=True, persistent=True)
+    logi = usb("001", "011", vendor=0x046D, product=0xC52B, port="1-9", serial="")
+    fake: _FakeHostSources
+
+    def plug_logi() -> None:
+        assert fake.feed_events is not None
+        fake.feed_events([event("add", logi)])  # no rule for it yet
+
+    def edit_by_hand() -> None:
+        with path.open("a") as handle:
+            handle.write('\n# added by hand\n[[rule]]\nport = "1-9"\nguest = "win"\n')
+
+    fake = _FakeHostSources(win, [(0.2, plug_logi), (0.3, edit_by_hand)])
+    out = io.StringIO()
+    assert run_rules("test:///fake", out=out, services=fake.services(), stop_after=2.5) == 0
+    text = out.getvalue()
+    assert f"USB rules reloaded from {path}: 2 rule(s)" in text
+    attached = [x for verb, x, _f in win.calls if verb == "attach"]
+    assert len(attached) == 2, text
+    assert "device='11'" in attached[1] and "[rules changed]: ok (live)" in text

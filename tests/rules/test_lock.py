@@ -59,13 +59,14 @@ def test_second_lock_in_the_same_process_is_refused(tmp_path: Path) -> None:
 def test_engine_without_the_lock_is_passive_and_names_the_holder(
     holder: subprocess.Popen[str],
 ) -> None:
-    engine = RuleEngine([Rule(0x0403, 0x6001, "win")], lock=RulesLock.beside())
+    rules = [Rule(0x0403, 0x6001, "win"), Rule(0x046D, 0xC52B, "win")]
+    engine = RuleEngine(rules, lock=RulesLock.beside())
     assert engine.sync([usb()], {"win": True}, {}) == []
-    assert engine.on_usb_events([event("add", usb("001", "011", port="1-9"))]) == []
+    logi = usb("001", "011", vendor=0x046D, product=0xC52B, port="1-9")
+    assert engine.on_usb_events([event("add", logi)]) == []
     assert not engine.active
-    (status,) = engine.statuses()
-    assert status.state == "passive"
-    assert status.message == f"applied by another kvmdeck (pid {holder.pid})"
+    assert [s.state for s in engine.statuses()] == ["passive", "passive"]
+    assert engine.statuses()[0].message == f"applied by another kvmdeck (pid {holder.pid})"
     assert engine.tick() == []
     # The other kvmdeck exits: the kernel drops its lock and the next tick takes over.
     assert holder.stdin is not None

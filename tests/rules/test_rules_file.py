@@ -11,6 +11,7 @@ import pytest
 
 from tui.config import config_path, rules_path
 from tui.core.usb.rules import Rule, RulesError, dump_rules, load_rules, save_rules
+from tui.core.usb.rulesfile import SAVE_LOCK_NAME
 
 RULES = [
     Rule(0x0403, 0x6001, "win11", serial="A5XK3RJT", persistent=True),
@@ -97,10 +98,12 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(RulesError) as info:
         save_rules(RULES[:1], path)
+    assert "the file is unchanged" in str(info.value) and "disk is full" in str(info.value)
     assert load_rules(path) == RULES
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.toml"]  # temp file cleaned
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [SAVE_LOCK_NAME, "rules.toml"]  # temp file cleaned
 
 
 def test_crash_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
@@ -118,5 +121,5 @@ def test_crash_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
     assert done.returncode == 9
     assert path.read_bytes() == before
     assert load_rules(path) == RULES
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "rules.toml"]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("rules.toml", SAVE_LOCK_NAME)]
     assert leftovers and all(n.startswith(".rules.toml.") for n in leftovers)  # it did write

@@ -1,18 +1,13 @@
 """A guest with a real OS under the host's libvirtd: the USB lab's Debian 12 image, booted once.
 
-The lab (lab/, another engineer's) builds the image: ``/var/tmp/kvmdeck-lab/<recipe hash>/``
-with ``vmlinuz``, ``initrd.img`` and a raw ext4 root (``baked.img``, else ``base.img``), root
-autologin on ttyS0. It is booted here as an ordinary libvirt guest: direct kernel boot, a qcow2
-overlay in a 0755 directory (QEMU runs as libvirt-qemu), ``type='qemu'`` (TCG), a
-``type='user'`` NIC (QEMU's user networking: DHCP 10.0.2.15, nothing reaches outside), a pty
-serial console with a log file, and the guest agent channel ``org.qemu.guest_agent.0``.
-
-The lab's recipe (lab/image/packages.txt) has no ``qemu-guest-agent``. Until it does, the
-agent is brought in without touching the lab: the Debian package of this host's apt sources
-(``apt-get download qemu-guest-agent``, cached in :data:`CACHE`) is unpacked, its ``qemu-ga``
-put on a small qcow2 disk (``mkfs.ext4 -d``, no mount), and started at boot by
-``systemd.run=`` on the kernel command line (its libraries are in the image already). When
-the image lists the package, none of that happens.
+The lab (lab/) builds the image: ``/var/tmp/kvmdeck-lab/<recipe hash>/`` with ``vmlinuz``,
+``initrd.img`` and a raw ext4 root (``baked.img``, else ``base.img``), root autologin on ttyS0,
+and ``qemu-guest-agent`` (lab/image/packages.txt; udev starts it when the agent's virtio port
+shows up, so only here, never in L1). It is booted here as an ordinary libvirt guest: direct
+kernel boot, a qcow2 overlay in a 0755 directory (QEMU runs as libvirt-qemu), ``type='qemu'``
+(TCG), a ``type='user'`` NIC (QEMU's user networking: DHCP 10.0.2.15, nothing reaches
+outside), a pty serial console with a log file, and the guest agent channel
+``org.qemu.guest_agent.0``.
 
 Outside CI a missing piece skips (naming it); with CI=true it fails.
 """
@@ -33,10 +28,8 @@ from tests.support import bed
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_ROOT = Path(os.environ.get("LAB_ROOT", "/var/tmp/kvmdeck-lab"))
-CACHE = Path("/var/tmp/kvmdeck-osguest")  # the agent package and its disk, per version
 BOOT_DEADLINE_S = 420.0  # TCG on a loaded 2-CPU host: measured 60-230 s to the agent
 MEM_MIB = 512
-GA_PORT = "/dev/virtio-ports/org.qemu.guest_agent.0"
 # Libvirt in the image is for the lab's L1; this guest needs none of it (saves TCG time).
 MASKED = [
     *("libvirtd.service", "virtlogd.service", "libvirtd.socket", "libvirtd-ro.socket"),
@@ -99,84 +92,22 @@ def image_has_agent(d: Path) -> bool:
         return False
 
 
-def agent_disk() -> Path:
-    """A qcow2 disk holding ``qemu-ga`` from this host's apt sources (cached)."""
-    bed.require_cmd("apt-get", "apt")
-    bed.require_cmd("dpkg-deb", "dpkg")
-    bed.require_cmd("mkfs.ext4", "e2fsprogs")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    os.chmod(CACHE, 0o755)
-    disk = CACHE / "qemu-ga.qcow2"
-    if disk.exists():
-        return disk
-    work = CACHE / f"build-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
-        r = subprocess.run(
-            ["apt-get", "download", "qemu-guest-agent"],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        debs = list(work.glob("qemu-guest-agent_*.deb"))
-        if r.returncode != 0 or not debs:
-            raise bed.Missing(
-                f"the qemu-guest-agent package (apt-get download: {r.stderr.strip()[-200:]})",
-                "qemu-guest-agent (reachable apt sources)",
-            )
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=True)
-        (work / "fs").mkdir()
-        shutil.copy2(work / "x" / "usr" / "sbin" / "qemu-ga", work / "fs" / "qemu-ga")
-        raw = work / "ga.raw"
-        with open(raw, "wb") as f:
-            f.truncate(8 << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-d", str(work / "fs"), str(raw)], check=True)
-        tmp = CACHE / f"qemu-ga.qcow2.{os.getpid()}"
-        subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(tmp)], check=True)
-        os.chmod(tmp, 0o644)
-        tmp.rename(disk)  # atomic: a concurrent run sees a whole file or none
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return disk
-
-
-def cmdline(inject_agent: bool) -> str:
-    parts = [
-        "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 apparmor=0 mitigations=off",
-        *(f"systemd.mask={u}" for u in MASKED),
-    ]
-    if inject_agent:
-        # kernel-command-line.service runs qemu-ga from the second disk, again if it ends;
-        # multi-user.target stays the goal (systemd.run alone would replace it).
-        run = (
-            "/bin/sh -c 'mkdir -p /run/ga; mount -o ro /dev/vdb /run/ga; "
-            f"while :; do [ -e {GA_PORT} ] && /run/ga/qemu-ga; sleep 1; done'"
-        )
-        parts += [
-            "systemd.unit=multi-user.target systemd.wants=kernel-command-line.service",
-            f'systemd.run="{run}"',
-            "systemd.run_success_action=none systemd.run_failure_action=none",
+def cmdline() -> str:
+    return " ".join(
+        [
+            "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 apparmor=0 mitigations=off",
+            *(f"systemd.mask={u}" for u in MASKED),
         ]
-    return " ".join(parts)
+    )
 
 
-def domain_xml(name: str, root: Path, d: Path, agent: Path | None) -> str:
+def domain_xml(name: str, root: Path, d: Path) -> str:
     """The lab's image is read, never relabelled: libvirt would chown a backing file to
     libvirt-qemu and leave it so (it restores only what it writes), so the backing store is
     spelt out with ``relabel='no'`` (0644 in 0755 directories: QEMU can read it); kernel and
     initrd are copies in ``d``."""
     from xml.sax.saxutils import escape
 
-    tools = ""
-    if agent is not None:
-        tools = f"""    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='{d / "agent.qcow2"}'/>
-      <target dev='vdb' bus='virtio'/>
-    </disk>
-"""
     return f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>{MEM_MIB}</memory>
@@ -185,7 +116,7 @@ def domain_xml(name: str, root: Path, d: Path, agent: Path | None) -> str:
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{d / "vmlinuz"}</kernel>
     <initrd>{d / "initrd.img"}</initrd>
-    <cmdline>{escape(cmdline(agent is not None))}</cmdline>
+    <cmdline>{escape(cmdline())}</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
   <devices>
@@ -199,7 +130,7 @@ def domain_xml(name: str, root: Path, d: Path, agent: Path | None) -> str:
       </backingStore>
       <target dev='vda' bus='virtio'/>
     </disk>
-{tools}    <interface type='user'><model type='virtio'/></interface>
+    <interface type='user'><model type='virtio'/></interface>
     <serial type='pty'>
       <log file='{d / "serial.log"}' append='off'/>
       <target port='0'/>
@@ -252,7 +183,12 @@ def boot(conn: libvirt.virConnect, deadline_s: float = BOOT_DEADLINE_S) -> OsGue
     img = image_dir()
     root = _root_image(img)
     assert root is not None
-    agent = None if image_has_agent(img) else agent_disk()
+    if not image_has_agent(img):
+        raise bed.Missing(
+            f"qemu-guest-agent in the lab's image {img} (lab/image/packages.txt lists it: "
+            "rebuild with lab/ensure-image.sh --rebuild)",
+            "the lab's image with qemu-guest-agent",
+        )
     sweep(conn)
     name = f"{bed.PREFIX}{os.getpid()}-os"
     d = bed.IMAGE_DIR / name
@@ -269,10 +205,7 @@ def boot(conn: libvirt.virConnect, deadline_s: float = BOOT_DEADLINE_S) -> OsGue
     for part in ("vmlinuz", "initrd.img"):
         shutil.copyfile(img / part, d / part)
         os.chmod(d / part, 0o644)
-    if agent is not None:
-        shutil.copy2(agent, d / "agent.qcow2")
-        os.chmod(d / "agent.qcow2", 0o644)
-    dom = conn.defineXML(domain_xml(name, root, d, agent))
+    dom = conn.defineXML(domain_xml(name, root, d))
     t0 = time.monotonic()
     try:
         dom.create()

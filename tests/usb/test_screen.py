@@ -45,7 +45,9 @@ class RecordedActions:
         self.detach_calls.append((device.port, guest))
         return None
 
-    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
+    def add_rule(
+        self, device: UsbDevice, guest: str, persistent: bool, by: str = "auto"
+    ) -> str | None:
         return "not here"
 
     def forget_rules(self, device: UsbDevice) -> str | None:

@@ -89,7 +89,8 @@ def _launcher(**kw: Any) -> Any:
 
 def _usb_redirect(name: str) -> list[tuple[int, int]]:
     """(vendor, product) of the devices the USB rules name for guest ``name``: the viewer
-    redirects them from the operator's machine too. A rules file that does not load: none."""
+    redirects them from the operator's machine too (rules by port alone name no ids). A rules
+    file that does not load: none."""
     import logging
 
     from tui.core.usb.rules import RulesError, load_rules
@@ -99,7 +100,13 @@ def _usb_redirect(name: str) -> list[tuple[int, int]]:
     except (RulesError, OSError) as exc:
         logging.getLogger(__name__).warning("USB redirect filter without rules: %s", exc)
         return []
-    return list(dict.fromkeys((r.vendor_id, r.product_id) for r in rules if r.guest == name))
+    return list(
+        dict.fromkeys(
+            (r.vendor_id, r.product_id)
+            for r in rules
+            if r.guest == name and r.vendor_id is not None and r.product_id is not None
+        )
+    )
 
 
 def _open_console(conn: Any, name: str, uri: str | None, readonly: bool, launcher: Any) -> Any:

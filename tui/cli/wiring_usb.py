@@ -8,10 +8,15 @@ pyudev) are imported inside the factories, when first used: start-up does not pa
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
-from tui.model.usb import HostdevError
+from tui.model.usb import HostdevError, UsbDevice
+from tui.model.usb_doctor import DEMO, REMOTE, HostProbe
+
+USB_SOURCE_ENV = "KVMDECK_USB_SOURCE"  # "nodedev": libvirt node devices even for a local URI
 
 
 def _local_feed() -> DeviceFeed:
@@ -40,14 +45,35 @@ def _udev_daemon_running() -> bool:
 
 def _uses_node_devices(conn: Any) -> bool:
     """A remote host, or the demo's test driver: USB comes from libvirt's node devices.
-    (virConnectGetURI formats the URI kept at open: no RPC, it does not block.)"""
+    (virConnectGetURI formats the URI kept at open: no RPC, it does not block.)
+    ``KVMDECK_USB_SOURCE=nodedev`` forces node devices for a local URI too (the USB lab
+    checks the remote path with qemu:///system that way)."""
     from tui.adapters.libvirt.connection import is_remote, is_test_driver
 
     try:
         uri = conn.getURI()
     except Exception:  # a closed connection: fall back to this machine's udev
         return False
-    return is_remote(uri) or is_test_driver(uri)
+    forced = os.environ.get(USB_SOURCE_ENV, "").strip().lower() == "nodedev"
+    return forced or is_remote(uri) or is_test_driver(uri)
+
+
+def _doctor_probe(conn: Any, dev: UsbDevice) -> HostProbe:
+    """The USB doctor's host probes: files and the kernel log of this machine only (a remote
+    host's are not readable from here; the demo's devices have none). Blocks."""
+    from tui.adapters.libvirt.connection import is_remote, is_test_driver
+
+    try:
+        uri = str(conn.getURI())
+    except Exception:  # a closed connection: this machine's default URI
+        uri = ""
+    if is_test_driver(uri):
+        return HostProbe(DEMO)
+    if is_remote(uri):
+        return HostProbe(REMOTE)
+    from tui.adapters.local.usbprobe import probe_device
+
+    return probe_device(dev, session=urlsplit(uri).path.rstrip("/") == "/session")
 
 
 def _open_connection(uri: str | None, readonly: bool) -> Any:
@@ -108,6 +134,7 @@ def usb_services(demo: bool = False) -> UsbServices:
         open_connection=_open_connection,
         close_connection=_close_connection,
         register_event_loop=_register_event_loop,
+        doctor_probe=_doctor_probe,
     )
 
 

@@ -15,6 +15,7 @@ feed events arrive on the loop's thread. Nothing here blocks quit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +25,11 @@ from textual.app import App
 from textual.timer import Timer
 
 from tui.core.usb.coordinator import UsbCoordinator
+from tui.core.usb.doctor import Finding, usb_findings
 from tui.core.usb.ports import DeviceFeed, UsbServices
 from tui.core.usb.requests import UsbNote
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.model.usb_doctor import LOCAL, GuestUsbFacts, HostProbe
 from tui.ui.screens.usb import LOCAL_SOURCE, NO_RULES, UsbScreen, remote_source
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ class UsbFeature:
         self.stopped = False
         self._guests: dict[str, bool] = {}
         self._tick: Timer | None = None
+        self._conn: object = None
         self._shown_rules = ""
 
     # -- the one way to blocking work --------------------------------------------------
@@ -118,6 +122,7 @@ class UsbFeature:
             return
         services = self.services
         self.node_devices = remote or services.uses_node_devices(conn)
+        self._conn = conn
         self.coordinator.set_port(services.hostdev(conn))
         if not self.node_devices:
             if self.started:
@@ -135,11 +140,17 @@ class UsbFeature:
             self.screen.set_source(source, udev_running=True)
         loop = asyncio.get_running_loop()
 
-        def listed(devices: list[UsbDevice]) -> None:
+        def listed(_devices: list[UsbDevice]) -> None:
             if feed is not self.remote_feed:  # replaced (reconnect) or stopped meanwhile
                 feed.stop()
                 return
-            self._set_devices(devices)
+            note = getattr(feed, "note", "")  # node-device events refused: it lists instead
+            if note:
+                self._log(f"USB of {label or 'the host'}: {note}")
+                if self.screen is not None:
+                    self.screen.set_source(f"{source} ({note})", udev_running=True)
+            # The feed's set now: events that arrived while it listed are in it already.
+            self._set_devices(feed.devices())
 
         def failed(exc: BaseException) -> bool:
             if self.screen is not None and feed is self.remote_feed:
@@ -221,14 +232,9 @@ class UsbFeature:
         owners = self.coordinator.owners
         screen.set_owners(by_address=owners.by_address, by_ids=owners.by_ids)
         coordinator = self.coordinator
-        if coordinator.rules_error:
-            text = (
-                f"Rules not loaded (nothing is saved until it is fixed): {coordinator.rules_error}"
-            )
-        elif coordinator.engine is None or not coordinator.engine.rules:
-            text = NO_RULES
-        else:
-            text = "\n".join(coordinator.status_lines())
+        problem = coordinator.rules_problem()  # a broken rules.toml: what still applies
+        lines = [problem, *coordinator.status_lines()] if problem else coordinator.status_lines()
+        text = "\n".join(lines) if lines else NO_RULES
         if text != self._shown_rules:
             self._shown_rules = text
             screen.set_rules_status(text)
@@ -255,11 +261,57 @@ class UsbFeature:
     def detach(self, device: UsbDevice, guest: str) -> str | None:
         return self.coordinator.detach(device, guest)
 
-    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None:
-        return self.coordinator.add_rule(device, guest, persistent)
+    def add_rule(
+        self, device: UsbDevice, guest: str, persistent: bool, by: str = "auto"
+    ) -> str | None:
+        return self.coordinator.add_rule(device, guest, persistent, by)
 
     def forget_rules(self, device: UsbDevice) -> str | None:
         return self.coordinator.forget_rules(device)
+
+    def diagnose(self, device: UsbDevice, done: Callable[[list[Finding]], None]) -> None:
+        """The USB doctor for ``device``: the host probes in a thread (``doctor_probe``), then
+        ``done(findings)`` on the loop."""
+        coordinator = self.coordinator
+        findings = functools.partial(
+            usb_findings,
+            device,
+            present=list(coordinator.devices.values()) or self._shown_devices(),
+            owners=coordinator.owners,
+            guests=self._guest_facts(),
+            targets=sorted({r.guest for r in coordinator.rules_matching(device)}),
+        )
+        probe = self.services.doctor_probe if self.services is not None else None
+        conn = self._conn
+        if probe is None or conn is None or device.is_root_hub:  # nothing to probe
+            done(findings())
+            return
+
+        def probed(found: HostProbe) -> None:
+            done(findings(probe=found))
+
+        def failed(exc: BaseException) -> bool:
+            probed(HostProbe(LOCAL, error=f"the probes failed: {type(exc).__name__}: {exc}"))
+            return isinstance(exc, OSError)  # anything else: the one error handler too
+
+        self.submit("usb doctor", lambda: probe(conn, device), probed, failed)
+
+    def _shown_devices(self) -> list[UsbDevice]:
+        return list(self.screen.table.devices.values()) if self.screen is not None else []
+
+    def _guest_facts(self) -> list[GuestUsbFacts]:
+        """Host 0's guests and their USB controllers, from the fleet's facts (XML already
+        read by the polls); without a fleet, the guests the polls reported."""
+        fleet, order = getattr(self.app, "fleet", None), getattr(self.app, "host_order", None)
+        if fleet is None or not order:
+            guests = self._guests or self.coordinator.running
+            return [GuestUsbFacts(n, up, None) for n, up in sorted(guests.items())]
+        out = []
+        for g in fleet.host(order[USB_HOST]).guests.values():
+            display = g.info.display if g.info is not None else None
+            ctl = display.usb_controllers if display is not None else None
+            out.append(GuestUsbFacts(g.name, g.sample.running, ctl))
+        return sorted(out, key=lambda f: f.name)
 
 
 __all__ = ["UsbFeature"]

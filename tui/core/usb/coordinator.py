@@ -41,11 +41,9 @@ from tui.core.usb.requests import (
     describe_manual,
     describe_request,
     describe_result,
-    format_status,
     held_elsewhere,
 )
-from tui.core.usb.rulelock import RulesLock
-from tui.core.usb.rules import Rule, RulesError, load_rules, update_rules
+from tui.core.usb.rulebook import RuleBook
 from tui.model.usb import HostdevError, HostdevResult, UsbDevice, UsbEvent, UsbOwners
 
 LIFECYCLE_KINDS = ("started", "stopped", "crashed", "undefined", "defined")
@@ -60,8 +58,9 @@ class _Job:
     snapshot: bool = False
 
 
-class UsbCoordinator:
-    """USB of one host: feed it devices, guest events and polls; call its manual actions."""
+class UsbCoordinator(RuleBook):
+    """USB of one host: feed it devices, guest events and polls; call its manual actions.
+    Rules (load, reload on change, save) are :class:`tui.core.usb.rulebook.RuleBook`'s."""
 
     def __init__(
         self,
@@ -132,95 +131,21 @@ class UsbCoordinator:
 
         self.runner.submit(job.name, job.fn, done, failed)
 
+    def _job(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], bool | None] | None = None,
+    ) -> None:
+        self._enqueue(_Job(name, fn, done, failed))
+
     def close(self) -> None:
         """Forget queued work (a job already running is abandoned) and release the lock."""
         self.closed = True
         self._queue.clear()
         if self.engine is not None and self.engine.lock is not None:
             self.engine.lock.release()
-
-    # -- rules ---------------------------------------------------------------------------------
-    def load_rules(self) -> None:
-        """Read rules.toml in a job; a file that does not load leaves no rules and a message."""
-        path = self.rules_file
-
-        def loaded(rules: list[Rule]) -> None:
-            self.rules_error = ""
-            self.use_rules(rules, RulesLock.beside(path))
-
-        def failed(exc: BaseException) -> bool:
-            if not isinstance(exc, (RulesError, OSError)):
-                return False
-            self.rules_error = str(exc)
-            self.on_note(UsbNote(f"USB rules not loaded: {exc}", ok=False))
-            self.use_rules([], RulesLock.beside(path))
-            return True
-
-        self._enqueue(_Job("usb rules load", lambda: load_rules(path), loaded, failed))
-
-    def use_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
-        """Start the engine with these rules (``rules --run`` loads and locks them itself)."""
-        self.engine = RuleEngine(rules, lock=lock, clock=self.clock, readonly=self.readonly)
-        self._maybe_start()
-        self.on_update()
-
-    def status_lines(self) -> list[str]:
-        return [format_status(s) for s in self.engine.statuses()] if self.engine else []
-
-    def rules_matching(self, dev: UsbDevice) -> list[Rule]:
-        return [r for r in self.engine.rules if r.matches(dev)] if self.engine else []
-
-    def add_rule(self, dev: UsbDevice, guest: str, persistent: bool) -> str | None:
-        """Always attach ``dev`` to ``guest``. Returns why not, or None (saved in a job)."""
-        rule = Rule(
-            dev.vendor_id, dev.product_id, guest, serial=dev.serial or None, persistent=persistent
-        )
-
-        def change(rules: list[Rule]) -> list[Rule]:
-            return [r for r in rules if r.selector != rule.selector] + [rule]
-
-        return self._change_rules(change, rule.describe(), release=dev)
-
-    def forget_rules(self, dev: UsbDevice) -> str | None:
-        """Delete the rule(s) matching ``dev``. Returns why not, or None (saved in a job)."""
-        gone = len(self.rules_matching(dev))
-        if not gone:
-            return f"No rule matches {dev.label} ({dev.ids})."
-
-        def change(rules: list[Rule]) -> list[Rule]:
-            return [r for r in rules if not r.matches(dev)]
-
-        return self._change_rules(change, f"removed {gone} rule(s) for {dev.label}")
-
-    def _change_rules(
-        self,
-        change: Callable[[list[Rule]], list[Rule]],
-        what: str,
-        release: UsbDevice | None = None,
-    ) -> str | None:
-        if self.readonly:
-            return "Read-only (--readonly): USB rules are not changed."
-        if self.engine is None:
-            return "USB rules are still loading."
-        if self.rules_error:
-            return f"Rules not saved: fix {self.rules_file} first ({self.rules_error})"
-        path = self.rules_file
-
-        def saved(rules: list[Rule]) -> None:
-            assert self.engine is not None
-            if release is not None:
-                self.engine.release(release.key)  # a new rule for it: rules apply again
-            self.on_note(UsbNote(f"Saved to {path}: {what}"))
-            self._submit(self.engine.set_rules(rules))
-
-        def failed(exc: BaseException) -> bool:
-            if not isinstance(exc, (RulesError, OSError)):
-                return False
-            self.on_note(UsbNote(f"Rules not saved: {exc}", ok=False))
-            return True
-
-        self._enqueue(_Job("usb rules save", lambda: update_rules(change, path), saved, failed))
-        return None
 
     # -- inputs --------------------------------------------------------------------------------
     def set_port(self, port: HostdevPort | None) -> None:
@@ -327,9 +252,11 @@ class UsbCoordinator:
         self._submit(engine.sync(devices, self.running, self.owners.live_map(devices)))
 
     def tick(self) -> None:
-        """About once a second: retries whose backoff expired, lock takeover."""
+        """About once a second: retries whose backoff expired, lock takeover, and a look at
+        rules.toml (changed by hand or by another kvmdeck?) every few seconds."""
         if self.started and self.engine is not None:
             self._submit(self.engine.tick())
+        self._tick_rules()
 
     # -- the rules' requests ---------------------------------------------------------------------
     def _submit(self, requests: list[Request]) -> None:

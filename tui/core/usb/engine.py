@@ -18,6 +18,10 @@ udev daemon runs (this VM has none: a bind-only design would never fire here). A
 ``change`` for a device the engine has not seen counts as an ``add`` (a monitor that started
 late); otherwise it only refreshes the device record.
 
+Twins: a rule that is the first match of several present devices attaches none of them (its
+line names their ports: "add serial or port to the rule"); one attached before stays, and the
+last one left is attached. Attaches always name the device by its bus/device address.
+
 Failures back off (5 s, 15 s, 60 s, then every 5 min) and are retried only from :meth:`tick`;
 a replug or the guest's start resets the backoff, since those are new chances, not a loop.
 """
@@ -39,7 +43,7 @@ from tui.core.usb.requests import (
     held_elsewhere,
 )
 from tui.core.usb.rulelock import RulesLock, passive_message
-from tui.core.usb.rules import Rule, RulesError
+from tui.core.usb.rules import Rule, RulesError, twins_message
 from tui.model.usb import UsbDevice, UsbEvent
 
 
@@ -118,6 +122,10 @@ class RuleEngine:
             return None
         return next((r for r in self.rules if r.matches(dev)), None)
 
+    def _twins(self, rule: Rule) -> list[UsbDevice]:
+        """The present devices ``rule`` takes (it is their first match): more than one, none."""
+        return [d for d in self.devices.values() if self.rule_for(d) == rule]
+
     def _track(self, rule: Rule, dev: UsbDevice) -> _Track:
         return self._tracks.setdefault((rule, dev.key), _Track())
 
@@ -133,6 +141,10 @@ class RuleEngine:
         if owner == rule.guest:
             track.state, track.message = "attached", f"attached to {rule.guest}"
             track.failures, track.retry_at = 0, None
+            return []
+        twins = self._twins(rule)
+        if len(twins) > 1:
+            track.state, track.message = "ambiguous", twins_message(rule, twins, self.attached)
             return []
         if owner:
             track.state = "conflict"
@@ -298,9 +310,10 @@ class RuleEngine:
         if rule is not None:
             track = self._track(rule, dev)
             track.state, track.message = "waiting", "device unplugged"
-        if owner and self.active:
-            return [DetachRequest(owner, dev, rule)]
-        return []
+        out: list[Request] = [DetachRequest(owner, dev, rule)] if owner and self.active else []
+        for twin in self._twins(rule) if rule is not None else []:
+            out += self._evaluate(twin, "twin unplugged")  # maybe no longer ambiguous
+        return out
 
     def on_guest_event(self, name: str, kind: str) -> list[Request]:
         """A libvirt lifecycle event (``LifecycleEvent.name``, ``.kind``)."""
@@ -392,15 +405,17 @@ class RuleEngine:
             if not devs:
                 out.append(RuleStatus(rule, "waiting", "device not plugged in"))
                 continue
-            dev = devs[0]
-            first = self.rule_for(dev)
-            if first is not None and first != rule:
-                out.append(
-                    RuleStatus(
-                        rule, "shadowed", f"an earlier rule takes it: {first.describe()}", dev
-                    )
-                )
+            twins = self._twins(rule)
+            if len(twins) > 1:
+                why = twins_message(rule, twins, self.attached)
+                out.append(RuleStatus(rule, "ambiguous", why, twins[0]))
                 continue
+            if not twins:
+                first = self.rule_for(devs[0]) or rule
+                why = f"an earlier rule takes it: {first.describe()}"
+                out.append(RuleStatus(rule, "shadowed", why, devs[0]))
+                continue
+            dev = twins[0]
             track = self._tracks.get((rule, dev.key), _Track())
             if passive and track.state != "attached":
                 out.append(RuleStatus(rule, "passive", passive, dev))

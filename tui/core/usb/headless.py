@@ -180,8 +180,11 @@ async def _run(
     runner = Runner(loop, lambda name, exc: _say(out, f"{name}: {type(exc).__name__}: {exc}"))
     coord = UsbCoordinator(runner, rules_file=path, on_note=lambda n: _note(out, n))
     coord.use_rules(rules, lock)
+    coord.watch_rules()  # a hand edit (or R/D in a TUI) is reloaded while this runs
     port = svc.hostdev(conn)
-    feed = make_feed()
+    # A remote host's USB is its libvirt node devices, not this machine's udev.
+    remote = make_feed is svc.local_feed and svc.uses_node_devices(conn)
+    feed = svc.remote_feed(conn) if remote else make_feed()
     unregister: Callable[[], None] | None = None
 
     def on_usb(events: list[UsbEvent]) -> None:
@@ -198,7 +201,10 @@ async def _run(
         coord.guest_event(name, kind)
 
     try:
-        coord.set_devices(feed.start(loop, on_usb))
+        if remote:  # listing node devices (and registering for their events) blocks
+            coord.set_devices(await asyncio.to_thread(feed.start, loop, on_usb))
+        else:
+            coord.set_devices(feed.start(loop, on_usb))
         coord.set_port(port)
         if not await _until(lambda: coord.started, START_TIMEOUT_S):
             out.write(f"No answer from {uri or 'libvirt'} within {START_TIMEOUT_S:.0f} s.\n")

@@ -25,6 +25,7 @@ class AttachRequest:
     persistent: bool
     rule: Rule
     reason: str  # "plugged" | "present at start" | "guest started" | "retry" | "rules changed"
+    # | "twin unplugged"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class RuleStatus:
     ``state``: waiting (no matching device) | pending (guest not running) | attaching |
     attached | failed (backing off) | conflict (device held by another guest) |
     held (a manual action wins until the device is plugged in again) |
-    shadowed (an earlier rule takes the device) | passive (another kvmdeck applies rules,
+    shadowed (an earlier rule takes the device) | ambiguous (the rule is the first match of
+    several present devices: it attaches none of them) | passive (another kvmdeck applies rules,
     the lock cannot be taken, or --readonly).
     """
 

@@ -1,10 +1,12 @@
-"""Pick a guest (for a USB attach or a rule), with a "persistent" choice.
+"""Pick a guest (for a USB attach or a rule), with a "persistent" choice; for a rule also how
+it names the device (``m``: by serial, by vendor:product, or by port alone).
 
-The title (a device's names) and the guest names are plain text, never markup.
+The title (a device's names), the guest names and the match labels are plain text, never markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -22,6 +24,7 @@ from tui.ui.widgets.footer import KeysFooter
 class Pick:
     guest: str
     persistent: bool
+    match: str = ""  # a rule's way of naming the device ("serial", "ids", "port"); "" otherwise
 
 
 class PersistentBox(Checkbox):
@@ -56,15 +59,29 @@ class GuestPicker(ModalScreen[Pick | None]):
     GuestPicker OptionList { height: auto; max-height: 16; }
     GuestPicker #picker-persistent { width: 1fr; border: none; padding: 0; margin-top: 1; }
     GuestPicker #picker-hint { color: $text-muted; width: 1fr; }
+    GuestPicker #picker-match { width: 1fr; height: auto; }
+    GuestPicker.-rule OptionList { max-height: 15; }
     """
 
     HINT = "Enter: pick the guest · Space: persistent on/off · Esc: cancel"
+    MATCH_HINT = "Enter: pick the guest · Space: persistent · m: match by · Esc: cancel"
 
-    def __init__(self, title: str, guests: list[tuple[str, str]], persistent: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        guests: list[tuple[str, str]],
+        persistent: bool = False,
+        matches: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """``matches``: (kind, label) ways a new rule may name the device, the first the
+        default (only for a rule)."""
         super().__init__()
         self.title_text = title
         self.guests = guests
         self.persistent_default = persistent
+        self.matches = list(matches)
+        self.match_index = 0
+        self.set_class(bool(self.matches), "-rule")  # one line more: a shorter guest list
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -74,7 +91,9 @@ class GuestPicker(ModalScreen[Pick | None]):
                 id="picker-guests",
             )
             yield PersistentBox(self.persistent_default, id="picker-persistent")
-            yield Static(Text(self.HINT), id="picker-hint")
+            if self.matches:
+                yield Static(Text(self._match_text()), id="picker-match")
+            yield Static(Text(self.MATCH_HINT if self.matches else self.HINT), id="picker-hint")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -84,8 +103,22 @@ class GuestPicker(ModalScreen[Pick | None]):
     def persistent(self) -> bool:
         return self.query_one("#picker-persistent", Checkbox).value
 
+    @property
+    def match(self) -> str:
+        return self.matches[self.match_index][0] if self.matches else ""
+
+    def _match_text(self) -> str:
+        return f"Match: {self.matches[self.match_index][1]}"
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Pick(str(event.option.id), self.persistent))
+        self.dismiss(Pick(str(event.option.id), self.persistent, self.match))
+
+    def action_cycle_match(self) -> None:
+        if not self.matches:
+            self.notify("m chooses how a rule names the device (R on the USB screen).")
+            return
+        self.match_index = (self.match_index + 1) % len(self.matches)
+        self.query_one("#picker-match", Static).update(Text(self._match_text()))
 
     def action_toggle_persistent(self) -> None:
         box = self.query_one("#picker-persistent", Checkbox)

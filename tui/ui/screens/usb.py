@@ -4,12 +4,13 @@ The screen does not start a source: :class:`tui.ui.usb_feature.UsbFeature` owns 
 feeds the screen with :meth:`set_devices` and :meth:`apply_events` (both work before the screen
 is first shown). The keys are handled here (picker, confirmation, messages) and carried out by
 the :class:`UsbActions` given to the screen (the feature, which hands them to the coordinator).
+``w`` opens the USB doctor (:mod:`tui.ui.screens.usb_doctor`) for the selected device.
 Every string a device supplies is shown as plain text, never as markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from rich.text import Text
@@ -17,10 +18,13 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tui.core.usb.doctor import Finding, usb_findings
+from tui.core.usb.rules import match_choices
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker, Pick
+from tui.ui.screens.usb_doctor import UsbDoctorScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
 
@@ -53,9 +57,15 @@ class UsbActions(Protocol):
 
     def detach(self, device: UsbDevice, guest: str) -> str | None: ...
 
-    def add_rule(self, device: UsbDevice, guest: str, persistent: bool) -> str | None: ...
+    def add_rule(
+        self, device: UsbDevice, guest: str, persistent: bool, by: str = "auto"
+    ) -> str | None: ...
 
     def forget_rules(self, device: UsbDevice) -> str | None: ...
+
+    def diagnose(self, device: UsbDevice, done: Callable[[list[Finding]], None]) -> None:
+        """The USB doctor: ``done(findings)`` on the loop, once the probes ran."""
+        ...
 
 
 class UsbScreen(Screen[None]):
@@ -236,13 +246,28 @@ class UsbScreen(Screen[None]):
 
         def picked(choice: Pick | None) -> None:
             if choice is not None:
-                self._refused(actions.add_rule(dev, choice.guest, choice.persistent))
+                by = choice.match or "auto"
+                self._refused(actions.add_rule(dev, choice.guest, choice.persistent, by))
 
         title = f"Always attach {dev.label} ({dev.ids}) to:"
-        self.app.push_screen(GuestPicker(title, actions.guest_choices()), picked)
+        matches = match_choices(dev)  # by serial / by vendor:product / by port alone
+        self.app.push_screen(GuestPicker(title, actions.guest_choices(), matches=matches), picked)
 
     def action_forget_rule(self) -> None:
         ready = self._ready("usb.forget_rule")
         if ready is not None:
             dev, actions = ready
             self._refused(actions.forget_rules(dev))
+
+    def action_doctor(self) -> None:
+        """``w``: the USB doctor for the selected device (works under --readonly too)."""
+        device = self.table.selected_device
+        if device is None:
+            self._say("No USB device selected")
+            return
+        screen = UsbDoctorScreen(device)
+        self.app.push_screen(screen)
+        if self.actions is None:  # no host: what the device itself says
+            screen.show(usb_findings(device))
+            return
+        self.actions.diagnose(device, screen.show)

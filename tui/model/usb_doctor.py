@@ -1,0 +1,95 @@
+"""The USB doctor's facts: what the probes found about one device's host, as plain values.
+
+The probes (:mod:`tui.adapters.local.usbprobe`, through ``UsbServices.doctor_probe``) fill
+:class:`HostProbe` in a worker thread; :func:`tui.core.usb.doctor.usb_findings` turns it, with
+the guests' USB controllers and the owners view, into :class:`tui.model.display.Finding` lines
+(the display doctor's shape: name, status, detail, fix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Where the device is, as far as probing goes: only "local" devices have files to read here.
+LOCAL, REMOTE, DEMO = "local", "remote", "demo"
+
+
+@dataclass(frozen=True)
+class DeviceNode:
+    """The usbfs node ``/dev/bus/usb/BBB/DDD`` QEMU opens for a hostdev."""
+
+    path: str
+    exists: bool
+    uid: int = -1
+    gid: int = -1
+    mode: int = 0  # permission bits (st_mode & 0o7777)
+    owner: str = ""  # user name ("" when not in /etc/passwd)
+    group: str = ""
+    error: str = ""  # why it could not be read (other than "does not exist")
+
+    @property
+    def shown(self) -> str:
+        owner = self.owner or str(self.uid)
+        group = self.group or str(self.gid)
+        return f"{self.path} {owner}:{group} {self.mode:04o}"
+
+
+@dataclass(frozen=True)
+class QemuUser:
+    """Who QEMU runs as: qemu.conf ``user``/``group`` (or the build's default)."""
+
+    user: str  # as configured: "libvirt-qemu", "+0", "root"
+    group: str = ""
+    source: str = ""  # "/etc/libvirt/qemu.conf", "libvirt's default", "qemu:///session"
+    uid: int | None = None  # None: the user is not in /etc/passwd
+    gids: tuple[int, ...] = ()  # its group (qemu.conf or primary) and supplementary groups
+    dynamic_ownership: bool = True  # libvirt chowns the node to this user at attach
+    error: str = ""  # qemu.conf could not be read
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0 or self.user in ("root", "+0")
+
+
+@dataclass(frozen=True)
+class KernelLog:
+    """AppArmor/SELinux denials from the kernel log (every one, not only this device's)."""
+
+    readable: bool
+    error: str = ""  # why not ("dmesg: read kernel buffer failed: Operation not permitted")
+    denials: tuple[str, ...] = ()  # lines with apparmor="DENIED" or "avc: denied"
+    mac: tuple[str, ...] = ()  # active security modules: "AppArmor", "SELinux (enforcing)"
+
+
+@dataclass(frozen=True)
+class HostProbe:
+    """What could be read about the device's host. ``where`` is :data:`LOCAL`, :data:`REMOTE`
+    or :data:`DEMO`; only a local probe has ``node``, ``qemu`` and ``kernel``."""
+
+    where: str
+    node: DeviceNode | None = None
+    qemu: QemuUser | None = None
+    kernel: KernelLog | None = None
+    error: str = ""  # the probe as a whole failed
+
+
+@dataclass(frozen=True)
+class GuestUsbFacts:
+    """One guest's USB controllers (``<controller type='usb' model=…>``; "" is libvirt's
+    default model). ``controllers`` is None when its XML is not read yet."""
+
+    name: str
+    running: bool
+    controllers: tuple[str, ...] | None
+
+
+__all__ = [
+    "DEMO",
+    "LOCAL",
+    "REMOTE",
+    "DeviceNode",
+    "GuestUsbFacts",
+    "HostProbe",
+    "KernelLog",
+    "QemuUser",
+]

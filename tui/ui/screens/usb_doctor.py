@@ -1,0 +1,129 @@
+"""``w`` on the USB screen: the USB doctor for the selected device, each finding with its fix.
+
+The screen opens at once ("checking …") and shows the findings when they come:
+:meth:`tui.ui.usb_feature.UsbFeature.diagnose` runs the host probes in a worker thread and
+:func:`tui.core.usb.doctor.usb_findings` makes the findings. Every string (device names,
+guest names, kernel log lines) is shown as plain text, never markup.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui.core.usb.doctor import Finding, Level
+from tui.model.usb import UsbDevice
+from tui.ui import actions
+from tui.ui.widgets.footer import KeysFooter
+
+STYLE = {
+    Level.OK: "bold green",
+    Level.WARN: "bold yellow",
+    Level.FAIL: "bold red",
+    Level.INFO: "bold cyan",
+}
+MARK = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL", Level.INFO: "info"}
+HEAD = {
+    Level.OK: "nothing in the way of an attach",
+    Level.INFO: "nothing in the way of an attach (some checks could not run)",
+    Level.WARN: "an attach may fail: see the fixes",
+    Level.FAIL: "an attach will fail: see the fixes",
+}
+CLOSE_HINT = "Esc q close · ↑ ↓ scroll"
+CHECKING = "Checking the device node, the QEMU user, the kernel log, the guests …"
+
+
+def worst(findings: list[Finding]) -> Level:
+    levels = {f.status for f in findings}
+    for level in (Level.FAIL, Level.WARN, Level.INFO):
+        if level in levels:
+            return level
+    return Level.OK
+
+
+def device_text(dev: UsbDevice) -> Text:
+    text = Text()
+    text.append(dev.label, style="bold")
+    text.append(f"  {dev.ids}  bus {dev.busnum} device {dev.devnum}  port {dev.port}")
+    return text
+
+
+def finding_text(f: Finding) -> Text:
+    """A finding's name, detail and (when not ok) its fix: plain text, styled."""
+    text = Text()
+    text.append(f"{f.name}: ", style="bold")
+    text.append(f.detail)
+    if f.fix and f.status is not Level.OK:
+        text.append("\nfix: ", style="dim bold")
+        text.append(f.fix, style="dim")
+    return text
+
+
+def findings_text(findings: list[Finding]) -> Text:
+    """The findings as plain lines (tests, logs): what :func:`findings_table` shows."""
+    lines = [f"Verdict: {HEAD[worst(findings)]}"]
+    lines += [f"{MARK[f.status]} {finding_text(f).plain}" for f in findings]
+    return Text("\n".join(lines))
+
+
+def findings_table(findings: list[Finding]) -> Table:
+    """A verdict, then one row per finding: its status, then the text with a hanging indent."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    level = worst(findings)
+    table.title = Text.assemble(("Verdict: ", "bold"), (HEAD[level], STYLE[level]))
+    table.title_justify = "left"
+    table.add_column(width=4, no_wrap=True)
+    table.add_column(ratio=1)
+    for f in findings:
+        table.add_row(Text(MARK[f.status], style=STYLE[f.status]), finding_text(f))
+    return table
+
+
+class UsbDoctorScreen(ModalScreen[None]):
+    """The findings for one device (``findings`` is None while the probes run)."""
+
+    BINDINGS = actions.bindings("doctor")
+    DEFAULT_CSS = """
+    UsbDoctorScreen { align: center middle; }
+    UsbDoctorScreen > VerticalScroll {
+        width: 100%; max-width: 140; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1;
+        border-title-color: $text; border-subtitle-color: $text-muted;
+        scrollbar-size-vertical: 1;
+    }
+    UsbDoctorScreen #usb-doctor-device { padding: 0 0 1 0; }
+    """
+
+    def __init__(self, device: UsbDevice) -> None:
+        super().__init__()
+        self.device = device
+        self.findings: list[Finding] | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="usb-doctor-scroll") as box:
+            box.border_title = "USB doctor: why an attach may fail"
+            box.border_subtitle = CLOSE_HINT
+            yield Static(device_text(self.device), id="usb-doctor-device")
+            yield Static(Text(CHECKING, style="dim"), id="usb-doctor-findings")
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#usb-doctor-scroll", VerticalScroll).focus()
+        self._mounted = True
+        self._paint()
+
+    _mounted = False
+
+    def show(self, findings: list[Finding]) -> None:
+        """The findings arrived (on the loop); before mount they wait for it."""
+        self.findings = list(findings)
+        if self._mounted:
+            self._paint()
+
+    def _paint(self) -> None:
+        if self.findings is not None:
+            self.query_one("#usb-doctor-findings", Static).update(findings_table(self.findings))
