@@ -66,6 +66,12 @@ def tree_ticks(pid: int) -> int:
     return total
 
 
+def main_thread_cpu_ns(pid: int) -> int:
+    """CPU time of the main thread of ``pid`` (its event loop), in ns (schedstat: exact, unlike
+    the 10 ms ticks of /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0])
+
+
 def vm_hwm_kib(pid: int) -> int:
     """Peak resident set size (VmHWM) of ``pid`` in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

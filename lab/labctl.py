@@ -826,7 +826,9 @@ class Lab:
                 left = min(8.0, end - time.monotonic())
                 with contextlib.suppress(LabTimeout):
                     wait_for(
-                        lambda: not self.pane_alive(session) or self.screen(session) != before,
+                        lambda was=before: (
+                            not self.pane_alive(session) or self.screen(session) != was
+                        ),
                         left,
                         "kvmdeck to quit or change screen",
                         0.3,

@@ -13,7 +13,7 @@ from tui.model.fleet import Fleet
 from tui.model.guest import GuestSample
 from tui.model.host import PollResult
 from tui.model.ids import GuestKey, HostId
-from tui.model.snapshots import Snapshot, name_problem, tree
+from tui.model.snapshots import Snapshot, name_problem, tree, tree_guides
 
 AGENT_ANSWER = {
     "lo": {
@@ -79,6 +79,14 @@ def test_snapshot_tree_and_names() -> None:
         (1, "b"),
         (2, "d"),
         (1, "c"),
+    ]
+    # drawn like tree(1): b has a later sibling (c), so its branch stays open past d
+    assert [(g, s.name) for g, s in tree_guides(snaps)] == [
+        ("", "orphan"),
+        ("", "a"),
+        ("├ ", "b"),
+        ("│ └ ", "d"),
+        ("└ ", "c"),
     ]
     assert name_problem("ok-1.2_x") is None
     assert name_problem("") == "give the snapshot a name"

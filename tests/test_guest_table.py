@@ -162,7 +162,7 @@ class WideApp(App[None]):
 
 
 def header(table: GuestTable) -> dict[str, Text]:
-    return {str(c.key.value): c.label for c in table.ordered_columns}
+    return table.header_labels()
 
 
 async def test_resize_relayouts_keeps_rows_and_selection() -> None:
@@ -173,7 +173,7 @@ async def test_resize_relayouts_keeps_rows_and_selection() -> None:
         feed(table, fleet, [sample(i, float(i)) for i in range(1, 5)])
         await pilot.pause()
         assert "rd" in header(table) and "cpuh" in header(table)
-        assert table.stat_columns == ("cpu", "disk", "mem", "net")
+        assert table.stat_columns == ("cpu", "disk", "mem", "memsize", "net")  # In-guest: mem
         table.focus()
         await pilot.press("down", "down")
         key = table.selected_row()
@@ -186,7 +186,7 @@ async def test_resize_relayouts_keeps_rows_and_selection() -> None:
         await pilot.resize_terminal(70, 12)
         await pilot.pause()
         assert "net" not in header(table)
-        assert table.stat_columns == ("cpu", "disk", "mem")  # polls ask for fewer groups
+        assert table.stat_columns == ("cpu", "disk", "memsize")  # polls ask for fewer groups
         assert app.layouts >= 2  # 80, then 70 columns
 
 
@@ -307,7 +307,7 @@ async def test_unchanged_cells_keep_their_objects() -> None:
         fleet = Fleet()
         feed(table, fleet, [sample(1, 10.0), sample(2, 20.0)])
         await pilot.pause()
-        rows = [str(r.key.value) for r in table.ordered_rows]
+        rows = list(table.rows)
         before = {(r, c): table.get_cell(r, c) for r in rows for c in header(table)}
         feed(table, fleet, [sample(1, 10.0), sample(2, 21.0)])
         await pilot.pause()

@@ -51,6 +51,30 @@ def tree(snapshots: Sequence[Snapshot]) -> list[tuple[int, Snapshot]]:
     return out
 
 
+def tree_guides(snapshots: Sequence[Snapshot]) -> list[tuple[str, Snapshot]]:
+    """(guide, snapshot) in :func:`tree` order, the guide drawn like ``tree(1)``: "├ " for a
+    child with a later sibling, "└ " for the last one, "│ " continuing an open branch above."""
+    rows = tree(snapshots)
+    out: list[tuple[str, Snapshot]] = []
+    for i, (depth, s) in enumerate(rows):
+        if depth == 0:
+            out.append(("", s))
+            continue
+
+        def more_at(level: int, start: int = i + 1) -> bool:
+            """Does a later row continue ``level`` before the tree goes shallower than it?"""
+            for d, _ in rows[start:]:
+                if d < level:
+                    return False
+                if d == level:
+                    return True
+            return False
+
+        guide = "".join("│ " if more_at(level) else "  " for level in range(1, depth))
+        out.append((guide + ("├ " if more_at(depth) else "└ "), s))
+    return out
+
+
 NAME_CHARS = "-_.+:@"
 
 

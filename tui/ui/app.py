@@ -2,15 +2,13 @@
 
 It owns the :class:`~tui.model.fleet.Fleet` (the one state store), one
 :class:`~tui.core.controller.HostController` per host, the runner for blocking work, and the
-features made on first use (launcher, doctor, USB). Controllers call back on the event loop's
-thread; each callback applies its result to the fleet and the change is rendered once per
-frame by the screens, which hold no canonical state. Nothing here blocks: quit returns at once
-whatever the hosts do.
+features made on first use (launcher, doctor, USB). Callbacks apply results to the fleet on
+the loop; screens render the merged change once per frame. Nothing here blocks: quit returns
+at once whatever the hosts do.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePath
@@ -34,8 +32,6 @@ from tui.ui.features import Consoles, QuietToasts, VtProbe
 from tui.ui.screens.main import MainScreen
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.workers import ErrorHandler, make_runner
-
-log = logging.getLogger(__name__)
 
 
 def css_paths() -> list[str | PurePath]:
@@ -82,13 +78,15 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.log_event, lambda text: self.notify(text, severity="error", markup=False)
         )
         self.runner: Runner | None = None
-        self._sampler: Any = None
-        self._deferred_started = False
-        self._pending: list[Change] = []
         self.usb: Any = None
+        self._sampler: Any = None
+        self._deferred_started = self._sampling = False
+        self._pending: list[Change] = []
+        self._held: list[Change] = []  # polls waiting for the host sample: one frame for both
+        self._host_timer: Any = None
+        labels = self.options.host_labels or []
         for i, uri in enumerate(self.options.uris):
             host = HostId.of(uri)
-            labels = self.options.host_labels or []
             shown = services.display_uri(uri)
             self.fleet.add_host(host, labels[i] if i < len(labels) else shown, shown)
             self.host_order.append(host)
@@ -106,8 +104,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         return self.main_screen.table
 
     def on_mount(self) -> None:
-        """SIGHUP, SIGTERM and SIGINT leave through the normal exit (terminal restored,
-        viewers, tunnels and the private dir cleaned up); needs the driver running."""
+        """SIGHUP, SIGTERM and SIGINT leave through the normal exit (needs the driver)."""
         from tui.ui import signals
 
         signals.install(self, lambda: self.consoles.current, self.settings.keep_viewers)
@@ -123,7 +120,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         listener = HostListener(
             link=self._on_link,
             polled=self._on_polled,
-            poll_failed=self._on_poll_failed,
+            poll_failed=lambda h, error: self.log_event(f"stats failed on {h}: {error}"),
             lifecycle=self._on_lifecycle,
             device=self._on_device,
             action_done=self._on_action_done,
@@ -188,15 +185,13 @@ class KvmDeckApp(QuietToasts, App[int]):
     # -- controller callbacks (on the loop) ---------------------------------------------
     def _on_link(self, host: HostId, report: LinkReport) -> None:
         ctl = self.controllers[host]
-        label = ctl.hostname if report.state is LinkState.UP and ctl.hostname else None
-        if self.options.host_labels:
-            label = None
+        up = report.state is LinkState.UP
+        label = (ctl.hostname or None) if up and not self.options.host_labels else None
         before = self.fleet.host(host).state
         self.changed(self.fleet.apply_link(host, report, label))
         if report.state is LinkState.UP:
             self.log_event(f"connected to {host} ({ctl.hostname})")
-            if self.usb is not None and ctl.backend is not None:
-                be = ctl.backend
+            if self.usb is not None and (be := ctl.backend) is not None:
                 self.usb.host_connected(
                     self.host_order.index(host), be.conn, be.remote, ctl.hostname
                 )
@@ -205,15 +200,17 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)
 
     def _on_polled(self, host: HostId, seq: int, result: PollResult) -> None:
-        self.changed(self.fleet.apply_poll(host, seq, result))
+        change = self.fleet.apply_poll(host, seq, result)
+        if host == self.host_order[0] and self._sampler is not None:
+            self._held.append(change)  # the local host's figures follow: one repaint for both
+            self._host_tick()
+        else:
+            self.changed(change)
         if self.usb is not None:
             running = {g.name: g.sample.running for g in self.fleet.host(host).guests.values()}
             self.usb.guests_changed(self.host_order.index(host), running)
         if not self._deferred_started:
             self.start_deferred()  # the first guest frame is on screen
-
-    def _on_poll_failed(self, host: HostId, error: str) -> None:
-        self.log_event(f"stats failed on {host}: {error}")
 
     def _on_lifecycle(self, host: HostId, ev: LifecycleEvent) -> None:
         self.changed(self.fleet.apply_lifecycle(host, ev))
@@ -232,15 +229,22 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.notify(text, severity="information" if ok else "error", timeout=6, markup=False)
         self.log_event(text)
 
-    # -- the local host ----------------------------------------------------------------
+    # -- the local host: sampled after each poll of the first host, shown in the same frame --
     def _host_tick(self) -> None:
-        if self.runner is None or self._sampler is None:
-            return
-        self.runner.submit("host stats", self._sampler.sample, done=self._host_sample)
+        if self.runner is not None and self._sampler is not None and not self._sampling:
+            self._sampling = True  # a failure reports itself, and releases the polls too
+            failed = lambda _exc: self._host_sample(None)  # noqa: E731
+            self.runner.submit("host stats", self._sampler.sample, self._host_sample, failed)
 
-    def _host_sample(self, sample: HostSample) -> None:
-        self.changed(self.fleet.apply_host_sample(sample))
-        self.set_timer(self.refresh_s, self._host_tick)
+    def _host_sample(self, sample: HostSample | None) -> None:
+        self._sampling = False  # shown with the polls that waited for it
+        if sample is not None:
+            self._held.append(self.fleet.apply_host_sample(sample))
+        self._held, held = [], self._held
+        self.changed(Change.merge(held))
+        if self._host_timer is not None:  # no polls (no host up): the panel's own slower clock
+            self._host_timer.stop()
+        self._host_timer = self.set_timer(self.refresh_s * 1.5, self._host_tick)
 
     # -- deferred work: the VT probe and USB start after the first guest frame -----------
     def start_deferred(self) -> None:
@@ -278,16 +282,14 @@ class KvmDeckApp(QuietToasts, App[int]):
     def action_help(self) -> None:
         from tui.ui.screens.help import HelpScreen
 
-        scope = actions.scope_of(self.screen)
-        self.push_screen(
-            HelpScreen(scope=scope, keymap=self.settings.keymap, readonly=self.readonly)
-        )
+        scope, keymap = actions.scope_of(self.screen), self.settings.keymap
+        self.push_screen(HelpScreen(scope=scope, keymap=keymap, readonly=self.readonly))
 
     def action_usb(self) -> None:
         if self.usb is None:
             self.notify("USB is not available here.", severity="warning")
-            return
-        self.usb.show()
+        else:
+            self.usb.show()
 
     def guest_choices(self) -> list[tuple[str, str]]:
         """(label, row key) of every guest, by name: the palette's "go to guest …"."""

@@ -6,6 +6,7 @@ registration must happen on the event loop's thread (libvirtaio), via ``register
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -17,7 +18,8 @@ import psutil
 from tui.adapters.libvirt.connection import HostLink, is_remote, link_is_dead
 from tui.adapters.libvirt.domxml import DomainInfo, parse_domain
 from tui.adapters.libvirt.hoststats import RemoteHostStats
-from tui.adapters.libvirt.stats import GuestRates, collect, groups_for
+from tui.adapters.libvirt.stats import GuestRates, RawGuest, collect, groups_for, rss_kib
+from tui.model.guest import ACTIVE_STATES
 from tui.model.host import PollResult
 
 __all__ = ["HostSession", "PollResult"]
@@ -25,6 +27,7 @@ __all__ = ["HostSession", "PollResult"]
 log = logging.getLogger(__name__)
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
+BALLOON_EVERY = 10  # polls: one in ten asks libvirt for the balloon group anyway
 
 
 class HostSession:
@@ -42,6 +45,11 @@ class HostSession:
         self.calls = 0  # bulk stats calls made (bench asserts one per tick)
         self._listed = False  # the inventory was read once (a host may have no guests at all)
         self.remote_stats = RemoteHostStats() if is_remote(link.uri) else None
+        # Memory read here, not by libvirtd: QEMU pids, the last current size libvirt gave.
+        self._procs_visible = not (is_remote(link.uri) or link.is_test)
+        self._pids: dict[str, int | None] = {}
+        self._cur_kib: dict[str, int | None] = {}
+        self._polls = self._misses = 0
 
     @property
     def uri(self) -> str | None:
@@ -105,13 +113,12 @@ class HostSession:
         """libvirt has no start-time API: use the QEMU process's start time when local."""
         if is_remote(self.uri) or self.link.is_test:
             return None
-        info = self.info.get(uuid)
-        if info is None:
+        pid = self._qemu_pid(uuid)
+        if pid is None:
             return None
         try:
-            pid = int((QEMU_PID_DIR / f"{info.name}.pid").read_text().strip())
             return float(psutil.Process(pid).create_time())
-        except (OSError, ValueError, psutil.Error):
+        except psutil.Error:
             return None
 
     # -- stats ------------------------------------------------------------------------------
@@ -122,7 +129,8 @@ class HostSession:
             raise libvirt.libvirtError("not connected")
         if self._stale or not self._listed:
             self.refresh_inventory()
-        groups = groups_for(columns)
+        local = self._local_memory(columns)
+        groups = groups_for(columns, local_memory=local)
         t0 = time.perf_counter()
         try:
             raws = collect(conn, groups)
@@ -135,6 +143,8 @@ class HostSession:
         for r in raws:
             if r.uuid not in self.info and r.uuid not in self.errors:
                 self.mark_stale(r.uuid)  # read the newcomer's XML next tick, not every guest's
+        if "memsize" in columns:
+            raws = self._memory(raws, asked=not local)
         vcpus = {u: i.vcpus for u, i in self.info.items()}
         uptimes = {r.uuid: self._uptime(r.uuid, r.state in (1, 3)) for r in raws}
         max_mem = {u: i.max_mem_kib for u, i in self.info.items()}
@@ -146,10 +156,61 @@ class HostSession:
             self.uri, samples, elapsed, groups, remote, dict(self.info), dict(self.errors)
         )
 
+    # -- memory without the balloon group (bench P2) --------------------------------------
+    def _local_memory(self, columns: tuple[str, ...]) -> bool:
+        """Read current memory and RSS here rather than ask libvirtd (a QMP call per guest):
+        on a local host whose QEMU processes kvmdeck can see, unless a column needs the
+        guest's own figures ("mem"), and except every BALLOON_EVERY polls, which refresh the
+        current size (a balloon resize changes it without an event kvmdeck re-reads XML on)."""
+        self._polls += 1
+        return (
+            "memsize" in columns
+            and "mem" not in columns
+            and self._procs_visible
+            and self._polls % BALLOON_EVERY != 0
+        )
+
+    def _memory(self, raws: list[RawGuest], asked: bool) -> list[RawGuest]:
+        out = []
+        misses = 0
+        for r in raws:
+            if r.state not in ACTIVE_STATES:  # no QEMU process
+                self._pids.pop(r.uuid, None)
+                out.append(r)
+            elif asked:  # this poll asked libvirt: remember its current size
+                self._cur_kib[r.uuid] = r.balloon_current
+                out.append(r)
+            else:
+                pid = self._qemu_pid(r.uuid)
+                rss = rss_kib(pid) if pid is not None else None
+                if rss is None:  # a new guest's pid file, a restart: read it again next poll
+                    self._pids.pop(r.uuid, None)
+                    misses += 1
+                info = self.info.get(r.uuid)
+                cur = self._cur_kib.get(r.uuid) or (info.cur_mem_kib if info else None)
+                out.append(dataclasses.replace(r, balloon_current=cur, balloon_rss=rss))
+        if not asked:
+            self._misses = self._misses + 1 if misses else 0
+            if self._misses >= 3:  # QEMU's processes are not readable here: ask libvirt
+                self._procs_visible = False
+        return out
+
+    def _qemu_pid(self, uuid: str) -> int | None:
+        if uuid not in self._pids:
+            info = self.info.get(uuid)
+            try:
+                text = (QEMU_PID_DIR / f"{info.name}.pid").read_text() if info else ""
+                self._pids[uuid] = int(text.strip())
+            except (OSError, ValueError):
+                self._pids[uuid] = None
+        return self._pids[uuid]
+
     # -- events ----------------------------------------------------------------------------
     def note_event(self, uuid: str, kind: str, wall: float) -> None:
         """A lifecycle event: re-read the guest's XML next poll; remember when it started."""
         if kind == "started":
             self.started_wall[uuid] = wall
         self._uptime_base.pop(uuid, None)
+        self._pids.pop(uuid, None)
+        self._cur_kib.pop(uuid, None)
         self.mark_stale(uuid)

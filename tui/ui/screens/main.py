@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, RichLog
+from textual.widgets import Input, RichLog
 
 from tui.core.guest_rules import guest_refusal
 from tui.core.ports import BackendError
@@ -64,6 +64,7 @@ class MainScreen(Screen[None]):
         self._logged = 0  # fleet event lines already written to the log widget
         self._columns: tuple[str, ...] = ()
         self._gates: tuple[bool, ...] = ()  # the gated keys' state, last shown in the footer
+        self._footer_keys: tuple[object, ...] | None = None  # what the footer was told
         self._fitted: tuple[int, ...] = ()
         self._opening: set[str] = set()  # guests whose console is being opened
 
@@ -107,6 +108,7 @@ class MainScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(KeysFooter).display = True
+        self._footer_keys = None  # what a dialog's keys left: tell the footer again
         self._update_gates(force=True)
 
     # -- rendering -----------------------------------------------------------------------
@@ -162,8 +164,8 @@ class MainScreen(Screen[None]):
     def select_row(self, row: str) -> None:
         self.table.select_row(row)
 
-    @on(DataTable.RowHighlighted, "#guest-table")
-    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+    @on(GuestTable.RowHighlighted, "#guest-table")
+    def _row_highlighted(self, _event: GuestTable.RowHighlighted) -> None:
         self._update_gates()
 
     # -- state-aware keys ----------------------------------------------------------------
@@ -218,6 +220,21 @@ class MainScreen(Screen[None]):
         if self._state_refusal(action, parameters) is not None:
             return None
         return True
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when the keys it shows changed: Textual's footer rebuilds
+        itself on every call (25-100 ms of CPU), and Textual asks on each focus move (while
+        the first frame was made: a dozen times, bench P5)."""
+        keys = tuple(
+            (key, b.binding.action, b.binding.description, b.enabled, b.tooltip)
+            for key, b in self.active_bindings.items()
+            if b.binding.show
+        )
+        if keys == self._footer_keys and not self.query("KeyPanel"):
+            return  # (Textual's key panel, from the palette, lists every binding: tell it)
+        if self.app.app_focus:  # without app focus the footer skips the news: tell it again
+            self._footer_keys = keys
+        super().refresh_bindings()
 
     def _update_gates(self, force: bool = False) -> None:
         """Refresh the footer when a gated key's state changed (the footer recomposes: not on
@@ -363,8 +380,8 @@ class MainScreen(Screen[None]):
         host = self.deck.fleet.host(g.key.host)
         self.app.push_screen(GuestDetailScreen(g.key, f"{g.name} on {host.label}"))
 
-    @on(DataTable.RowSelected, "#guest-table")
-    def _row_selected(self, _event: DataTable.RowSelected) -> None:
+    @on(GuestTable.RowSelected, "#guest-table")
+    def _row_selected(self, _event: GuestTable.RowSelected) -> None:
         """Enter on a row (the table's own binding) opens the guest's detail."""
         self.action_detail()
 
@@ -404,6 +421,7 @@ class MainScreen(Screen[None]):
         """Esc clears the filter, while typing it or after Enter kept it."""
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
+            self.table.set_filter("", now=True)  # the rows first: the box's Changed comes later
             box.value = ""
             box.remove_class("visible")
             self.table.focus()

@@ -21,7 +21,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from tui.core.ports import BackendError
 from tui.model.ids import GuestKey
-from tui.model.snapshots import Snapshot, SnapshotList, name_problem, tree
+from tui.model.snapshots import Snapshot, SnapshotList, name_problem, tree_guides
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
@@ -33,8 +33,8 @@ NONE_YET = "No snapshots yet: n takes one."
 def snapshot_rows(snaps: SnapshotList) -> list[tuple[str, Text, str, str, str, Text]]:
     """(row key, name with tree indent and current mark, created, state, memory, description)."""
     rows = []
-    for depth, s in tree(snaps.snapshots):
-        name = Text("  " * depth + ("└ " if depth else ""))
+    for guide, s in tree_guides(snaps.snapshots):
+        name = Text(guide)
         name.append(f"{CURRENT} " if s.current else "  ", style="bold green")
         name.append(s.name, style="bold" if s.current else "")
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created)) if s.created else ""

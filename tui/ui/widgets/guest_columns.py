@@ -76,7 +76,10 @@ class Column:
     width: int
     render: Callable[[GuestSample, History | None, str], str | Text]
     sort: Callable[[GuestSample], float | str] | None = None
-    group: str = ""  # which libvirt stat group feeds it ("" = state/XML only)
+    # What feeds it (see tui/adapters/libvirt/stats.py: COLUMN_GROUPS): "" = state/XML only;
+    # "memsize": current/max memory and RSS (read locally where kvmdeck can: no libvirt
+    # balloon group); "mem": the guest's own memory figures (the balloon group).
+    group: str = ""
     align: str = "left"  # numbers: "right"
     field: str = ""  # the sort field (N P M B T) whose marker this column carries
     compact: Callable[[GuestSample], str] | None = None  # when render is wider than the column
@@ -147,13 +150,19 @@ COLUMNS: tuple[Column, ...] = (
         15,
         lambda s, h, _: _mem(s),
         lambda s: _num(s.mem_cur_kib),
-        "mem",
+        "memsize",
         "right",
         "mem",
         _mem_short,
     ),
     Column(
-        "rss", "RSS", 7, lambda s, h, _: _kib(s.rss_kib), lambda s: _num(s.rss_kib), "mem", "right"
+        "rss",
+        "RSS",
+        7,
+        lambda s, h, _: _kib(s.rss_kib),
+        lambda s: _num(s.rss_kib),
+        "memsize",
+        "right",
     ),
     Column("used", "In-guest", 8, lambda s, h, _: _kib(s.guest_used_kib), None, "mem", "right"),
     Column(

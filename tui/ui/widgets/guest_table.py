@@ -1,6 +1,11 @@
-"""The guest table: renders the fleet's guests. Keyed rows, fixed-width columns, and only
-changed cells are written. It holds no canonical state: the fleet does; it keeps render caches
-and view state (column layout, sort, filter, the row the user chose).
+"""The guest table: renders the fleet's guests. It holds no canonical state: the fleet does;
+it keeps render caches and view state (column layout, sort, filter, the row the user chose).
+
+Filtering and sorting work on the store: the rows shown are one list of row keys, computed
+from the fleet's samples (a filter is a name match, a sort one ``sorted``), never a rebuild
+of table rows. Cells are rendered lazily, for the rows on screen, and only when what they
+show changed (the row's *inputs*: sample, history tail, markers, pending state, staleness).
+The table underneath is a line-API widget (:mod:`tui.ui.widgets.guest_table_lines`).
 
 Columns have priorities: as the table narrows, low-priority columns go or merge (see
 :data:`SHRINK`), so at 80 columns Name, State, CPU%, Mem, Disk and Net all show. The layout is
@@ -10,19 +15,18 @@ recomputed on resize; the libvirt stat groups asked for follow the visible colum
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from tui.model.addresses import summary as address_summary
 from tui.model.fleet import Change, Fleet, Guest
 from tui.model.guest import GuestSample
-from tui.model.ids import GuestKey
-from tui.ui.compat import CachedDataTable
+from tui.model.ids import GuestKey, HostId
 from tui.ui.widgets.guest_columns import (
     SORT_FIELDS,
     SORT_MARK,
@@ -36,9 +40,25 @@ from tui.ui.widgets.guest_columns import (
     justify,
     layout,
 )
+from tui.ui.widgets.guest_table_lines import LineColumn, LineTable
+
+HISTORY_CELLS = 12  # the CPU history column's width: the history a row's cells depend on
 
 
-class GuestTable(CachedDataTable):
+@dataclass(slots=True)
+class _Row:
+    """A guest's render cache: where it is in the fleet, and its cells once rendered."""
+
+    host: HostId
+    uuid: str
+    label: str = ""  # the host's label (the Host column)
+    stale: str | None = None  # "12" while the host reconnects: "stale 12s"
+    dirty: bool = True  # the fleet changed since ``inputs`` were taken
+    inputs: tuple[object, ...] | None = None
+    cells: tuple[Text, ...] | None = None
+
+
+class GuestTable(LineTable):
     """Rows keyed by :attr:`GuestKey.row`; the data comes from the fleet.
 
     The cursor stays on the top row until the user picks a row (keys, mouse, the palette);
@@ -58,24 +78,31 @@ class GuestTable(CachedDataTable):
         """The visible columns changed (so may the stat groups the polls ask for)."""
 
     def __init__(self, show_host: bool = False, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, fixed_columns=1, **kw)
+        super().__init__(**kw)
         self.show_host = show_host
         self.shown: tuple[Shown, ...] = layout(WIDE, show_host)
         self._built = False
         self.fleet = Fleet()  # the app's store, set on the first sync
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._rows: dict[str, _Row] = {}  # every guest of the fleet, shown or filtered out
         self.sort_key = "name"  # a field of SORT_FIELDS
         self.sort_reverse = False
         self.name_filter = ""
+        self._filter_due = False  # a filter change waits for this turn's other keys
+        self._applied_filter = ""
         self.viewers: frozenset[str] = frozenset()  # names of guests with a viewer open
         self._chosen: str | None = None  # the row the user picked; None: the top row
-        self.cell_writes = 0  # for tests and the bench: how many cells were actually written
+        self.row_renders = 0  # rows whose cells were computed (tests and the bench)
+        self.cell_writes = 0  # cells that changed
         self.relayouts = 0
 
     # -- layout --------------------------------------------------------------------------
     @property
     def columns_shown(self) -> tuple[Column, ...]:
         return tuple(s.column for s in self.shown)
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [s.key for s in self.shown]
 
     @property
     def stat_columns(self) -> tuple[str, ...]:
@@ -94,7 +121,7 @@ class GuestTable(CachedDataTable):
 
     def relayout(self, width: int) -> bool:
         """Lay the columns out for ``width`` cells (a vertical scrollbar's room kept free).
-        True when the columns changed (rows are rebuilt, the selection kept)."""
+        True when the columns changed (cells are rendered again, the selection kept)."""
         room = width - self.styles.scrollbar_size_vertical
         shown = layout(room, self.show_host)
         if shown == self.shown and self._built:
@@ -106,26 +133,17 @@ class GuestTable(CachedDataTable):
         return True
 
     def _build(self) -> None:
-        keep = self.selected_row()
-        self.clear(columns=True)
-        self._cells.clear()
-        for s in self.shown:
-            self.add_column(Text(s.label, justify=justify(s)), width=s.width, key=s.key)
+        self.set_columns([LineColumn(s.key, self._label(s, None), s.width) for s in self.shown])
         self._built = True
+        for entry in self._rows.values():
+            entry.cells = entry.inputs = None
         if self.fleet.hosts:
             self.sync(self.fleet, Change(hosts=frozenset(self.fleet.hosts)))
-        else:
-            self.apply_sort()
-        self._restore_cursor(keep)
+        self.apply_sort()
 
     # -- selection -----------------------------------------------------------------------
     def selected_row(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        try:
-            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-        except (CellDoesNotExist, RowDoesNotExist):
-            return None
+        return self.row_at(self.cursor_row)
 
     def selected_key(self) -> GuestKey | None:
         row = self.selected_row()
@@ -149,35 +167,20 @@ class GuestTable(CachedDataTable):
 
     def select_row(self, row: str) -> None:
         """Select a guest's row (the palette's "go to guest"): the cursor follows it."""
-        try:
-            index = self.get_row_index(row)
-        except RowDoesNotExist:
+        if not self.has_row(row):
             return
         self._chosen = row
-        self.move_cursor(row=index, animate=False)
+        self.move_cursor(self.get_row_index(row))
 
-    def _restore_cursor(self, keep: str | None) -> None:
-        """After rows moved: the top row until the user chose one, else the chosen row (or,
-        while that one is filtered out, the row the cursor was on)."""
-        if self.row_count == 0:
-            return
-        target = 0
-        if self._chosen is not None:
-            for row in (self._chosen, keep):
-                if row is not None and row in self._cells:
-                    target = self.get_row_index(row)
-                    break
-            else:
-                target = min(self.cursor_row, self.row_count - 1)
-        self.move_cursor(row=target, animate=False)
-
-    def visible_rows(self) -> range:
-        """Row indexes on screen now (where the table is scrolled to)."""
-        height = self.scrollable_content_region.height - (
-            self.header_height if self.show_header else 0
-        )
-        first = int(self.scroll_target_y)
-        return range(first, min(self.row_count, first + max(0, height)))
+    def _cursor_for(self, rows: list[str], keep: str | None) -> int:
+        """Where the cursor goes in ``rows``: the top row until the user chose one, else the
+        chosen row (or, while that one is filtered out, the row the cursor was on)."""
+        if self._chosen is None or not rows:
+            return 0
+        for row in (self._chosen, keep):
+            if row is not None and row in rows:
+                return rows.index(row)
+        return min(self.cursor_row, len(rows) - 1)
 
     def cursor_visible(self) -> bool:
         return self.row_count > 0 and self.cursor_row in self.visible_rows()
@@ -185,7 +188,7 @@ class GuestTable(CachedDataTable):
     def show_cursor_row(self) -> None:
         """Scroll the selected row into view."""
         if self.row_count:
-            self.move_cursor(row=self.cursor_row, animate=False)
+            self.scroll_to_row(self.cursor_row)
 
     def _cursor_into_view(self) -> None:
         """A scroll that left the cursor off screen (mouse wheel) brings the cursor along."""
@@ -193,7 +196,7 @@ class GuestTable(CachedDataTable):
         if not self.row_count or not rows or self.cursor_row in rows:
             return
         row = rows.start if self.cursor_row < rows.start else rows.stop - 1
-        self.move_cursor(row=row, scroll=False)
+        self.move_cursor(row, scroll=False)
         self._chose()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -201,38 +204,83 @@ class GuestTable(CachedDataTable):
         if self.is_mounted:
             self.call_after_refresh(self._cursor_into_view)
 
-    # The user's cursor moves: remember the row, so sorts and refreshes keep it.
-    def action_cursor_up(self) -> None:
-        super().action_cursor_up()
-        self._chose()
-
-    def action_cursor_down(self) -> None:
-        super().action_cursor_down()
-        self._chose()
-
-    def action_page_up(self) -> None:
-        super().action_page_up()
-        self._chose()
-
-    def action_page_down(self) -> None:
-        super().action_page_down()
+    def user_moved(self) -> None:
+        """The user moved the cursor: remember the row, so sorts and refreshes keep it."""
         self._chose()
 
     def action_first_guest(self) -> None:
         """Home: the first guest."""
-        self.action_scroll_top()
-        self._chose()
+        self.action_cursor_top()
 
     def action_last_guest(self) -> None:
         """End: the last guest."""
-        self.action_scroll_bottom()
-        self._chose()
+        self.action_cursor_bottom()
 
-    async def _on_click(self, event: events.Click) -> None:
-        await super()._on_click(event)
-        self._chose()
+    # -- cells ---------------------------------------------------------------------------
+    def row_cells(self, row: str) -> Sequence[Text]:
+        entry = self._rows.get(row)
+        if entry is None:
+            return [Text() for _ in self.shown]
+        if entry.dirty or entry.cells is None:
+            self._render_entry(row, entry)
+        return entry.cells or ()
 
-    # -- rendering -----------------------------------------------------------------------
+    def get_cell(self, row: str, column: str) -> Text:
+        """The cell of a row (rendered now if it was not on screen): tests, the bench."""
+        return self.row_cells(row)[self.column_keys.index(column)]
+
+    def get_row_at(self, index: int) -> list[Text]:
+        row = self.row_at(index)
+        return list(self.row_cells(row)) if row is not None else []
+
+    def header_labels(self) -> dict[str, Text]:
+        return {c.key: c.label for c in self.columns}
+
+    def _inputs(self, g: Guest, entry: _Row) -> tuple[object, ...]:
+        """Everything a row's cells are rendered from: equal inputs, equal cells."""
+        keys = self.column_keys
+        s = g.sample
+        history = None
+        if "cpuhist" in keys and s.active:
+            cpu = g.history.cpu
+            history = tuple(cpu)[-HISTORY_CELLS:] if cpu else ()
+        return (
+            s,
+            history,
+            g.info is not None and bool(g.info.usb_hostdevs),
+            g.name in self.viewers,
+            g.pending,
+            g.error,
+            entry.stale,
+            entry.label if "host" in keys else "",
+            g.addresses if "ip" in keys else (),
+        )
+
+    def _render_entry(self, row: str, entry: _Row) -> bool:
+        """Bring a row's cells up to date with the fleet. True when a cell changed."""
+        entry.dirty = False
+        host = self.fleet.hosts.get(entry.host)
+        g = host.guests.get(entry.uuid) if host is not None else None
+        if g is None:
+            return False
+        inputs = self._inputs(g, entry)
+        if entry.cells is not None and inputs == entry.inputs:
+            return False
+        cells = self._render_row(g, entry.label, entry.stale)
+        self.row_renders += 1
+        old = entry.cells
+        if old is not None and len(old) == len(cells):
+            # Keep the objects of unchanged cells: their rendered segments are cached by object.
+            cells = tuple(o if o == n else n for o, n in zip(old, cells, strict=True))
+            self.cell_writes += sum(1 for o, n in zip(old, cells, strict=True) if o is not n)
+        else:
+            self.cell_writes += len(cells)
+        entry.inputs, entry.cells = inputs, cells
+        if old is None or any(o is not n for o, n in zip(old, cells, strict=True)):
+            self.bump_row(row)
+            return True
+        return False
+
     def _name_cell(self, g: Guest, width: int) -> Text:
         marks = []
         if g.info is not None and g.info.usb_hostdevs:
@@ -247,7 +295,7 @@ class GuestTable(CachedDataTable):
         name.append_text(tail)
         return name
 
-    def _render_row(self, g: Guest, label: str, stale: float | None) -> tuple[Text, ...]:
+    def _render_row(self, g: Guest, label: str, stale: str | None) -> tuple[Text, ...]:
         s = g.sample
         out: list[Text] = []
         for shown in self.shown:
@@ -269,64 +317,59 @@ class GuestTable(CachedDataTable):
             if stale is not None or g.error:
                 # A reconnecting host's figures are frozen: say so and dim them. Odd XML: say so.
                 if col.key == "state":
-                    note = f"stale {stale:.0f}s" if stale is not None else "XML unreadable"
+                    note = f"stale {stale}s" if stale is not None else "XML unreadable"
                     cell = Text(note, style="bold yellow" if stale is not None else "bold red")
                 elif stale is not None:
                     cell.stylize("dim")
             out.append(cell)
         return tuple(out)
 
-    def _visible(self, s: GuestSample) -> bool:
-        return not self.name_filter or self.name_filter.lower() in s.name.lower()
-
+    # -- the fleet -----------------------------------------------------------------------
     def sync(self, fleet: Fleet, change: Change) -> None:
-        """Apply a change of the fleet: add, update (changed cells only) and remove rows."""
+        """Apply a change of the fleet: the rows shown, their order, the cells on screen."""
         self.fleet = fleet
         if not self._built:
             self._build()
             return  # _build synced every host
-        keep = self.selected_row()
-        structure_changed = False
-        writes: dict[str, list[tuple[str, str | Text]]] = {}
+        members = False
         for key in change.removed:
-            structure_changed |= self._drop(key.row)
+            members |= self._drop_row(key.row)
         for host_id in change.hosts:
-            host = fleet.hosts.get(host_id)
-            if host is None:
-                continue
-            stale = host.stale_for()
-            for g in host.guests.values():
-                row = g.key.row
-                if not self._visible(g.sample):
-                    structure_changed |= self._drop(row)
-                    continue
-                cells = self._render_row(g, host.label, stale)
-                old = self._cells.get(row)
-                if old is None:
-                    self.add_row(*cells, key=row)
-                    self.cell_writes += len(cells)
-                    structure_changed = True
-                else:
-                    kept = list(old)
-                    for i, (shown, new, prev) in enumerate(
-                        zip(self.shown, cells, old, strict=True)
-                    ):
-                        if new != prev:
-                            writes.setdefault(row, []).append((shown.key, new))
-                            self.cell_writes += 1
-                            kept[i] = new
-                    # Keep the objects the table holds: unchanged cells cost nothing to paint,
-                    # and apply_sort finds rows by their name cell.
-                    cells = tuple(kept)
-                self._cells[row] = cells
-        self.write_cells(writes)
-        if structure_changed or (writes and self.sort_key != "name"):
-            self.apply_sort(keep)
+            members |= self._sync_host(fleet, host_id)
+        if members or change.changed or change.added:
+            self.apply_sort()
+        changed = []
+        for index in self.visible_rows():
+            row = self.rows[index]
+            entry = self._rows[row]
+            if entry.dirty and self._render_entry(row, entry):
+                changed.append(index)
+        self.refresh_rows(changed)
 
-    def _drop(self, row: str) -> bool:
-        if self._cells.pop(row, None) is None:
+    def _sync_host(self, fleet: Fleet, host_id: HostId) -> bool:
+        """Mark a host's rows for rendering; add and drop rows. True when rows came or went."""
+        host = fleet.hosts.get(host_id)
+        guests = host.guests if host is not None else {}
+        members = False
+        for row in [r for r, e in self._rows.items() if e.host == host_id and e.uuid not in guests]:
+            members |= self._drop_row(row)
+        if host is None:
+            return members
+        stale_s = host.stale_for()
+        stale = None if stale_s is None else f"{stale_s:.0f}"
+        for g in guests.values():
+            row = g.key.row
+            entry = self._rows.get(row)
+            if entry is None:
+                entry = self._rows[row] = _Row(host_id, g.key.uuid)
+                members = True
+            entry.label, entry.stale, entry.dirty = host.label, stale, True
+        return members
+
+    def _drop_row(self, row: str) -> bool:
+        if self._rows.pop(row, None) is None:
             return False
-        self.remove_row(row)
+        self.forget_row(row)
         return True
 
     def set_viewers(self, names: Iterable[str]) -> None:
@@ -338,7 +381,7 @@ class GuestTable(CachedDataTable):
         if self._built and self.fleet.hosts:
             self.sync(self.fleet, Change(hosts=frozenset(self.fleet.hosts)))
 
-    # -- sorting -------------------------------------------------------------------------
+    # -- sorting and filtering -------------------------------------------------------------
     def set_sort(self, what: str) -> None:
         """Sort by a field; choosing the same field again reverses the order (virt-top's way)."""
         field = SORTS.get(what, what)
@@ -356,41 +399,50 @@ class GuestTable(CachedDataTable):
                 return s.key
         return None
 
-    def _set_header_labels(self) -> None:
-        marked = self.sort_column()
-        for s in self.shown:
-            label = s.label + (SORT_MARK[self.sort_reverse] if s.key == marked else "")
-            column = self.columns.get(ColumnKey(s.key))
-            if column is not None and column.label.plain != label:
-                column.label = Text(label, justify=justify(s))
+    def _label(self, s: Shown, marked: str | None) -> Text:
+        mark = SORT_MARK[self.sort_reverse] if s.key == marked else ""
+        return Text(s.label + mark, justify=justify(s))
 
     def apply_sort(self, keep: str | None = None) -> None:
-        """Order the rows by the sort field (ties by name, then row key: a stable order), put
-        the marker on its column, and put the cursor back (see :meth:`_restore_cursor`)."""
+        """Show the guests that pass the filter, ordered by the sort field (ties by name, then
+        row key: a stable order); put the marker on its column and the cursor back (see
+        :meth:`_cursor_for`)."""
         keep = keep if keep is not None else self.selected_row()
-        self._set_header_labels()
+        marked = self.sort_column()
+        self.set_header_labels([self._label(s, marked) for s in self.shown])
         sorter = SORT_FIELDS[self.sort_key]
-        # DataTable.sort hands the key function the row's cells, not its key. The name cell
-        # is a Text object unique to its row, so its identity leads back to the row key.
-        by_cell = {id(cells[0]): row for row, cells in self._cells.items()}
-        fleet = self.fleet
-        reverse = self.sort_reverse
-
-        def order(cells: tuple[object, ...]) -> tuple[float | str, str, str]:
-            row = by_cell.get(id(cells[0]), "")
-            g = fleet.guest(GuestKey.parse_row(row)) if row else None
-            if g is None:
-                return (-1.0, "", row)
-            value = sorter(g.sample)
-            if reverse and isinstance(value, float | int):
-                value = -value  # descending, while equal keys stay in name order
-            return (value, g.name, row)
-
         numeric = self.sort_key != "name"
-        self.sort(key=order, reverse=reverse and not numeric)  # also repaints the header
-        self._restore_cursor(keep)
+        reverse = self.sort_reverse
+        needle = self.name_filter.lower()
+        keyed: list[tuple[tuple[float | str, str, str], str]] = []
+        hosts = self.fleet.hosts
+        for row, entry in self._rows.items():
+            host = hosts.get(entry.host)
+            g = host.guests.get(entry.uuid) if host is not None else None
+            if g is None or (needle and needle not in g.sample.name.lower()):
+                continue
+            value = sorter(g.sample)
+            if reverse and numeric and isinstance(value, float | int):
+                value = -value  # descending, while equal keys stay in name order
+            keyed.append(((value, g.sample.name, row), row))
+        keyed.sort(key=lambda pair: pair[0], reverse=reverse and not numeric)
+        rows = [row for _key, row in keyed]
+        self.set_rows(rows, self._cursor_for(rows, keep))
 
-    def set_filter(self, text: str) -> None:
-        """Filter rows by name (``/``). Rows re-appear when the filter is cleared."""
+    def set_filter(self, text: str, now: bool = False) -> None:
+        """Filter rows by name (``/``). Keys that arrive together are applied once: the filter
+        runs after the keys already queued, never later than that (``now``: at once)."""
+        if text == self.name_filter and not self._filter_due:
+            return
         self.name_filter = text
-        self.sync(self.fleet, Change(hosts=frozenset(self.fleet.hosts)))
+        if now:
+            self._apply_filter()
+        elif not self._filter_due:
+            self._filter_due = True
+            self.call_later(self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        if self._filter_due or self._applied_filter != self.name_filter:
+            self._filter_due = False
+            self._applied_filter = self.name_filter
+            self.apply_sort()
