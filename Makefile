@@ -27,12 +27,14 @@ $(VENV)/.installed: pyproject.toml | sysdeps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
+	$(PY) -m compileall -q tui  # an editable install gets no bytecode: start-up would compile it (bench P5)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | sysdeps-test
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m compileall -q tui
 	touch $(VENV)/.installed $@
 
 services: $(VENV)/.installed-dev
@@ -51,11 +53,11 @@ test: sysdeps-test $(VENV)/.installed-dev services lint
 	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m "not last"
 	umockdev-wrapper $(PYTEST) tests/usb
 	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m last
-	$(PYTEST) tests/lab -m lab
 	@scripts/start-libvirtd.sh $(PY) >/dev/null
 
 # The USB lab (lab/README.md): builds the L1 image when its recipe changed, boots L1 once.
-# `test` runs it too, last; this target runs only the lab suite.
+# Not yet part of `test` at this commit: its new rules tests have not run from a clean clone
+# (lab/README.md, "Status").
 lab-test: sysdeps-test $(VENV)/.installed-dev
 	$(PYTEST) tests/lab -m lab
 

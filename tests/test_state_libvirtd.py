@@ -69,4 +69,7 @@ async def test_refusals_and_a_shutdown_the_guest_ignores(persistent_guest: bed.G
         await wait_until(pilot, lambda: still in _log(app), 5, "the log line")
         await pilot.press("y")
         await wait_until(pilot, lambda: sample_by_name(app, name).state == "shut off", 20, "off")
-        assert app.table.get_cell(key, "state").plain == "shut off"
+        # the row follows the fleet on the next frame (changes render once per frame)
+        await wait_until(
+            pilot, lambda: app.table.get_cell(key, "state").plain == "shut off", 5, "row off"
+        )
