@@ -1,15 +1,11 @@
 """The guest table: renders the fleet's guests. It holds no canonical state: the fleet does;
 it keeps render caches and view state (column layout, sort, filter, the row the user chose).
 
-Filtering and sorting work on the store: the rows shown are one list of row keys, computed
-from the fleet's samples (a filter is a name match, a sort one ``sorted``), never a rebuild
-of table rows. Cells are rendered lazily, for the rows on screen, and only when what they
-show changed (the row's *inputs*: sample, history tail, markers, pending state, staleness).
-The table underneath is a line-API widget (:mod:`tui.ui.widgets.guest_table_lines`).
-
-Columns have priorities: as the table narrows, low-priority columns go or merge (see
-:data:`SHRINK`), so at 80 columns Name, State, CPU%, Mem, Disk and Net all show. The layout is
-recomputed on resize; the libvirt stat groups asked for follow the visible columns
+Filtering and sorting work on the store: the rows shown are one list of row keys from the
+fleet's samples (a name match, one ``sorted``), never a rebuild of table rows. Cells are made
+for the rows on screen only, when what they show changed (the row's *inputs*). Underneath is a
+line-API widget (:mod:`tui.ui.widgets.guest_table_lines`). Columns go or merge as the table
+narrows (:data:`SHRINK`); the stat groups asked for follow the visible columns
 (:attr:`GuestTable.stat_columns`). The Name column stays put when scrolling sideways.
 """
 
@@ -56,6 +52,11 @@ class _Row:
     dirty: bool = True  # the fleet changed since ``inputs`` were taken
     inputs: tuple[object, ...] | None = None
     cells: tuple[Text, ...] | None = None
+
+
+def _same(old: Text, new: Text) -> Text:
+    """``old`` when ``new`` looks the same (Text's == leaves out the base style)."""
+    return old if old == new and old.style == new.style else new
 
 
 class GuestTable(LineTable):
@@ -166,11 +167,11 @@ class GuestTable(LineTable):
         self._chosen = self.selected_row()
 
     def select_row(self, row: str) -> None:
-        """Select a guest's row (the palette's "go to guest"): the cursor follows it."""
-        if not self.has_row(row):
-            return
+        """Select a guest's row (the palette's "go to guest"): the cursor follows it. A guest
+        the fleet has but the table has not painted yet gets the cursor when its row comes."""
         self._chosen = row
-        self.move_cursor(self.get_row_index(row))
+        if self.has_row(row):
+            self.move_cursor(self.get_row_index(row))
 
     def _cursor_for(self, rows: list[str], keep: str | None) -> int:
         """Where the cursor goes in ``rows``: the top row until the user chose one, else the
@@ -270,8 +271,8 @@ class GuestTable(LineTable):
         self.row_renders += 1
         old = entry.cells
         if old is not None and len(old) == len(cells):
-            # Keep the objects of unchanged cells: their rendered segments are cached by object.
-            cells = tuple(o if o == n else n for o, n in zip(old, cells, strict=True))
+            # Keep the objects of unchanged cells: a changed object is what repaints a line.
+            cells = tuple(_same(o, n) for o, n in zip(old, cells, strict=True))
             self.cell_writes += sum(1 for o, n in zip(old, cells, strict=True) if o is not n)
         else:
             self.cell_writes += len(cells)
