@@ -18,7 +18,7 @@ from types import FrameType
 
 from bench import commands as cmd
 from bench import guests as bed_guests
-from bench.results import Section, environment, table, write_json
+from bench.results import Section, environment, table, write_json, write_markdown
 
 ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "LAB")
 NO_GUESTS = ("P3", "P6", "LAB")
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in sec.commands:
             print(f"  {sec.id}: {line}")
     path = write_json(sections, env, wall)
-    print(f"\nJSON: {path}")
+    md = write_markdown(sections, env)
+    print(f"\nJSON: {path}\nREADME table rows (markdown): {md}")
     return 1 if any(s.error for s in sections) else 0
 
 

@@ -76,6 +76,17 @@ def ensure_glances() -> tuple[bool, str]:
     return proc.returncode == 0, first[0].strip() if first else "glances"
 
 
+def compile_bytecode() -> str:
+    """Compile kvmdeck's modules as an install does (pip does for a wheel; ``make`` does for
+    the editable install): the bench's PYTHONDONTWRITEBYTECODE would otherwise have every
+    launch compile them again. Returns the directory compiled."""
+    import tui
+
+    package = str(Path(tui.__file__).resolve().parent)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", package], check=False)
+    return package
+
+
 def env_with(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)

@@ -44,6 +44,7 @@ def launch(
 
 def run(guests: list[Guest], launches: int = LAUNCHES) -> Section:
     sec = Section("P5")
+    compiled = cmd.compile_bytecode()
     ok, version = cmd.ensure_glances()
     names = [g.name for g in guests]
     sec.commands = [f"tmux: {' '.join(cmd.kvmdeck_argv())}"]
@@ -64,6 +65,7 @@ def run(guests: list[Guest], launches: int = LAUNCHES) -> Section:
         "glances_s": [round(v, 3) for v in glances_s],
         "kvmdeck_vmhwm_kib": rss_kib,
         "glances": version,
+        "bytecode": f"compiled first: {compiled}",
     }
     k = median(kvm_s)
     what = "start -> first frame with guest data"

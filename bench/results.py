@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 JSON_PATH = Path("/tmp/kvmdeck-bench.json")
+MARKDOWN_PATH = Path("/tmp/kvmdeck-bench.md")
 
 PASS, MISS, PENDING, INFO = "PASS", "MISS", "PENDING", "-"
 
@@ -132,3 +133,30 @@ def write_json(
     }
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return path
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<=", "≤")
+
+
+def markdown(sections: list[Section], env: dict[str, Any]) -> str:
+    """README's performance table, from this run: its date and machine, one row per figure."""
+    head = (
+        f"Run of {env['date']}, kernel {env['kernel']}, {env['cpu']} x{env['cores']}, "
+        f"Python {env['python']}:"
+    )
+    lines = [head, "", "| id | what | kvmdeck | peer (same run) | ratio | target | |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for sec in sections:
+        if sec.error:
+            lines.append(f"| {sec.id} | error | {_md(sec.error)} | | | | MISS |")
+        for r in sec.rows:
+            cells = (r.id, r.what, r.figure, r.peer, r.ratio, r.target, r.verdict.lower())
+            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    notes = [f"- {r.id} {r.what}: {_md(r.note)}" for s in sections for r in s.rows if r.note]
+    return "\n".join([*lines, "", *notes]) + "\n"
+
+
+def write_markdown(sections: list[Section], env: dict[str, Any]) -> Path:
+    MARKDOWN_PATH.write_text(markdown(sections, env))
+    return MARKDOWN_PATH

@@ -82,7 +82,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         self._sampler: Any = None
         self._deferred_started = self._sampling = False
         self._pending: list[Change] = []
-        self._held: list[Change] = []  # polls waiting for the host sample: one frame for both
+        self._held: list[tuple[HostId, int, PollResult]] = []  # polls awaiting the host sample
         self._host_timer: Any = None
         labels = self.options.host_labels or []
         for i, uri in enumerate(self.options.uris):
@@ -199,13 +199,12 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.log_event(f"{host}: {report.error}")
             self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)
 
-    def _on_polled(self, host: HostId, seq: int, result: PollResult) -> None:
-        change = self.fleet.apply_poll(host, seq, result)
-        if host == self.host_order[0] and self._sampler is not None:
-            self._held.append(change)  # the local host's figures follow: one repaint for both
-            self._host_tick()
-        else:
-            self.changed(change)
+    def _on_polled(self, host: HostId, seq: int, result: PollResult, held: bool = False) -> None:
+        if not held and host == self.host_order[0] and self._sampler is not None:
+            self._held.append((host, seq, result))  # applied with the host sample it triggers:
+            self._host_tick()  # one repaint for both, and the store never ahead of the screen
+            return
+        self.changed(self.fleet.apply_poll(host, seq, result))
         if self.usb is not None:
             running = {g.name: g.sample.running for g in self.fleet.host(host).guests.values()}
             self.usb.guests_changed(self.host_order.index(host), running)
@@ -237,11 +236,11 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.runner.submit("host stats", self._sampler.sample, self._host_sample, failed)
 
     def _host_sample(self, sample: HostSample | None) -> None:
-        self._sampling = False  # shown with the polls that waited for it
+        self._sampling, (held, self._held) = False, (self._held, [])
         if sample is not None:
-            self._held.append(self.fleet.apply_host_sample(sample))
-        self._held, held = [], self._held
-        self.changed(Change.merge(held))
+            self.changed(self.fleet.apply_host_sample(sample))
+        for host, seq, result in held:  # their changes and the sample's: one render
+            self._on_polled(host, seq, result, held=True)
         if self._host_timer is not None:  # no polls (no host up): the panel's own slower clock
             self._host_timer.stop()
         self._host_timer = self.set_timer(self.refresh_s * 1.5, self._host_tick)
