@@ -158,11 +158,12 @@ def test_ready_guest_boots_with_the_devices_and_the_viewer_opens_usbredir(
     log_path = launcher.log_path(info)
     assert log_path is not None
 
-    def usbredir_opened() -> bool:
+    def channels_opened() -> bool:
+        # the viewer logs each channel as it opens, in no fixed order: wait for all of them
         text = log_path.read_text()
-        return text.count("new usbredir channel") >= 2
+        return text.count("new usbredir channel") >= 2 and "SpicePlaybackChannel" in text
 
-    bed.wait_for(usbredir_opened, 20, what="the viewer's usbredir channels")
+    bed.wait_for(channels_opened, 20, what="the viewer's usbredir and playback channels")
     text = log_path.read_text()
     assert "SpiceUsbredirChannel 0" in text and "SpiceUsbredirChannel 1" in text
     assert "SpicePlaybackChannel" in text  # the sound device reaches the viewer
