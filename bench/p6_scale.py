@@ -9,8 +9,9 @@ from just before ``tmux send-keys`` until ``capture-pane`` shows the guest rows 
 rows do not change on their own: the test driver's figures are constant).
 
 Esc goes through Textual's input parser, which holds a lone ESC byte for ``ESCDELAY`` ms
-(textual's default 100) to tell it from the start of an escape sequence; kvmdeck sets its own
-default (tui/cli/main.py), the figure is what a user sees.
+(textual's default 100) to tell it from the start of an escape sequence; kvmdeck keeps that
+default (a shorter one splits arrow keys into Esc + letters on a slow SSH link), so Esc's wall
+time includes it: the figure is what a user sees, and the event-loop CPU is kvmdeck's part.
 """
 
 from __future__ import annotations

@@ -376,7 +376,11 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
         assert enabled(app) == {"s": False, "h": True, "r": True, "p": True, "X": True, "v": True}
         footer: dict[str, bool] = {}
         for _ in range(50):  # the footer recomposes after the bindings change (next frame)
-            footer = {k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey)}
+            footer = {
+                k.key: k.has_class("-disabled")
+                for k in app.main_screen.query(FooterKey)
+                if k.display
+            }
             if footer.get("s") is True and footer.get("h") is False:
                 break
             await pilot.pause(0.05)
@@ -398,7 +402,9 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
             "X": False,
             "v": False,
         }
-        footer = {k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey)}
+        footer = {
+            k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey) if k.display
+        }
         assert footer["s"] is False and footer["X"] is True  # the footer follows the cursor
         for key, said in (
             ("X", "archive is already shut off"),
@@ -531,6 +537,30 @@ async def test_footer_shows_the_keys_of_the_screen_on_top_only() -> None:
         await pilot.press("n")
         await pilot.pause()
         assert footer.display
+
+
+async def test_the_footer_follows_the_filter_box_in_the_keys_it_has() -> None:
+    """/ shows the filter's one key, Esc the main keys again; the footer updates the key
+    widgets it has (hides those not needed) instead of mounting a dozen new ones each time."""
+    from tui.ui.compat import FooterKey
+    from tui.ui.widgets.footer import KeysFooter
+
+    def shown(app: KvmDeckApp) -> list[tuple[str, str]]:
+        keys = app.main_screen.query_one(KeysFooter).query(FooterKey)
+        return [(k.key, k.description) for k in keys if k.display]
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        await wait_for(pilot, lambda: len(shown(app)) > 5, "the main keys in the footer")
+        main_keys = shown(app)
+        widgets = set(app.main_screen.query(FooterKey))
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: shown(app) == [("slash", "Filter")], "the filter's key")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: shown(app) == main_keys, "the main keys again")
+        assert set(app.main_screen.query(FooterKey)) == widgets
+        assert [k for k in main_keys if k[0] == "question_mark"] == [("question_mark", "Help")]
 
 
 async def test_esc_clears_a_filter_typed_or_kept() -> None:

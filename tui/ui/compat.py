@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from textual.widgets._footer import FooterKey  # Footer's key widget: not exported by Textual
+
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -91,3 +93,17 @@ def saved_terminal_attrs(app: App[Any]) -> tuple[int, list[Any]] | None:
     with contextlib.suppress(TypeError):
         return fd, list(attrs)
     return None
+
+
+def copy_footer_key(have: FooterKey, want: FooterKey) -> None:
+    """Make the mounted footer key ``have`` show what ``want`` (composed, never mounted) says,
+    in place (tui/ui/widgets/footer.py). Relies on FooterKey's attributes ``key``,
+    ``key_display``, ``description``, ``action`` and ``_disabled`` (read by its ``render`` and
+    ``on_mouse_down``) and its ``-disabled`` class."""
+    state = ("key", "key_display", "description", "action", "_disabled", "tooltip")
+    if all(getattr(have, a) == getattr(want, a) for a in state):
+        return
+    for attr in state:
+        setattr(have, attr, getattr(want, attr))
+    have.set_class(want._disabled, "-disabled")
+    have.refresh(layout=True)
