@@ -251,3 +251,29 @@ def test_headless_picks_up_a_hand_edit() -> None:
     attached = [x for verb, x, _f in win.calls if verb == "attach"]
     assert len(attached) == 2, text
     assert "device='11'" in attached[1] and "[rules changed]: ok (live)" in text
+
+
+def test_run_with_no_rules_keeps_watching_and_applies_the_first_one() -> None:
+    """A service started before any rule exists: ``rules --run`` does not exit, and a rule
+    written later is applied to the device already plugged. ``--once`` still exits at once."""
+    from tui.config import rules_path
+
+    path = rules_path()
+    path.unlink(missing_ok=True)
+    win = RecordingDomain("win", active=True, persistent=True)
+    fake: _FakeHostSources
+
+    def write_rule() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('[[rule]]\nvendor = "0403"\nproduct = "6001"\nguest = "win"\n')
+
+    out = io.StringIO()
+    assert run_rules("test:///fake", once=True, out=out) == 0
+    assert "no rules, nothing to do" in out.getvalue()
+    fake = _FakeHostSources(win, [(0.3, write_rule)])
+    out = io.StringIO()
+    assert run_rules("test:///fake", out=out, services=fake.services(), stop_after=3.0) == 0
+    text = out.getvalue()
+    assert f"{path}: no rules yet; watching it" in text
+    attached = [x for verb, x, _f in win.calls if verb == "attach"]
+    assert len(attached) == 1 and "device='10'" in attached[0], text

@@ -129,9 +129,14 @@ def run_rules(
     rules = _load(path, out)
     if rules is None:
         return EXIT_CONFIG
-    if not rules:
+    if not rules and once:
         out.write(f"{path}: no rules, nothing to do. Add [[rule]] tables (see --list).\n")
         return EXIT_OK
+    if not rules:  # a service started before its rules: it applies them once they are written
+        out.write(
+            f"{path}: no rules yet; watching it. Rules added by hand or with R in kvmdeck "
+            "apply from then on.\n"
+        )
     lock = RulesLock.beside(path)
     try:
         if not lock.acquire():
