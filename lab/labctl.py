@@ -654,9 +654,13 @@ class Lab:
         )
         return self.plug(dev_id, "usb-serial", wait, timeout, port, bound, chardev=f"{dev_id}-chr")
 
-    def unplug(self, dev_id: str, wait: bool = True, timeout: float = 60) -> None:
-        """``device_del``; wait for QEMU's DEVICE_DELETED (and L1's sysfs to lose it)."""
-        self.qmp.cmd("device_del", id=dev_id)
+    def unplug(
+        self, dev_id: str, wait: bool = True, timeout: float = 60, deleted: bool = False
+    ) -> None:
+        """``device_del`` (unless ``deleted``: sent already); wait for QEMU's DEVICE_DELETED
+        (and L1's sysfs to lose it: ``wait``)."""
+        if not deleted:
+            self.qmp.cmd("device_del", id=dev_id)
         self.qmp.wait_event("DEVICE_DELETED", dev_id, timeout=timeout)
         for cmd, args in (
             ("blockdev-del", {"node-name": f"{dev_id}-blk"}),
@@ -674,15 +678,22 @@ class Lab:
                 f"{dev_id} to leave L1's sysfs",
             )
 
-    def unplug_all(self, leftovers: bool = False) -> None:
-        """Unplug what this Lab plugged; ``leftovers``: also any other device with a QEMU id on
-        L1's xhci (a run that was interrupted; QEMU's hub has none and stays)."""
-        for dev_id in list(self._plugged):
-            self.unplug(dev_id)
+    def unplug_all(self, leftovers: bool = False, timeout: float = 60) -> None:
+        """Unplug what this Lab plugged, all at once; ``leftovers``: also any other device with
+        a QEMU id on L1's xhci (a run that was interrupted; QEMU's hub has none and stays)."""
+        ids = list(self._plugged)
         if leftovers:
-            for dev_id in self.qemu_ports().values():
-                if dev_id:
-                    self.unplug(dev_id)
+            ids += [i for i in self.qemu_ports().values() if i and i not in ids]
+        for dev_id in ids:
+            self.qmp.cmd("device_del", id=dev_id)
+        serials = [s for s in (self._plugged.get(i) for i in ids) if s]
+        for dev_id in ids:
+            self.unplug(dev_id, wait=False, timeout=timeout, deleted=True)
+        wait_for(
+            lambda: not {d.serial for d in self.usb_devices()} & set(serials),
+            timeout,
+            f"{', '.join(ids)} to leave L1's sysfs",
+        )
 
     # -- L1's view ----------------------------------------------------------------------------
     def usb_devices(self) -> list[UsbDev]:
@@ -726,8 +737,7 @@ class Lab:
         return str(self.probe_call("hmp", dom, "info usb"))
 
     def start_guest(self, dom: str = "L2") -> None:
-        state = self.virsh(f"domstate {dom}").strip()
-        if state != "running":
+        if self.probe_call("state", dom) != "running":
             self.virsh(f"start {dom}")
 
     def guest_halted(self, dom: str = "L2") -> bool:
@@ -746,9 +756,8 @@ class Lab:
                 f"<vendor id='0x{hd.vendor}'/><product id='0x{hd.product}'/>{addr}"
                 "</source></hostdev>"
             )
-            self.write_file("/tmp/lab-detach.xml", xml)
             with contextlib.suppress(LabError):
-                self.virsh(f"detach-device {dom} /tmp/lab-detach.xml --live")
+                self.probe_call("detach", dom, xml)  # virsh detach-device --live
 
     # -- kvmdeck in L1 ------------------------------------------------------------------------
     def install_kvmdeck(self, wheel: Path, wheelhouse: Path, warm_up: bool = False) -> float:
@@ -857,9 +866,11 @@ class Lab:
         match: str | Callable[[str], bool],
         timeout: float = 30,
         session: str | None = None,
-        interval: float = 0.2,
+        interval: float = 0.5,
     ) -> str:
-        """Wait until the screen holds ``match`` (a regex, or a predicate); return the screen."""
+        """Wait until the screen holds ``match`` (a regex, or a predicate); return the screen.
+        Every look is a tmux process in L1 (~0.3 s of one of its CPUs under TCG): looking
+        back-to-back would slow down the kvmdeck it waits for."""
         seen = [""]
 
         def check() -> str | None:

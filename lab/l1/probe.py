@@ -14,6 +14,8 @@ when it failed). Prints ``READY`` once connected. Ends at EOF on stdin.
   xml [DOM, INACTIVE]       the domain's XML (live, or the saved config)
   hmp [DOM, COMMAND]        a QEMU monitor (HMP) command of the domain, e.g. "info usb"
   sh [COMMAND]              {"rc", "out", "err"} of a shell command (or of [ARGV...])
+  state [DOM]               "running", "shut off", ... (virsh domstate)
+  detach [DOM, XML]         virsh detach-device DOM XML --live
 """
 
 import json
@@ -85,7 +87,21 @@ def sh(command):
     return {"rc": res.returncode, "out": res.stdout, "err": res.stderr}
 
 
-OPS = {"usbdevs": usbdevs, "xml": xml, "hmp": hmp, "sh": sh}
+def state(dom):
+    """ "running", "shut off", ... as virsh domstate says it."""
+    code = conn().lookupByName(dom).state()[0]
+    return {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_SHUTOFF: "shut off"}.get(
+        code, f"state {code}"
+    )
+
+
+def detach(dom, device_xml):
+    """virsh detach-device DOM FILE --live."""
+    conn().lookupByName(dom).detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    return True
+
+
+OPS = {"usbdevs": usbdevs, "xml": xml, "hmp": hmp, "sh": sh, "state": state, "detach": detach}
 
 
 def main():

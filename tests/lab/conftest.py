@@ -45,6 +45,13 @@ REUSE = "KVMDECK_LAB_REUSE"
 RULES_TOML = "/root/.config/kvmdeck/rules.toml"
 
 
+def say(request: pytest.FixtureRequest, text: str) -> None:
+    """A line in pytest's output even while it captures (the lab's timings)."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\n    [lab] {text}", flush=True)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
@@ -74,7 +81,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Lab]:
     """A booted L1 with kvmdeck installed and L2 running (see lab/README.md)."""
     if os.geteuid() != 0:
         unavailable("needs root (mmdebstrap --mode=root, QEMU as root); run as root")
@@ -108,9 +115,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.install_kvmdeck(wheel, build_wheelhouse(sys.executable, wheel))
         lab.start_guest("L2")
         wait_for(lambda: lab.guest_halted("L2"), 60, "L2 idle in its halt boot sector")
-        print(
-            f"[lab] timings: { {k: round(v, 1) for k, v in lab.timings.items()} }", file=sys.stderr
-        )
+        say(request, f"timings (s): { {k: round(v, 1) for k, v in lab.timings.items()} }")
     except BaseException:
         lab.stop()
         raise
@@ -121,6 +126,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             lab.kvmdeck_stop()
         finally:
             lab.stop()
+            say(request, f"timings (s): { {k: round(v, 1) for k, v in lab.timings.items()} }")
 
 
 @pytest.fixture()

@@ -48,8 +48,11 @@ def fmt_speed(speed: str) -> str:
 def start_main(lab: Lab, args: str = "-c qemu:///system --refresh 5") -> str:
     """Start kvmdeck in tmux in L1 and wait for L2's row on the main screen. A 5 s refresh:
     under TCG each tick costs L1 a lot of CPU, and USB rows come from udev events anyway."""
+    t0 = time.monotonic()
     lab.kvmdeck_start(args)
-    return lab.wait_screen(r"\bL2\b", timeout=180)
+    screen = lab.wait_screen(r"\bL2\b", timeout=180)
+    lab.timings["kvmdeck_start"] = time.monotonic() - t0
+    return screen
 
 
 def open_usb(lab: Lab) -> str:
@@ -92,7 +95,7 @@ def wait_no_rules(lab: Lab, timeout: float = 20) -> str:
 
 def rule_lines(screen: str) -> list[str]:
     """The USB screen's rule-status lines ("rule 46f4:0001 serial=S → L2: attached — …")."""
-    return [m.group(0).strip() for m in re.finditer(r"(?m)\brule .*$", screen)]
+    return [m.group(1) for m in re.finditer(r"(?m)^\s*(rule .*?)\s*$", screen)]
 
 
 def wait_rule(lab: Lab, pattern: str, timeout: float = 30) -> str:
@@ -133,21 +136,35 @@ def wait_row(
 
 
 def select_row(lab: Lab, dev: UsbDev) -> None:
-    """Put the table's cursor on ``dev``'s row: Home, then Down as many times as rows above."""
+    """Put the table's cursor on ``dev``'s row: Up as many times as there are rows (to the
+    top; Textual's DataTable moves its row cursor on ctrl+home, not on Home), then Down as many
+    times as rows above it."""
     rows = table_rows(lab.screen())
     index = [r.port for r in rows].index(dev.port)
-    lab.tmux_keys("Home", *(["Down"] * index))
+    lab.tmux_keys(*(["Up"] * len(rows)), *(["Down"] * index))
+
+
+def open_picker(lab: Lab, dev: UsbDev, key: str, title: str) -> str:
+    """Select ``dev``'s row and press ``key`` (``a``, ``R``) until the guest picker opens with
+    ``title`` in its title (the row order may change between a look and the keys: then Escape
+    and again, up to three times); return the screen."""
+    screen = ""
+    for _ in range(3):
+        select_row(lab, dev)
+        lab.tmux_keys(key)
+        # the picker's title wraps for long names: look at it with the box's lines joined
+        screen = lab.wait_screen(lambda text: PICKER_HINT in text, timeout=30)
+        if title in _joined(screen):
+            return screen
+        lab.tmux_keys("Escape")
+        lab.wait_screen(on_usb_screen, timeout=30)
+    raise AssertionError(f"the picker of {key} never named {title!r}:\n{screen}")
 
 
 def attach_from_keys(lab: Lab, dev: UsbDev, guest: str = "L2") -> None:
     """On the USB screen: select the row, ``a``, check the picker names this device, pick
     ``guest`` (Down to it), Enter."""
-    select_row(lab, dev)
-    lab.tmux_keys("a")
-    # the picker's title wraps for long names: look at it with the box's lines joined
-    screen = lab.wait_screen(
-        lambda text: f"({dev.ids}, {dev.address}) to:" in _joined(text), timeout=30
-    )
+    screen = open_picker(lab, dev, "a", f"({dev.ids}, {dev.address}) to:")
     options = re.findall(r"(\S+)\s+\((running|shut off|paused)[^)]*\)", screen)
     names = [name for name, _ in options]
     index = names.index(guest) if guest in names else 0
@@ -168,11 +185,7 @@ def rule_from_keys(lab: Lab, dev: UsbDev, guest: str = "L2", match: str = "") ->
     """On the USB screen: select the row, ``R``, in the picker ``m`` until the match line
     starts with ``match`` ("by port", "by serial", "by vendor:product"; "" keeps the default),
     then pick ``guest`` and Enter."""
-    select_row(lab, dev)
-    lab.tmux_keys("R")
-    screen = lab.wait_screen(
-        lambda text: f"({dev.ids}) to:" in _joined(text) and PICKER_HINT in text, timeout=30
-    )
+    screen = open_picker(lab, dev, "R", f"({dev.ids}) to:")  # names: udev's, not sysfs'
     if match:
         for _ in range(4):
             now = _match_line(screen)
