@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tui.adapters.libvirt.connection import demo_uri
 from tui.cli.wiring import make_app
 from tui.model.fleet import Change
@@ -539,7 +541,8 @@ async def test_footer_shows_the_keys_of_the_screen_on_top_only() -> None:
         assert footer.display
 
 
-async def test_the_footer_follows_the_filter_box_in_the_keys_it_has() -> None:
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])  # 160: with the palette's key, docked
+async def test_the_footer_follows_the_filter_box_in_the_keys_it_has(size: tuple[int, int]) -> None:
     """/ shows the filter's one key, Esc the main keys again; the footer updates the key
     widgets it has (hides those not needed) instead of mounting a dozen new ones each time."""
     from tui.ui.compat import FooterKey
@@ -547,10 +550,14 @@ async def test_the_footer_follows_the_filter_box_in_the_keys_it_has() -> None:
 
     def shown(app: KvmDeckApp) -> list[tuple[str, str]]:
         keys = app.main_screen.query_one(KeysFooter).query(FooterKey)
-        return [(k.key, k.description) for k in keys if k.display]
+        return [
+            (k.key, k.description)
+            for k in keys
+            if k.display and not k.has_class("-command-palette")
+        ]
 
     app = demo_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
         await wait_for(pilot, lambda: len(shown(app)) > 5, "the main keys in the footer")
         main_keys = shown(app)

@@ -71,9 +71,16 @@ class KeysFooter(Footer):
             return
         new = list(self.compose())
         old = list(self.children)
-        if not all(_plain(w) for w in [*new, *old]):
+        new_palette, old_palette = _palette(new), _palette(old)
+        if len(new_palette) != len(old_palette) or not all(
+            _plain(w) for w in [*new, *old] if w not in new_palette + old_palette
+        ):
             await self.recompose()
             return
+        for have, want in zip(old_palette, new_palette, strict=True):  # docked: order is free
+            copy_footer_key(have, want)  # type: ignore[arg-type]
+        new = [w for w in new if w not in new_palette]
+        old = [w for w in old if w not in old_palette]
         for have, want in zip(old, new, strict=False):
             copy_footer_key(have, want)  # type: ignore[arg-type]
             have.display = True
@@ -92,6 +99,11 @@ class KeysFooter(Footer):
         self.show_command_palette = wide
         if self.is_mounted:
             self.call_after_refresh(self.recompose)
+
+
+def _palette(widgets: list[Widget]) -> list[Widget]:
+    """The command palette's key (wide footers), docked right."""
+    return [w for w in widgets if isinstance(w, FooterKey) and w.has_class("-command-palette")]
 
 
 def _plain(widget: Widget) -> bool:
