@@ -155,6 +155,47 @@ async def test_started_guest_is_evaluated_after_its_owners_are_read() -> None:
     assert h.coord.status_lines() == ["rule 0403:6001 → win: attached — attached to win"]
 
 
+async def test_a_plugs_attach_goes_ahead_of_waiting_snapshots() -> None:
+    """One job at a time: a rule's attach waits for the job running, not for the owners
+    snapshots and rules reads queued behind it (the lab's TUI waited 0.2-1 s for those)."""
+    import threading
+
+    win = RecordingDomain("win", active=True, persistent=True)
+    order: list[str] = []
+    gate = threading.Event()
+
+    class SlowOwners(LibvirtHostdev):
+        def owners(self):  # type: ignore[no-untyped-def]
+            order.append("owners")
+            gate.wait(10)
+            return super().owners()
+
+        def apply_attach(self, *a, **kw):  # type: ignore[no-untyped-def]
+            order.append("attach")
+            return super().apply_attach(*a, **kw)
+
+    h = Harness(RecordingConn([win]), [RULE])
+    h.port = SlowOwners(RecordingConn([win]))
+    h.coord.set_devices([])
+    gate.set()
+    h.coord.set_port(h.port)
+    await until(lambda: h.coord.started, "the start pass")
+    await h.idle()
+    gate.clear()
+    order.clear()
+    h.coord.refresh_owners()  # running, held by the gate
+    await until(lambda: order == ["owners"], "the first snapshot to run")
+    h.coord.refresh_owners()  # queued
+    h.coord.watch_rules()
+    h.coord.check_rules()  # queued
+    h.coord.usb_events([event("add", usb("001", "010"))])
+    assert [j.name for j in h.coord._queue] == ["usb rule win", "usb owners", "usb rules load"]
+    gate.set()
+    await h.idle()
+    assert order[:2] == ["owners", "attach"] and order.count("owners") >= 2
+    assert len(attaches(win)) == 1
+
+
 async def test_rules_are_saved_off_the_loop_and_readonly_refuses(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "rules.toml"
     win = RecordingDomain("win", active=True, persistent=False)

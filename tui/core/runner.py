@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,11 +49,14 @@ class Runner:
         failed: Callable[[BaseException], bool | None] | None = None,
     ) -> None:
         """``failed`` returns True when it handled the error; otherwise ``on_error`` gets it."""
+        timed = log.isEnabledFor(logging.DEBUG)  # --log: each job's timeline
+        submitted = time.monotonic() if timed else 0.0
 
         def body() -> None:
             ident = threading.get_ident()
             with self._lock:
                 self.in_flight[ident] = name
+            started = time.monotonic() if timed else 0.0
             try:
                 result = fn()
             except BaseException as exc:  # delivered to the loop; nothing escapes a thread
@@ -63,6 +67,9 @@ class Runner:
             finally:
                 with self._lock:
                     self.in_flight.pop(ident, None)
+                if timed:
+                    ended = time.monotonic()
+                    self._deliver(self._timeline, name, submitted, started, ended)
 
         threading.Thread(target=body, name=f"kvmdeck:{name}", daemon=True).start()
 
@@ -79,6 +86,15 @@ class Runner:
             done(result)
         except Exception as exc:
             self.on_error(name, exc)
+
+    def _timeline(self, name: str, submitted: float, started: float, ended: float) -> None:
+        log.debug(
+            "job %s: thread started after %.0f ms, ran %.0f ms, back on the loop after %.0f ms",
+            name,
+            (started - submitted) * 1000,
+            (ended - started) * 1000,
+            (time.monotonic() - ended) * 1000,
+        )
 
     def _fail(
         self,

@@ -23,10 +23,11 @@ Semantics (tested once, in tests/rules/test_coordinator.py):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ from tui.model.usb import HostdevError, HostdevResult, UsbDevice, UsbEvent, UsbO
 LIFECYCLE_KINDS = ("started", "stopped", "crashed", "undefined", "defined")
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class _Job:
     name: str
@@ -56,6 +60,8 @@ class _Job:
     done: Callable[[Any], None]
     failed: Callable[[BaseException], bool | None] | None = None
     snapshot: bool = False
+    urgent: bool = False  # an attach or detach: ahead of queued snapshots and rules checks
+    queued: float = field(default_factory=time.monotonic)
 
 
 class UsbCoordinator(RuleBook):
@@ -101,15 +107,27 @@ class UsbCoordinator(RuleBook):
         return not self._busy and not self._queue
 
     def _enqueue(self, job: _Job) -> None:
+        """Queue a job; an urgent one (a rule's or a key's attach or detach) goes ahead of the
+        snapshots and rules reads waiting, behind the urgent ones. Under TCG in the lab an
+        owners snapshot takes 0.3-0.7 s, and a plug's attach waited behind one or two: the
+        TUI's plug -> attached by a rule was 0.6 s slower than rules --run's."""
         if self.closed:
             return
-        self._queue.append(job)
+        if job.urgent:
+            at = next((i for i, j in enumerate(self._queue) if not j.urgent), len(self._queue))
+            self._queue.insert(at, job)
+        else:
+            self._queue.append(job)
         self._pump()
 
     def _pump(self) -> None:
         if self._busy or not self._queue or self.closed:
             return
         job = self._queue.popleft()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "usb job %s: %.0f ms in the queue", job.name, (time.monotonic() - job.queued) * 1000
+            )
         if job.snapshot:
             self._snapshot_queued = False
         self._busy = True
@@ -175,7 +193,16 @@ class UsbCoordinator(RuleBook):
             ):
                 self.devices[ev.device.key] = ev.device
         if self.started and self.engine is not None:
-            self._submit(self.engine.on_usb_events(events))
+            requests = self.engine.on_usb_events(events)
+            if log.isEnabledFor(logging.DEBUG):
+                late = (time.time() - min(ev.wall for ev in events)) * 1000 if events else 0.0
+                log.debug(
+                    "usb events %s, read %.0f ms before: %d request(s)",
+                    " ".join(ev.action for ev in events),
+                    late,
+                    len(requests),
+                )
+            self._submit(requests)
         if removed:
             self.refresh_owners()
         self.on_update()
@@ -288,7 +315,7 @@ class UsbCoordinator(RuleBook):
             self._after(req, str(exc))
             return True
 
-        return _Job(f"usb rule {req.guest}", run, done, failed)
+        return _Job(f"usb rule {req.guest}", run, done, failed, urgent=True)
 
     def _after(self, req: Request, error: str | None) -> None:
         if self.engine is not None:
@@ -356,7 +383,7 @@ class UsbCoordinator(RuleBook):
             self.refresh_owners()
             return True
 
-        self._enqueue(_Job(f"usb {verb} {guest}", run, done, failed))
+        self._enqueue(_Job(f"usb {verb} {guest}", run, done, failed, urgent=True))
         return None
 
 
