@@ -54,6 +54,9 @@ class KeysFooter(Footer):
                 if key.description:
                     total -= len(key.description) + 1
                     key.description = ""
+        for key in keys:  # compact as its binding to ours will say: set before mount, its
+            key.set_reactive(FooterKey.compact, self.compact)  # watcher's class change is then
+            key.set_class(self.compact, "-compact", update=False)  # a no-op, not a restyle
         yield from items
 
     def bindings_changed(self, screen: Screen) -> None:
