@@ -82,13 +82,20 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
         log = "\n".join(app.fleet.events)
         assert "USB remove: SanDisk Corp. Ultra" in log and "USB add: SanDisk Corp. Ultra" in log
 
-        # A reconnect: a new watch lists again; the old one is silenced.
+        # A reconnect (a new connection, as the controller makes): a new watch lists again;
+        # the old one is silenced. (The same connection again would race the old watch's
+        # deregistration in its thread: libvirt refuses a second identical registration.)
         old = feed
-        usb.host_connected(0, conn, False, "again")
-        await _until(pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new")
-        await _until(pilot, lambda: len(usb.remote_feed.devices()) == 4, "the new list")
-        assert usb.remote_feed.watch.mode == "events" and old.devices() == []
-        assert old.watch is not None and old.watch._halted.is_set()
+        again = libvirt.open(demo_uri())
+        try:
+            usb.host_connected(0, again, False, "again")
+            await _until(pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new")
+            await _until(pilot, lambda: len(usb.remote_feed.devices()) == 4, "the new list")
+            assert usb.remote_feed.watch.mode == "events" and old.devices() == []
+            assert old.watch is not None and old.watch._halted.is_set()
+        finally:
+            usb.remote_feed.stop()
+            again.close()
 
 
 async def _open_doctor(pilot: Any, app: KvmDeckApp, key: str) -> UsbDoctorScreen:
