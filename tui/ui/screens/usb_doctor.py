@@ -15,18 +15,13 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.core.display import verdict
 from tui.core.usb.doctor import Finding, Level
 from tui.model.usb import UsbDevice
 from tui.ui import actions
+from tui.ui.widgets.display_doctor import MARK, STYLE  # one look for both doctors
 from tui.ui.widgets.footer import KeysFooter
 
-STYLE = {
-    Level.OK: "bold green",
-    Level.WARN: "bold yellow",
-    Level.FAIL: "bold red",
-    Level.INFO: "bold cyan",
-}
-MARK = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL", Level.INFO: "info"}
 HEAD = {
     Level.OK: "nothing in the way of an attach",
     Level.INFO: "nothing in the way of an attach (some checks could not run)",
@@ -38,11 +33,12 @@ CHECKING = "Checking the device node, the QEMU user, the kernel log, the guests 
 
 
 def worst(findings: list[Finding]) -> Level:
-    levels = {f.status for f in findings}
-    for level in (Level.FAIL, Level.WARN, Level.INFO):
-        if level in levels:
-            return level
-    return Level.OK
+    """The display doctor's verdict (FAIL, WARN, else OK), or INFO when nothing is wrong but
+    a check could not run (the heading says so)."""
+    level = verdict(findings)
+    if level is Level.OK and any(f.status is Level.INFO for f in findings):
+        return Level.INFO
+    return level
 
 
 def device_text(dev: UsbDevice) -> Text:
