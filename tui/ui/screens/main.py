@@ -64,7 +64,6 @@ class MainScreen(Screen[None]):
         self._logged = 0  # fleet event lines already written to the log widget
         self._columns: tuple[str, ...] = ()
         self._gates: tuple[bool, ...] = ()  # the gated keys' state, last shown in the footer
-        self._footer_keys: tuple[object, ...] | None = None  # what the footer was told
         self._fitted: tuple[int, ...] = ()
         self._opening: set[str] = set()  # guests whose console is being opened
 
@@ -108,7 +107,6 @@ class MainScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.query_one(KeysFooter).display = True
-        self._footer_keys = None  # what a dialog's keys left: tell the footer again
         self._update_gates(force=True)
 
     # -- rendering -----------------------------------------------------------------------
@@ -220,21 +218,6 @@ class MainScreen(Screen[None]):
         if self._state_refusal(action, parameters) is not None:
             return None
         return True
-
-    def refresh_bindings(self) -> None:
-        """Tell the footer only when the keys it shows changed: Textual's footer rebuilds
-        itself on every call (25-100 ms of CPU), and Textual asks on each focus move (while
-        the first frame was made: a dozen times, bench P5)."""
-        keys = tuple(
-            (key, b.binding.action, b.binding.description, b.enabled, b.tooltip)
-            for key, b in self.active_bindings.items()
-            if b.binding.show
-        )
-        if keys == self._footer_keys and not self.query("KeyPanel"):
-            return  # (Textual's key panel, from the palette, lists every binding: tell it)
-        if self.app.app_focus:  # without app focus the footer skips the news: tell it again
-            self._footer_keys = keys
-        super().refresh_bindings()
 
     def _update_gates(self, force: bool = False) -> None:
         """Refresh the footer when a gated key's state changed (the footer recomposes: not on
