@@ -56,6 +56,24 @@ class HostListener:
     addresses: Callable[[HostId, AddressMap], None] | None = None  # None: no address lane
 
 
+# What a finished call means. libvirt returns from shutdown and reboot once the request is
+# sent (the guest's OS decides), from the others once the state changed; the lifecycle
+# event ("shut off", "rebooted") is logged when it comes (tui.model.events).
+ACTION_RESULT = {
+    "start": "{name} started",
+    "shutdown": 'shutdown requested: {name} (ACPI; its OS decides, "shut off" follows)',
+    "reboot": "reboot requested: {name} (ACPI; its OS decides)",
+    "pause": "{name} paused",
+    "resume": "{name} resumed",
+    "destroy": "{name} forced off",
+}
+
+
+def action_result(verb: str, name: str) -> str:
+    """The result line of a lifecycle call that returned: what happened, not what was asked."""
+    return ACTION_RESULT.get(verb, "{verb}: {name} sent").format(verb=verb, name=name)
+
+
 class HostController:
     def __init__(
         self,
@@ -352,7 +370,7 @@ class HostController:
             return
 
         def done(_r: object) -> None:
-            self.listener.action_done(self.host, uuid, verb, f"{verb}: {name} — done", True)
+            self.listener.action_done(self.host, uuid, verb, action_result(verb, name), True)
 
         def failed(exc: BaseException) -> bool:
             if not isinstance(exc, BackendError):

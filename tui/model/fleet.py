@@ -122,6 +122,13 @@ class Change:
         return bool(self.hosts or self.added or self.removed or self.changed or self.local)
 
 
+def _starting(g: Guest) -> bool:
+    """A guest the fleet still shows as not running: QEMU starts with its CPUs stopped, and
+    libvirt 9 reports the ``cont`` that lets them run (RESUMED, unpaused) *before* STARTED
+    (booted). That resume is part of the start, not a resume from pause: not logged."""
+    return not g.sample.active
+
+
 class Fleet:
     def __init__(self) -> None:
         self.hosts: dict[HostId, Host] = {}
@@ -207,8 +214,9 @@ class Fleet:
         """Show the new state at once; the next poll confirms it."""
         h = self.hosts[host]
         key = GuestKey(host, ev.uuid)
-        self.log(f"{ev.name}: {ev.kind}", ev.wall, key)
         g = h.guests.get(ev.uuid)
+        if not (ev.kind == "resumed" and g is not None and _starting(g)):
+            self.log(f"{ev.name}: {ev.text}", ev.wall, key)
         if g is None:
             return Change(hosts=frozenset({host}))
         if ev.kind == "undefined" and not g.sample.active:

@@ -255,6 +255,9 @@ class MainScreen(Screen[None]):
                 "unsaved data in the guest is lost.",
             )
             return
+        if verb == "reboot":
+            self._ask_reboot(g)
+            return
         app.controllers[g.key.host].act(g.key.uuid, g.name, verb)
         if verb == "shutdown":
             app.changed(app.fleet.set_pending(g.key, PENDING_SHUTDOWN, self.shutdown_grace_s))
@@ -266,6 +269,27 @@ class MainScreen(Screen[None]):
                 self._force_off(key)
 
         self.app.push_screen(ConfirmScreen(question, yes_label="Force off"), answered)
+
+    def _ask_reboot(self, g: Guest) -> None:
+        """Reboot asks first: its programs end, and its OS may ignore the request (ACPI)."""
+        key = g.key
+
+        def answered(yes: bool | None) -> None:
+            app = self.deck
+            now = app.fleet.guest(key)
+            if not yes or now is None or actions.refuse(app, "guest.reboot"):
+                return
+            reason = self._guest_refusal(now, "reboot")  # it may have stopped meanwhile
+            if reason is not None:
+                actions.say_refused(app, "guest.reboot", reason)
+                return
+            app.controllers[key.host].act(key.uuid, now.name, "reboot")
+
+        question = (
+            f"Reboot '{g.name}'? Its programs are stopped and unsaved data in them is lost. "
+            "The request goes to its OS (ACPI), which may ignore it."
+        )
+        self.app.push_screen(ConfirmScreen(question, yes_label="Reboot"), answered)
 
     def _force_off(self, key: GuestKey) -> None:
         """After "yes": the guest may have stopped meanwhile (then say so, no libvirt error)."""

@@ -51,6 +51,17 @@ def snapshot_rows(snaps: SnapshotList) -> list[tuple[str, Text, str, str, str, T
     return rows
 
 
+def memory_reason(active: bool) -> str:
+    """Why the new snapshot dialog does not offer the other kind."""
+    if active:
+        return (
+            "A running guest's snapshot always holds its memory: libvirt 9 takes a disk-only"
+            " snapshot of a running guest only as external files. Shut the guest down first"
+            " for a disk-only one."
+        )
+    return "The guest is shut off: there is no memory state to keep. Start it first for one."
+
+
 class NewSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
     """Name, description, with or without memory. Enter in a field creates; Esc cancels."""
 
@@ -78,12 +89,14 @@ class NewSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
             yield Label(Text(f"New snapshot of {self.guest}", style="bold"))
             yield Input(value=default, placeholder="name", id="snap-name")
             yield Input(placeholder="description (optional)", id="snap-desc")
+            # Only what libvirt 9 takes: a running guest's internal snapshot holds its memory
+            # (disk-only would be external files), a shut-off guest's holds none.
             memory = Checkbox(
                 "with memory state (resumes where it was; the guest runs)"
                 if self.active
-                else "with memory state (only for a running guest)",
+                else "disk only (the guest is shut off: no memory state)",
                 value=self.active,
-                disabled=not self.active,
+                disabled=True,
                 id="snap-memory",
             )
             yield memory
@@ -100,9 +113,8 @@ class NewSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
         self.dismiss(None)
 
     def action_toggle_memory(self) -> None:
-        box = self.query_one("#snap-memory", Checkbox)
-        if not box.disabled:
-            box.value = not box.value
+        """The guest's state decides (libvirt 9): say why instead of offering a refusal."""
+        self.query_one("#snap-problem", Static).update(Text(memory_reason(self.active)))
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self._submit()

@@ -1,0 +1,66 @@
+"""Messages that say what happened, against a real libvirtd (issue 22, item 2).
+
+libvirt returns from a shutdown or reboot call once the request is sent: the result line says
+"requested", and "shut off" comes with the lifecycle event. A start's own RESUMED (libvirt 9
+reports QEMU's ``cont`` before STARTED) is not logged as a resume. A reboot asks first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import bed
+from tests.test_app_libvirtd import sample_by_name, wait_until
+from tui.cli.wiring import make_app
+from tui.ui.app import AppOptions
+from tui.ui.screens.confirm import ConfirmScreen
+
+pytestmark = pytest.mark.libvirtd
+
+
+def _notes(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [n.message for n in app._notifications]
+
+
+def _log(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [line.split(" ", 1)[1] for line in app.fleet.events]
+
+
+async def test_results_say_what_happened(persistent_guest: bed.Guest) -> None:
+    app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
+    name = persistent_guest.name
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: sample_by_name(app, name), what="persistent guest row")
+        key = next(k for k, s in app.table.samples.items() if s.name == name)
+        app.select_guest(key)
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_until(pilot, lambda: f"{name}: started" in _log(app), 30, "the started event")
+        await wait_until(pilot, lambda: f"{name} started" in _log(app), 10, "the start's result")
+        ours = [x for x in _log(app) if x.startswith(name)]
+        assert f"{name}: resumed" not in ours, ours  # the start's own cont, not a resume
+        await wait_until(pilot, lambda: sample_by_name(app, name).state == "running", 10, "row")
+        # A reboot asks first; "no" sends nothing.
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "reboot?")
+        assert "may ignore it" in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await pilot.pause()
+        assert not any("reboot" in x for x in _log(app))
+        # ACPI shutdown (no OS here: nothing answers it): what was sent, not "done".
+        app.main_screen.shutdown_grace_s = 600.0
+        await pilot.press("h")
+        requested = f"shutdown requested: {name}"
+        await wait_until(
+            pilot, lambda: any(x.startswith(requested) for x in _log(app)), 10, "requested"
+        )
+        assert any(n.startswith(requested) for n in _notes(app))
+        assert not any("— done" in x for x in _log(app) + _notes(app))
+        # Force off: the result and the event say it is off.
+        await pilot.press("X")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "force off?")
+        await pilot.press("y")
+        await wait_until(
+            pilot, lambda: f"{name}: shut off (forced off)" in _log(app), 20, "shut off event"
+        )
+        assert f"{name} forced off" in _log(app)
