@@ -41,9 +41,9 @@ services: $(VENV)/.installed-dev
 	@scripts/start-libvirtd.sh $(PY)
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check tui tests bench
-	$(VENV)/bin/ruff format --check tui tests bench
-	$(VENV)/bin/mypy tui
+	$(VENV)/bin/ruff check tui tests bench testbed lab
+	$(VENV)/bin/ruff format --check tui tests bench testbed lab
+	$(VENV)/bin/mypy tui testbed lab
 	$(VENV)/bin/lint-imports
 
 # The umockdev tests run in their own invocation under umockdev-wrapper (LD_PRELOAD), after the

@@ -1,6 +1,6 @@
 """libvirtd for the bench and its TCG guests: started here, destroyed here.
 
-Uses the project's real test bed (``tests/support/bed.py``). ``scripts/start-libvirtd.sh`` runs
+Uses the project's real test bed (``testbed/bed.py``). ``scripts/start-libvirtd.sh`` runs
 first: it fixes /dev/kvm's group (without it libvirt re-probes QEMU on every call and a guest
 takes minutes to start) and starts virtlogd/libvirtd when they are not running. Daemons that the
 bench started are stopped again at the end, by PID.
@@ -21,7 +21,7 @@ import libvirt
 from bench.lvevents import EventCounter
 from bench.procstat import pid_of
 from bench.tmuxrun import kill_pid
-from tests.support import bed
+from testbed import bed
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SCRIPT = ROOT / "scripts" / "start-libvirtd.sh"

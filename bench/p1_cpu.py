@@ -15,7 +15,7 @@ from bench.guests import Services, host_guest_count
 from bench.procstat import CpuWindow, vm_hwm_kib
 from bench.results import Row, Section, median, quiet, ratio, verdict
 from bench.tmuxrun import TmuxRun
-from tests.support.bed import Guest
+from testbed.bed import Guest
 
 WINDOW_S = 20.0
 ROUNDS = 3

@@ -28,7 +28,7 @@ from bench.procstat import CpuWindow
 from bench.results import Row, Section, median, quiet, ratio, verdict
 from bench.subproc import run_bounded
 from bench.tmuxrun import TmuxRun
-from tests.support.bed import Guest
+from testbed.bed import Guest
 
 ROUNDS = 4
 WINDOW_S = 8.0

@@ -18,7 +18,7 @@ import time
 from bench import commands as cmd
 from bench.results import Row, Section, median, percentile, ratio, verdict
 from bench.subproc import run_bounded
-from tests.support.bed import Guest
+from testbed.bed import Guest
 
 PLUGS = 30
 VIRSH_RUNS = 20

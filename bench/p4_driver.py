@@ -29,7 +29,7 @@ from typing import Any
 
 from bench.procstat import tree
 from bench.tmuxrun import kill_pid
-from tests.usb.bed_helper import Missing, NotWrapped, UsbBed
+from testbed.usb import Missing, NotWrapped, UsbBed
 
 VENDOR, PRODUCT = 0x1234, 0x0004
 

@@ -16,7 +16,7 @@ from bench.frames import glances_ready, shows_any
 from bench.procstat import vm_hwm_kib
 from bench.results import Row, Section, median, ratio, verdict
 from bench.tmuxrun import TmuxRun
-from tests.support.bed import Guest
+from testbed.bed import Guest
 
 LAUNCHES = 3
 TARGET_S = 1.0

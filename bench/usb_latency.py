@@ -27,8 +27,8 @@ from rich.segment import Segment
 from textual.app import App
 from textual.strip import Strip
 
-from tests.usb.bed_helper import Missing, NotWrapped, UsbBed
-from tests.usb.pacing import until
+from testbed.usb import Missing, NotWrapped, UsbBed
+from testbed.wait import until
 from tui.adapters.local.udev import UsbMonitor
 from tui.model.usb import UsbEvent
 from tui.ui.screens.usb import UsbScreen
@@ -70,10 +70,10 @@ async def plug_to_callback(bed: UsbBed, plugs: int) -> list[float]:
     try:
         for i in range(plugs):
             sent = await asyncio.to_thread(bed.plug, "1-3", 1, 30 + i % 90, 0x1234, 0x0001)
-            await until(lambda p=sent.path: p in seen, "the add callback")  # type: ignore[misc]
+            await until(lambda p=sent.path: p in seen, "the add callback", 5.0, step=0.002)  # type: ignore[misc]
             out.append((seen.pop(sent.path) - sent.t) * 1000)
             await asyncio.to_thread(bed.unplug, sent.path)
-            await until(lambda p=sent.path: p not in monitor.known, "the remove")  # type: ignore[misc]
+            await until(lambda p=sent.path: p not in monitor.known, "the remove", 5.0, step=0.002)  # type: ignore[misc]
     finally:
         monitor.stop()
     return out
@@ -124,12 +124,14 @@ async def plug_to_row(bed: UsbBed, plugs: int) -> list[float]:
             sent = await asyncio.to_thread(
                 bed.plug, "1-4", 1, 30 + i % 90, 0x1234, 0x0002, product=name
             )
-            await until(lambda: app.paint.painted_at is not None, f"{name} painted")
+            await until(
+                lambda: app.paint.painted_at is not None, f"{name} painted", 5.0, step=0.002
+            )
             assert app.paint.painted_at is not None
             out.append((app.paint.painted_at - sent.t) * 1000)
             app.paint.wanted = None
             await asyncio.to_thread(bed.unplug, sent.path)
-            await until(lambda p=sent.path: p not in table.rows, "the row to go")
+            await until(lambda p=sent.path: p not in table.rows, "the row to go", 5.0, step=0.002)
     return out
 
 

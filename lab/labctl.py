@@ -745,7 +745,7 @@ class Lab:
         SeaBIOS looking for something to boot (half a CPU of L1 under TCG)?"""
         regs = str(self.probe_call("hmp", dom, "info registers"))
         m = re.search(r"EIP=([0-9a-f]+)", regs)
-        return bool(m) and 0x7C00 <= int(m.group(1), 16) < 0x7E00 and "HLT=1" in regs
+        return m is not None and 0x7C00 <= int(m.group(1), 16) < 0x7E00 and "HLT=1" in regs
 
     def detach_all_hostdevs(self, dom: str = "L2") -> None:
         """Live-detach every USB hostdev of ``dom`` (test cleanup)."""
@@ -834,10 +834,12 @@ class Lab:
                 # dead, or another screen (then the next key): at most 8 s a key
                 left = min(8.0, end - time.monotonic())
                 with contextlib.suppress(LabTimeout):
+
+                    def moved(was: str = before) -> bool:
+                        return not self.pane_alive(session) or self.screen(session) != was
+
                     wait_for(
-                        lambda was=before: (
-                            not self.pane_alive(session) or self.screen(session) != was
-                        ),
+                        moved,
                         left,
                         "kvmdeck to quit or change screen",
                         0.3,

@@ -17,27 +17,29 @@ import os
 import socket
 import sys
 import time
+from typing import Any
 
 SOCK = os.environ.get("LAB_QMP", "/var/tmp/kvmdeck-lab/run-22230/qmp.sock")
 
 
 class QMP:
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.connect(path)
         self.f = self.s.makefile("rwb", buffering=0)
-        self.events = []
+        self.events: list[dict[str, Any]] = []
         self._read()  # greeting
         self.cmd("qmp_capabilities")
 
-    def _read(self):
+    def _read(self) -> dict[str, Any]:
         line = self.f.readline()
         if not line:
             raise SystemExit("QMP connection closed")
-        return json.loads(line)
+        msg: dict[str, Any] = json.loads(line)
+        return msg
 
-    def cmd(self, execute, **args):
-        msg = {"execute": execute}
+    def cmd(self, execute: str, **args: Any) -> Any:
+        msg: dict[str, Any] = {"execute": execute}
         if args:
             msg["arguments"] = args
         self.f.write(json.dumps(msg).encode() + b"\r\n")
@@ -50,7 +52,9 @@ class QMP:
                 raise RuntimeError(f"{execute}: {r['error']}")
             return r.get("return")
 
-    def wait_event(self, name, dev_id=None, timeout=30.0):
+    def wait_event(
+        self, name: str, dev_id: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         end = time.time() + timeout
         while True:
             for e in self.events:
@@ -71,11 +75,11 @@ class QMP:
                 self.events.append(r)
 
 
-def out(what, t0):
+def out(what: str, t0: float) -> None:
     print(f"{t0:.3f} {what} {time.time() - t0:.3f}", flush=True)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     sock = SOCK
     if argv[:1] == ["--sock"]:
         sock, argv = argv[1], argv[2:]

@@ -1,4 +1,4 @@
-"""Fixtures for the real test bed. See tests/support/bed.py.
+"""Fixtures for the real test bed. See testbed/bed.py.
 
 Outside CI a missing component skips with the package to install; with CI=true it fails.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 
 # Snapshots and log lines show local times: make them the same on every machine.
 os.environ["TZ"] = "UTC"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.adapters.libvirt.connection import demo_uri
+from tests.support.apps import app_until, demo_app
 from tui.cli.wiring import make_app
 from tui.model.fleet import Change
 from tui.ui.app import AppOptions, KvmDeckApp
@@ -19,10 +19,6 @@ DEMO_GUESTS = {
     "archive": "shut off",
     "win11-desktop": "shut off",
 }
-
-
-def demo_app(**kw: object) -> KvmDeckApp:
-    return make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", **kw))  # type: ignore[arg-type]
 
 
 async def wait_rows(pilot, app: KvmDeckApp, n: int) -> None:  # type: ignore[no-untyped-def]
@@ -252,14 +248,6 @@ def select(app: KvmDeckApp, name: str) -> str:
     return key
 
 
-async def wait_for(pilot, pred, what: str, steps: int = 100) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(steps):
-        if pred():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class FakeLauncher:
     """Stands in for the launcher (no remote-viewer): the viewers kvmdeck would have open."""
 
@@ -335,7 +323,9 @@ async def test_guest_names_are_plain_text_everywhere(tmp_path) -> None:  # type:
                 assert not isinstance(app.screen, ConfirmScreen)
                 said = f"{name} is already shut off"
             assert any(n.message == said and not n.markup for n in notes(app)), said
-            await wait_for(pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said)
+            await app_until(
+                pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said, 5.0
+            )
         key = select(app, "db[old]")
         assert app.table.get_cell(key, "name").plain.endswith(" V")
         await pilot.press("v")
@@ -391,7 +381,7 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
         await pilot.pause(0.3)
         assert [n.message for n in notes(app)] == ["web-frontend is already running"]
         said = "refused guest.start: web-frontend is already running"
-        await wait_for(pilot, lambda: any(x.endswith(said) for x in event_lines(app)), said)
+        await app_until(pilot, lambda: any(x.endswith(said) for x in event_lines(app)), said, 5.0)
         assert names_states(app)["web-frontend"] == "running"
 
         select(app, "archive")
@@ -419,7 +409,9 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen)
             assert said in [n.message for n in notes(app)], key
-            await wait_for(pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said)
+            await app_until(
+                pilot, lambda s=said: any(x.endswith(s) for x in event_lines(app)), said, 5.0
+            )
 
         select(app, "build-runner")
         await pilot.pause()
@@ -428,7 +420,9 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
         await pilot.pause()
         assert "build-runner is paused: p resumes it" in [n.message for n in notes(app)]
         await pilot.press("p")  # resume is what p does on a paused guest
-        await wait_for(pilot, lambda: names_states(app)["build-runner"] == "running", "resume")
+        await app_until(
+            pilot, lambda: names_states(app)["build-runner"] == "running", "resume", 5.0
+        )
         await pilot.pause()
         assert enabled(app)["s"] is False and enabled(app)["h"] is True
         log = "\n".join(event_lines(app))
@@ -448,7 +442,9 @@ async def test_shutdown_marks_the_row_then_offers_force_off() -> None:
         await pilot.pause()
         guest = app.fleet.find("router-lab")
         assert guest is not None
-        await wait_for(pilot, lambda: names_states(app)["router-lab"] == "shut off", "shut off")
+        await app_until(
+            pilot, lambda: names_states(app)["router-lab"] == "shut off", "shut off", 5.0
+        )
         assert guest.pending == "" and app.table.get_cell(key, "state").plain == "shut off"
         # A guest that ignores ACPI: marked "shutting down" until the deadline, then asked.
         screen.shutdown_grace_s = 3.0  # long enough for the h below on a loaded machine
@@ -464,18 +460,20 @@ async def test_shutdown_marks_the_row_then_offers_force_off() -> None:
         await pilot.pause()
         said = "web-frontend is already shutting down: X forces it off"
         assert said in [n.message for n in notes(app)]
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question", 5.0)
         assert "web-frontend is still running 3 s after the shutdown request" in (
             app.screen.question  # type: ignore[attr-defined]
         )
         still = "web-frontend is still running 3 s after the shutdown request"
-        await wait_for(pilot, lambda: any(still in x for x in event_lines(app)), "the log line")
+        await app_until(
+            pilot, lambda: any(still in x for x in event_lines(app)), "the log line", 5.0
+        )
         assert web.pending == ""
-        await wait_for(  # the row follows the fleet on the next frame
-            pilot, lambda: app.table.get_cell(key, "state").plain == "running", "row running"
+        await app_until(
+            pilot, lambda: app.table.get_cell(key, "state").plain == "running", "row running", 5.0
         )
         await pilot.press("y")
-        await wait_for(pilot, lambda: names_states(app)["web-frontend"] == "shut off", "off")
+        await app_until(pilot, lambda: names_states(app)["web-frontend"] == "shut off", "off", 5.0)
 
 
 async def test_cursor_on_top_row_enter_home_end() -> None:
@@ -559,13 +557,13 @@ async def test_the_footer_follows_the_filter_box_in_the_keys_it_has(size: tuple[
     app = demo_app()
     async with app.run_test(size=size) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
-        await wait_for(pilot, lambda: len(shown(app)) > 5, "the main keys in the footer")
+        await app_until(pilot, lambda: len(shown(app)) > 5, "the main keys in the footer", 5.0)
         main_keys = shown(app)
         widgets = set(app.main_screen.query(FooterKey))
         await pilot.press("slash")
-        await wait_for(pilot, lambda: shown(app) == [("slash", "Filter")], "the filter's key")
+        await app_until(pilot, lambda: shown(app) == [("slash", "Filter")], "the filter's key", 5.0)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: shown(app) == main_keys, "the main keys again")
+        await app_until(pilot, lambda: shown(app) == main_keys, "the main keys again", 5.0)
         assert set(app.main_screen.query(FooterKey)) == widgets
         assert [k for k in main_keys if k[0] == "question_mark"] == [("question_mark", "Help")]
 

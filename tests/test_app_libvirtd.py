@@ -7,7 +7,8 @@ import threading
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
+from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import HostLink
 from tui.adapters.libvirt.session import HostSession
 from tui.cli.wiring import make_app
@@ -30,40 +31,33 @@ def sample_by_name(app: KvmDeckApp, name: str):  # type: ignore[no-untyped-def]
     return None
 
 
-async def wait_until(pilot, pred, deadline_s: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    steps = int(deadline_s / 0.1)
-    for _ in range(steps):
-        value = pred()
-        if value:
-            return value
-        await pilot.pause(0.1)
-    app = pilot.app
-    events = "\n".join(str(x) for x in app.main_screen.query_one("#events").lines)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}; event log:\n{events}")
-
-
 async def test_real_guests_show_cpu_and_disk(guests: list[bed.Guest]) -> None:
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=0.5))
     async with app.run_test(size=(170, 45)) as pilot:
         for g in guests:
-            await wait_until(pilot, lambda g=g: sample_by_name(app, g.name), what=f"row {g.name}")
+            await app_until(
+                pilot, lambda g=g: sample_by_name(app, g.name), f"row {g.name}", 30.0, step=0.1
+            )
             assert sample_by_name(app, g.name).state == "running"
         g0 = guests[0].name
-        await wait_until(
+        await app_until(
             pilot,
             lambda: (sample_by_name(app, g0).cpu_pct or 0) > 0,
-            what="non-zero CPU%",
+            "non-zero CPU%",
+            30.0,
+            step=0.1,
         )
         # Disk bytes appear once SeaBIOS has tried the disk; the session keeps the counters.
         s = sample_by_name(app, g0)
         assert s.vcpus == 1 and s.mem_max_kib == 96 * 1024
         assert s.rss_kib and s.rss_kib > 0
         sess = session(app)
-        await wait_until(
+        await app_until(
             pilot,
             lambda: (sess.rates._prev[s.uuid].rd_bytes or 0) > 0,
-            deadline_s=60,
-            what="disk read bytes",
+            "disk read bytes",
+            60,
+            step=0.1,
         )
         header = str(app.query_one("#hosts").content)
         assert "qemu:///system" in header and "up" in header
@@ -74,24 +68,27 @@ async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=60.0))
     name = persistent_guest.name
     async with app.run_test(size=(170, 45)) as pilot:
-        await wait_until(pilot, lambda: sample_by_name(app, name), what="persistent guest row")
+        await app_until(
+            pilot, lambda: sample_by_name(app, name), "persistent guest row", 30.0, step=0.1
+        )
         assert sample_by_name(app, name).state == "shut off"
         polls_before = session(app).calls
         key = next(k for k, s in app.table.samples.items() if s.name == name)
         app.select_guest(key)
         for key_press, expected in (("s", "running"), ("p", "paused"), ("p", "running")):
             await pilot.press(key_press)
-            await wait_until(
+            await app_until(
                 pilot,
                 lambda e=expected: sample_by_name(app, name).state == e,
-                deadline_s=15,
-                what=f"{name} {expected}",
+                f"{name} {expected}",
+                15,
+                step=0.1,
             )
         await pilot.press("X")
         await pilot.pause()
         await pilot.press("y")
-        await wait_until(
-            pilot, lambda: sample_by_name(app, name).state == "shut off", 15, "shut off"
+        await app_until(
+            pilot, lambda: sample_by_name(app, name).state == "shut off", "shut off", 15, step=0.1
         )
         # The events triggered polls; the 60 s timer did not.
         assert session(app).calls > polls_before
@@ -100,7 +97,9 @@ async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -
             return "\n".join(str(x) for x in app.query_one("#events").lines)
 
         for word in ("started", "suspended", "resumed", "stopped"):
-            await wait_until(pilot, lambda w=word: f"{name}: {w}" in logged(), 15, f"'{word}'")
+            await app_until(
+                pilot, lambda w=word: f"{name}: {w}" in logged(), f"'{word}'", 15, step=0.1
+            )
 
 
 def test_guest_vanishing_between_list_and_stats_does_not_crash(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tests.test_status import SilentListener
 from tui.adapters.libvirt.connection import demo_uri, display_uri
 from tui.cli.stats import DEADLINE_S, GUEST_FIELDS

@@ -3,31 +3,14 @@ simulated USB plugging, and a simulated attach and detach, every simulated resul
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+from tests.support.apps import app_until, demo_app
 from tui.adapters.demo.host import GuestSimulator
 from tui.adapters.demo.usb import DEMO_MARK, DemoUsbFeed
-from tui.adapters.libvirt.connection import demo_uri
-from tui.cli.wiring import make_app
 from tui.model.guest import GuestSample, GuestState
-from tui.ui.app import AppOptions, KvmDeckApp
 from tui.ui.screens.picker import GuestPicker
 from tui.ui.screens.usb import UsbScreen
 
 RUNNING = {"web-frontend", "db-primary", "router-lab"}
-
-
-async def _until(pilot: Any, check: Callable[[], object], what: str, n: int = 200) -> None:
-    for _ in range(n):
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def demo_app(**kw: Any) -> KvmDeckApp:
-    return make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", **kw))
 
 
 def _sample(uuid: str, state: GuestState, vcpus: int = 2) -> GuestSample:
@@ -80,7 +63,7 @@ async def test_demo_shows_moving_stats_and_history() -> None:
         def polls() -> int:
             return app.fleet.host(host).polls
 
-        await _until(pilot, lambda: polls() >= 2, "two ticks")
+        await app_until(pilot, lambda: polls() >= 2, "two ticks", 10.0)
         guests = {g.name: g for g in app.fleet.guests()}
         for name in RUNNING:
             assert guests[name].sample.cpu_pct is not None, name
@@ -88,7 +71,7 @@ async def test_demo_shows_moving_stats_and_history() -> None:
             assert cell.strip() not in ("", "—"), (name, cell)
         for name in ("archive", "win11-desktop"):
             assert guests[name].sample.cpu_pct is None
-        await _until(pilot, lambda: polls() >= 5, "five ticks")
+        await app_until(pilot, lambda: polls() >= 5, "five ticks", 10.0)
         for name in RUNNING:
             history = list(guests[name].history.cpu)
             assert len(history) >= 5 and len(set(history)) > 1, (name, history)
@@ -101,12 +84,16 @@ async def test_demo_shows_moving_stats_and_history() -> None:
 async def test_demo_usb_plug_attach_detach() -> None:
     app = demo_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: app.usb is not None and app.usb.coordinator.started, "USB")
-        await _until(pilot, lambda: isinstance(app.usb.remote_feed, DemoUsbFeed), "demo feed")
+        await app_until(
+            pilot, lambda: app.usb is not None and app.usb.coordinator.started, "USB", 10.0
+        )
+        await app_until(
+            pilot, lambda: isinstance(app.usb.remote_feed, DemoUsbFeed), "demo feed", 10.0
+        )
         feed: DemoUsbFeed = app.usb.remote_feed
         await pilot.press("u")
         screen: UsbScreen = app.usb.screen
-        await _until(pilot, lambda: screen.table.row_count >= 3, "the demo's devices")
+        await app_until(pilot, lambda: screen.table.row_count >= 3, "the demo's devices", 10.0)
         table = screen.table
 
         def serial_row() -> str | None:
@@ -116,11 +103,11 @@ async def test_demo_usb_plug_attach_detach() -> None:
         # The simulated unplug, then the replug with a new device number.
         gone = feed.step()
         assert gone is not None and gone.action == "remove"
-        await _until(pilot, lambda: serial_row() is None, "the unplug on screen")
+        await app_until(pilot, lambda: serial_row() is None, "the unplug on screen", 10.0)
         back = feed.step()
         assert back is not None and back.action == "add"
         assert back.device is not None and back.device.devnum != gone.device.devnum  # type: ignore[union-attr]
-        await _until(pilot, lambda: serial_row() is not None, "the replug on screen")
+        await app_until(pilot, lambda: serial_row() is not None, "the replug on screen", 10.0)
         log = "\n".join(app.fleet.events)
         assert "USB remove:" in log and "USB add:" in log and DEMO_MARK.strip() in log
 
@@ -128,12 +115,14 @@ async def test_demo_usb_plug_attach_detach() -> None:
         key = serial_row()
         table.move_cursor(row=table.get_row_index(key), animate=False)
         await pilot.press("a")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         names = [n for n, _ in app.screen.guests]  # type: ignore[attr-defined]
         for _ in range(names.index("web-frontend")):
             await pilot.press("down")
         await pilot.press("enter")
-        await _until(pilot, lambda: table.owner_of(table.devices[key]) == "web-frontend", "owner")
+        await app_until(
+            pilot, lambda: table.owner_of(table.devices[key]) == "web-frontend", "owner", 10.0
+        )
         owner_cell = str(table.get_row(key)[-1])
         assert "web-frontend" in owner_cell
         log = "\n".join(app.fleet.events)
@@ -141,6 +130,6 @@ async def test_demo_usb_plug_attach_detach() -> None:
 
         # Detach it again.
         await pilot.press("d")
-        await _until(pilot, lambda: not table.owner_of(table.devices[key]), "no owner")
+        await app_until(pilot, lambda: not table.owner_of(table.devices[key]), "no owner", 10.0)
         log = "\n".join(app.fleet.events)
         assert log.count("simulated (demo)") >= 2

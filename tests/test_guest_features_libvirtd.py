@@ -9,21 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
+from tests.support.apps import app_until
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions, KvmDeckApp
 
 pytestmark = pytest.mark.libvirtd
-
-
-async def wait_until(pilot: Any, pred: Any, deadline_s: float, what: str) -> Any:
-    for _ in range(int(deadline_s / 0.1)):
-        value = pred()
-        if value:
-            return value
-        await pilot.pause(0.1)
-    events = "\n".join(pilot.app.fleet.events)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}; events:\n{events}")
 
 
 class Notes:
@@ -39,7 +30,7 @@ class Notes:
 
 
 async def select(pilot: Any, app: KvmDeckApp, name: str) -> None:
-    g = await wait_until(pilot, lambda: app.fleet.find(name), 30, f"row {name}")
+    g = await app_until(pilot, lambda: app.fleet.find(name), f"row {name}", 30, step=0.1)
     app.select_guest(g.key.row)
     await pilot.pause()
 
@@ -50,8 +41,12 @@ async def test_serial_console_of_a_guest_without_serial_says_so(guests: list[bed
         notes = Notes(app)
         await select(pilot, app, guests[0].name)
         await pilot.press("c")
-        text = await wait_until(
-            pilot, lambda: next((t for t in notes.texts if "serial" in t), None), 30, "a message"
+        text = await app_until(
+            pilot,
+            lambda: next((t for t in notes.texts if "serial" in t), None),
+            "a message",
+            30,
+            step=0.1,
         )
         assert f"{guests[0].name} has no serial console" in text
         assert "<serial type='pty'/>" in text
@@ -72,11 +67,12 @@ async def test_readonly_refuses_serial_console_and_snapshot_changes(
         reason = "read-only: restart without --readonly to open a serial console"
         assert any(t.startswith(reason) for t in notes.texts), notes.texts
         await pilot.press("z")  # viewing snapshots stays available
-        screen = await wait_until(
+        screen = await app_until(
             pilot,
             lambda: isinstance(app.screen, SnapshotsScreen) and app.screen.loads and app.screen,
-            30,
             "the snapshots screen",
+            30,
+            step=0.1,
         )
         for key in ("n", "r", "d"):
             await pilot.press(key)
@@ -97,18 +93,23 @@ async def test_snapshots_screen_of_a_qcow2_guest(guests: list[bed.Guest]) -> Non
     async with app.run_test(size=(140, 40)) as pilot:
         await select(pilot, app, guests[0].name)
         await pilot.press("z")
-        screen = await wait_until(
+        screen = await app_until(
             pilot,
             lambda: isinstance(app.screen, SnapshotsScreen) and app.screen.loads and app.screen,
-            30,
             "the snapshots screen",
+            30,
+            step=0.1,
         )
         assert screen.snaps is not None and screen.snaps.snapshots == ()
         assert screen.snaps.active and screen.snaps.blocked == ""
         assert NONE_YET in str(screen.query_one("#snap-facts", Static).content)
         await pilot.press("n")
-        dialog = await wait_until(
-            pilot, lambda: isinstance(app.screen, NewSnapshotScreen) and app.screen, 10, "dialog"
+        dialog = await app_until(
+            pilot,
+            lambda: isinstance(app.screen, NewSnapshotScreen) and app.screen,
+            "dialog",
+            10,
+            step=0.1,
         )
         memory = dialog.query_one("#snap-memory", Checkbox)
         assert memory.value and memory.disabled  # the guest runs: with memory, the only kind

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tests.support.tmux import Term
 
 # Quit must not wait for a host. The figure is 2 s; the deadline here is wider so a

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.libvirt.connection import LinkState
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions

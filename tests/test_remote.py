@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.libvirt.connection import ConnectFailed, HostLink, LinkState
 from tui.adapters.libvirt.session import HostSession
 from tui.cli.wiring import make_app

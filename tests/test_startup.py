@@ -6,7 +6,7 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tests.support.tmux import Term
 
 pytestmark = pytest.mark.libvirtd

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tests.test_app_libvirtd import sample_by_name, wait_until
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions

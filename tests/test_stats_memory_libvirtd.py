@@ -10,7 +10,7 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.libvirt.connection import HostLink
 from tui.adapters.libvirt.session import BALLOON_EVERY, HostSession
 

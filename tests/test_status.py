@@ -20,8 +20,8 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from testbed import bed
 from tests.conftest import need
-from tests.support import bed
 from tui.adapters.libvirt.connection import (
     ConnectFailed,
     FailureCause,

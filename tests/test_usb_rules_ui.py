@@ -11,6 +11,7 @@ from typing import Any
 from textual.app import App
 
 from tests.rules.helpers import RecordingConn, RecordingDomain
+from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import demo_uri
 from tui.adapters.libvirt.hostdev import LibvirtHostdev
 from tui.cli.wiring import make_app
@@ -25,14 +26,6 @@ from tui.ui.screens.usb import UsbScreen
 from tui.ui.usb_feature import UsbFeature
 
 
-async def _until(pilot: Any, check: Callable[[], object], what: str, n: int = 200) -> None:
-    for _ in range(n):
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _select(screen: UsbScreen, ids: str) -> UsbDevice:
     table = screen.table
     key = next(k for k in table.shown_keys if table.devices[k].ids == ids)
@@ -45,29 +38,31 @@ def _select(screen: UsbScreen, ids: str) -> UsbDevice:
 async def test_make_and_forget_a_rule_from_the_usb_screen() -> None:
     app = make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test"))
     async with app.run_test(size=(160, 45)) as pilot:
-        await _until(pilot, lambda: app.usb is not None and app.usb.coordinator.started, "USB")
+        await app_until(
+            pilot, lambda: app.usb is not None and app.usb.coordinator.started, "USB", 10.0
+        )
         feature: UsbFeature = app.usb
         await pilot.press("u")
         await pilot.pause()
         assert app.screen is feature.screen
-        await _until(pilot, lambda: feature.screen.table.row_count >= 3, "node devices")
+        await app_until(pilot, lambda: feature.screen.table.row_count >= 3, "node devices", 10.0)
         _select(feature.screen, "0781:5581")  # the demo's SanDisk Ultra (usb_1_5)
         await pilot.press("R")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         assert isinstance(app.screen, GuestPicker)
         names = [n for n, _ in app.screen.guests]
         for _ in range(names.index("db-primary")):
             await pilot.press("down")
         await pilot.press("space")  # persistent
         await pilot.press("enter")
-        await _until(pilot, lambda: load_rules(rules_path()) != [], "rules.toml")
+        await app_until(pilot, lambda: load_rules(rules_path()) != [], "rules.toml", 10.0)
         assert load_rules(rules_path()) == [Rule(0x0781, 0x5581, "db-primary", persistent=True)]
-        await _until(
-            pilot, lambda: "rule 0781:5581" in str(feature.screen.rules_line.content), "line"
+        await app_until(
+            pilot, lambda: "rule 0781:5581" in str(feature.screen.rules_line.content), "line", 10.0
         )
         await pilot.press("D")
-        await _until(pilot, lambda: load_rules(rules_path()) == [], "the rule forgotten")
-        await _until(pilot, lambda: feature.coordinator.engine.rules == [], "engine rules")
+        await app_until(pilot, lambda: load_rules(rules_path()) == [], "the rule forgotten", 10.0)
+        await app_until(pilot, lambda: feature.coordinator.engine.rules == [], "engine rules", 10.0)
 
 
 def _shown(screen: Any, selector: str) -> str:
@@ -145,35 +140,41 @@ async def test_device_strings_and_guest_names_are_plain_text() -> None:
     app = _UsbApp(RecordingConn([a, b]))
     async with app.run_test(size=(160, 45)) as pilot:
         feature = app.usb
-        await _until(pilot, lambda: feature.coordinator.started, "USB")
+        await app_until(pilot, lambda: feature.coordinator.started, "USB", 10.0)
         screen = feature.screen
         assert screen is not None and app.screen is screen
         row = [cell.plain for cell in screen.table.get_row(EVIL.key)]
         assert row[3] == "db[old] Evil[/]" and row[4] == "[b]S[/b]"
         await pilot.press("a")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         picker = app.screen
         assert isinstance(picker, GuestPicker)
         await pilot.pause()
         assert "Attach db[old] Evil[/] (0403:6001, 001:007) to:" in _shown(picker, "#picker-title")
         assert [n for n, _ in picker.guests] == ["b[/]", guest]
         await pilot.press("down", "enter")  # db[old]
-        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) == guest, "attached")
+        await app_until(
+            pilot, lambda: feature.coordinator.live_owner(EVIL) == guest, "attached", 10.0
+        )
         assert any("'db[old] Evil[/]'" in line and "→ db[old]" in line for line in app.lines)
         texts = [n.message for n in app._notifications]
         assert any("db[old] Evil[/]" in t for t in texts)
         # A move asks first; the question shows the names as they are.
         await pilot.press("a")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         await pilot.press("enter")  # b[/]
-        await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question", 10.0)
         await pilot.pause()
         question = _shown(app.screen, "#question")
         assert "db[old] Evil[/] is attached to 'db[old]'" in question and "'b[/]'" in question
         await pilot.press("y")
-        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) == "b[/]", "moved")
+        await app_until(
+            pilot, lambda: feature.coordinator.live_owner(EVIL) == "b[/]", "moved", 10.0
+        )
         await pilot.press("d")
-        await _until(pilot, lambda: feature.coordinator.live_owner(EVIL) is None, "detached")
+        await app_until(
+            pilot, lambda: feature.coordinator.live_owner(EVIL) is None, "detached", 10.0
+        )
         assert screen.table.owner_of(EVIL) == ""
         # The event log of the USB screen and the rules line take such strings too.
         screen.apply_events([UsbEvent("add", EVIL, EVIL.sys_path, 0.0)])
@@ -192,9 +193,9 @@ async def test_rule_by_port_from_the_picker_and_a_broken_file_on_the_screen() ->
     path = rules_path()
     async with app.run_test(size=(160, 45)) as pilot:
         feature = app.usb
-        await _until(pilot, lambda: feature.coordinator.started, "USB")
+        await app_until(pilot, lambda: feature.coordinator.started, "USB", 10.0)
         await pilot.press("R")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         picker = app.screen
         assert isinstance(picker, GuestPicker)
         await pilot.pause()
@@ -208,28 +209,36 @@ async def test_rule_by_port_from_the_picker_and_a_broken_file_on_the_screen() ->
             "Match: by port 1-7: whatever is plugged into that port"
         )
         await pilot.press("enter")
-        await _until(pilot, lambda: load_rules(path) != [], "rules.toml")
+        await app_until(pilot, lambda: load_rules(path) != [], "rules.toml", 10.0)
         assert load_rules(path) == [Rule(None, None, guest, port="1-7")]
         screen = feature.screen
         assert screen is not None
-        await _until(pilot, lambda: "rule port 1-7 → db[old]" in _shown(screen, "#usb-rules"), "")
+        await app_until(
+            pilot,
+            lambda: "rule port 1-7 → db[old]" in _shown(screen, "#usb-rules"),
+            "condition",
+            10.0,
+        )
         good = path.read_text()
         broken = good + "persistent = tru\n"
         path.write_text(broken)
         feature.coordinator.check_rules()  # what the tick does every few seconds
-        await _until(pilot, lambda: "keep applying" in _shown(screen, "#usb-rules"), "the error")
+        await app_until(
+            pilot, lambda: "keep applying" in _shown(screen, "#usb-rules"), "the error", 10.0
+        )
         shown = _shown(screen, "#usb-rules")
         line = broken.count("\n")
         assert shown.startswith(f"{path}:{line}: TOML syntax error")
         assert "The last good rules (1) keep applying" in shown
         assert "rule port 1-7 → db[old]: pending" in shown
         await pilot.press("R")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         await pilot.press("enter")
-        await _until(
+        await app_until(
             pilot,
             lambda: any("Rules not saved: fix" in n.message for n in app._notifications),
             "the refusal",
+            10.0,
         )
         assert path.read_text() == broken
 
@@ -242,9 +251,9 @@ async def test_rule_picker_fits_80x24_with_many_guests() -> None:
     ]
     app = _UsbApp(RecordingConn(doms))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.usb.coordinator.started, "USB")
+        await app_until(pilot, lambda: app.usb.coordinator.started, "USB", 10.0)
         await pilot.press("R")
-        await _until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         await pilot.pause()
         box = app.screen.query_one("GuestPicker > Vertical").region
         for wid in ("#picker-guests", "#picker-persistent", "#picker-match", "#picker-hint"):

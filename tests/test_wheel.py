@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,29 +22,30 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import libvirt
 import libvirt_qemu
 
 SYS = "/sys/bus/usb/devices"
-_conn = None
+_conn: libvirt.virConnect | None = None
 
 
-def conn():
+def conn() -> libvirt.virConnect:
     global _conn
     if _conn is None or not _conn.isAlive():
         _conn = libvirt.open("qemu:///system")
     return _conn
 
 
-def drop_connection():
+def drop_connection() -> None:
     """After a libvirt error: a dead connection is opened again by the next call."""
     global _conn
     if _conn is not None and not _conn.isAlive():
         _conn = None
 
 
-def attr(path):
+def attr(path: str) -> str:
     try:
         with open(path) as f:
             return f.read().strip()
@@ -52,7 +53,7 @@ def attr(path):
         return ""
 
 
-def usbdevs():
+def usbdevs() -> str:
     lines = []
     for d in sorted(os.listdir(SYS)):
         base = os.path.join(SYS, d)
@@ -70,24 +71,24 @@ def usbdevs():
     return "\n".join(lines) + "\n"
 
 
-def xml(dom, inactive=False):
+def xml(dom: str, inactive: bool = False) -> str:
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0
     return conn().lookupByName(dom).XMLDesc(flags)
 
 
-def hmp(dom, command):
+def hmp(dom: str, command: str) -> str:
     flag = libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
     return libvirt_qemu.qemuMonitorCommand(conn().lookupByName(dom), command, flag)
 
 
-def sh(command):
+def sh(command: str | list[str]) -> dict[str, object]:
     """A shell command (a string), or a program (a list: one exec fewer)."""
     shell = isinstance(command, str)
     res = subprocess.run(command, shell=shell, capture_output=True, text=True, timeout=120)
     return {"rc": res.returncode, "out": res.stdout, "err": res.stderr}
 
 
-def state(dom):
+def state(dom: str) -> str:
     """ "running", "shut off", ... as virsh domstate says it."""
     code = conn().lookupByName(dom).state()[0]
     return {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_SHUTOFF: "shut off"}.get(
@@ -95,16 +96,23 @@ def state(dom):
     )
 
 
-def detach(dom, device_xml):
+def detach(dom: str, device_xml: str) -> bool:
     """virsh detach-device DOM FILE --live."""
     conn().lookupByName(dom).detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
     return True
 
 
-OPS = {"usbdevs": usbdevs, "xml": xml, "hmp": hmp, "sh": sh, "state": state, "detach": detach}
+OPS: dict[str, Callable[..., object]] = {
+    "usbdevs": usbdevs,
+    "xml": xml,
+    "hmp": hmp,
+    "sh": sh,
+    "state": state,
+    "detach": detach,
+}
 
 
-def main():
+def main() -> None:
     conn()
     print("READY", flush=True)
     for line in sys.stdin:

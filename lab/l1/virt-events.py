@@ -9,23 +9,23 @@ libvirt.virEventRegisterDefaultImpl()
 conn = libvirt.open("qemu:///system")
 
 
-def ts():
+def ts() -> str:
     return f"{time.time():.3f} {time.monotonic():.3f}"
 
 
-def dev_removed(c, dom, alias, opaque):
+def dev_removed(c: object, dom: libvirt.virDomain, alias: str, opaque: object) -> None:
     print(ts(), "DOMAIN_DEVICE_REMOVED", dom.name(), alias, flush=True)
 
 
-def dev_added(c, dom, alias, opaque):
+def dev_added(c: object, dom: libvirt.virDomain, alias: str, opaque: object) -> None:
     print(ts(), "DOMAIN_DEVICE_ADDED", dom.name(), alias, flush=True)
 
 
-def dev_rm_failed(c, dom, alias, opaque):
+def dev_rm_failed(c: object, dom: libvirt.virDomain, alias: str, opaque: object) -> None:
     print(ts(), "DOMAIN_DEVICE_REMOVAL_FAILED", dom.name(), alias, flush=True)
 
 
-def lifecycle(c, dom, event, detail, opaque):
+def lifecycle(c: object, dom: libvirt.virDomain, event: int, detail: int, opaque: object) -> None:
     print(ts(), "DOMAIN_LIFECYCLE", dom.name(), event, detail, flush=True)
 
 
@@ -37,11 +37,11 @@ NODE_EV = {
 }
 
 
-def nodedev(c, dev, event, detail, opaque):
+def nodedev(c: object, dev: libvirt.virNodeDevice, event: int, detail: int, opaque: object) -> None:
     print(ts(), "NODEDEV_LIFECYCLE", dev.name(), NODE_EV.get(event, event), detail, flush=True)
 
 
-def nodedev_update(c, dev, opaque):
+def nodedev_update(c: object, dev: libvirt.virNodeDevice, opaque: object) -> None:
     print(ts(), "NODEDEV_UPDATE", dev.name(), flush=True)
 
 

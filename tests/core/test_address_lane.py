@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from testbed import bed
 from tests.core.test_controller import Recorder, wait
-from tests.support import bed
 from tui.adapters.libvirt.host import LibvirtHost
 from tui.core import controller as controller_mod
 from tui.core.controller import HostController

@@ -10,7 +10,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.libvirt import session as session_mod
 from tui.adapters.libvirt.host import LibvirtHost
 from tui.core.controller import HostController, HostListener

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

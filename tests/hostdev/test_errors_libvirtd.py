@@ -5,8 +5,8 @@ from __future__ import annotations
 import libvirt
 import pytest
 
+from testbed import bed
 from tests.rules.helpers import attach, detach, usb
-from tests.support import bed
 from tui.adapters.libvirt.hostdev import HostdevError, LibvirtHostdev, usb_owners
 from tui.core.usb.executor import remove_stale
 

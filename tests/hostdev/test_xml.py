@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from testbed import bed
 from tests.conftest import need
 from tests.rules.helpers import attach, detach, usb
-from tests.support import bed
 from tui.adapters.libvirt.domxml import parse_domain
 from tui.adapters.libvirt.hostdev import HostdevError, domain_wrapper, hostdev_xml, usb_owners
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from lab.labctl import Lab, LabError, LineStream, build_wheel, build_wheelhouse, wait_for
+from testbed.bed import in_ci
 from tests.lab import ui
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,10 +51,6 @@ def say(request: pytest.FixtureRequest, text: str) -> None:
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         print(f"\n    [lab] {text}", flush=True)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 def unavailable(reason: str) -> None:

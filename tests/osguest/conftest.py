@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import bed, osguest
+from testbed import bed
+from tests.support import osguest
 
 
 @pytest.fixture(scope="session")

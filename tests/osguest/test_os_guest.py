@@ -15,7 +15,8 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
+from tests.support.apps import app_until
 from tests.support.osguest import OsGuest
 from tests.support.tmux import KVMDECK, Term
 from tui.cli.wiring import make_app
@@ -24,23 +25,12 @@ from tui.ui.app import AppOptions, KvmDeckApp
 pytestmark = [pytest.mark.libvirtd, pytest.mark.osguest, pytest.mark.timeout(900)]
 
 
-async def wait_until(pilot: Any, pred: Any, deadline_s: float, what: str) -> Any:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        await pilot.pause(0.2)
-    events = "\n".join(pilot.app.fleet.events)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}; events:\n{events}")
-
-
 def guest_of(app: KvmDeckApp, name: str) -> Any:
     return app.fleet.find(name)
 
 
 async def open_guest(pilot: Any, app: KvmDeckApp, name: str) -> Any:
-    g = await wait_until(pilot, lambda: guest_of(app, name), 60, f"row {name}")
+    g = await app_until(pilot, lambda: guest_of(app, name), f"row {name}", 60, step=0.2)
     app.select_guest(g.key.row)
     await pilot.pause()
     assert app.table.selected_guest() is not None
@@ -53,11 +43,12 @@ async def test_agent_address_shows_in_detail_table_and_stats(os_guest: OsGuest) 
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
     async with app.run_test(size=(200, 50)) as pilot:
         g = await open_guest(pilot, app, os_guest.name)
-        await wait_until(
+        await app_until(
             pilot,
             lambda: any(a.addr == os_guest.ip for a in g.addresses),
-            90,
             f"the agent's address {os_guest.ip} in the fleet",
+            90,
+            step=0.2,
         )
         found = next(a for a in g.addresses if a.addr == os_guest.ip)
         assert found.source == "agent" and found.iface == "eth0" and found.prefix == 24
@@ -70,11 +61,12 @@ async def test_agent_address_shows_in_detail_table_and_stats(os_guest: OsGuest) 
         assert ctl.addr_lane.started >= 1 and ctl.addr_lane.max_concurrent == 1
         # The table's IP column (the terminal is wide enough for it).
         assert "ip" in [c.key for c in app.table.shown]
-        await wait_until(
+        await app_until(
             pilot,
             lambda: os_guest.ip in str(app.table.get_cell(g.key.row, "ip")),
-            30,
             "the IP column",
+            30,
+            step=0.2,
         )
         # The detail screen: every address with its source.
         await pilot.press("enter")
@@ -82,11 +74,12 @@ async def test_agent_address_shows_in_detail_table_and_stats(os_guest: OsGuest) 
         from tui.ui.screens.detail import GuestDetailScreen
 
         assert isinstance(app.screen, GuestDetailScreen)
-        text = await wait_until(
+        text = await app_until(
             pilot,
             lambda: os_guest.ip in _detail_addresses(app) and _detail_addresses(app),
-            30,
             "the address on the detail screen",
+            30,
+            step=0.2,
         )
         assert "agent" in text and "eth0" in text
     out = subprocess.run(
@@ -227,19 +220,21 @@ async def test_snapshot_create_revert_delete_from_the_keys(os_guest: OsGuest) ->
     async with app.run_test(size=(140, 40)) as pilot:
         await open_guest(pilot, app, os_guest.name)
         await pilot.press("z")
-        screen = await wait_until(
+        screen = await app_until(
             pilot,
             lambda: isinstance(app.screen, SnapshotsScreen) and app.screen.loads and app.screen,
-            30,
             "the snapshots screen",
+            30,
+            step=0.2,
         )
         assert screen.snaps is not None and screen.snaps.active and not screen.snaps.blocked
         await pilot.press("n")
-        dialog = await wait_until(
+        dialog = await app_until(
             pilot,
             lambda: isinstance(app.screen, NewSnapshotScreen) and app.screen,
-            10,
             "the new snapshot dialog",
+            10,
+            step=0.2,
         )
         from textual.widgets import Checkbox, Input
 
@@ -251,14 +246,19 @@ async def test_snapshot_create_revert_delete_from_the_keys(os_guest: OsGuest) ->
         assert dialog.query_one("#snap-memory", Checkbox).value  # running: memory by default
         await pilot.press("enter")
         # Progress while libvirt works, then the tree with the new snapshot marked current.
-        await wait_until(
-            pilot, lambda: screen.busy or "kt-snap1" in _snapshot_names(os_guest), 10, "busy"
+        await app_until(
+            pilot,
+            lambda: screen.busy or "kt-snap1" in _snapshot_names(os_guest),
+            "busy",
+            10,
+            step=0.2,
         )
-        await wait_until(
+        await app_until(
             pilot,
             lambda: not screen.busy and any(s.name == "kt-snap1" for s in screen.snaps.snapshots),
-            120,
             "the new snapshot in the tree",
+            120,
+            step=0.2,
         )
         assert "kt-snap1" in _snapshot_names(os_guest)
         snap = dom.snapshotLookupByName("kt-snap1", 0)
@@ -273,17 +273,20 @@ async def test_snapshot_create_revert_delete_from_the_keys(os_guest: OsGuest) ->
         await pilot.press("r")
         await pilot.pause(0.3)
         await pilot.press("y")
-        await wait_until(pilot, lambda: not screen.busy and screen.loads >= 3, 120, "the revert")
+        await app_until(
+            pilot, lambda: not screen.busy and screen.loads >= 3, "the revert", 120, step=0.2
+        )
         assert dom.isActive()
         assert _exec_with_deadline(dom, ["/usr/bin/test", "-e", marker], 120) == 1
         # Delete from the keys: asks first, then it is gone from libvirt.
         await pilot.press("d")
         await pilot.pause(0.3)
         await pilot.press("y")
-        await wait_until(
+        await app_until(
             pilot,
             lambda: "kt-snap1" not in _snapshot_names(os_guest) and not screen.busy,
-            60,
             "the snapshot deleted",
+            60,
+            step=0.2,
         )
-        await wait_until(pilot, lambda: not screen.snaps.snapshots, 30, "an empty tree")
+        await app_until(pilot, lambda: not screen.snaps.snapshots, "an empty tree", 30, step=0.2)

@@ -9,14 +9,13 @@ guest, where CONFIG attach/detach and starting the guest are real.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import pytest
 
+from testbed import bed
+from testbed.wait import until
 from tests.hostdev.test_fake_live import CONFIG_XML_IDS, LIVE_XML_1_10
 from tests.rules.helpers import RecordingConn, RecordingDomain, event, usb
-from tests.support import bed
 from tui.adapters.libvirt.hostdev import LibvirtHostdev
 from tui.core.runner import Runner
 from tui.core.usb.coordinator import UsbCoordinator
@@ -25,14 +24,6 @@ from tui.core.usb.rules import Rule, load_rules
 
 RULE = Rule(0x0403, 0x6001, "win")
 MISSING_USB = "cannot open directory '/sys/bus/usb/devices'"
-
-
-async def until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 class Clock:
@@ -60,7 +51,7 @@ class Harness:
 
     async def idle(self) -> None:
         await asyncio.sleep(0.01)
-        await until(lambda: self.coord.idle, "the coordinator to be idle")
+        await until(lambda: self.coord.idle, "the coordinator to be idle", 10.0, step=0.005)
         assert not self.errors
 
     def texts(self) -> list[str]:
@@ -77,7 +68,7 @@ async def test_manual_detach_with_a_rule_stays_detached_until_replug() -> None:
     dev = usb("001", "010")
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass")
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
     await h.idle()
     assert win.live_hostdevs == [LIVE_XML_1_10]  # present at start: attached by the rule
     assert h.coord.live_owner(dev) == "win"
@@ -113,7 +104,7 @@ async def test_manual_attach_elsewhere_is_not_taken_back() -> None:
     dev = usb("001", "010")
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass")
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
     assert h.coord.attach(dev, "lab") is None
     await h.idle()
     assert lab.live_hostdevs == [LIVE_XML_1_10]
@@ -146,7 +137,7 @@ async def test_started_guest_is_evaluated_after_its_owners_are_read() -> None:
     dev = usb("001", "010")
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass")
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
     win.active = True
     win.live_hostdevs.append(LIVE_XML_1_10)  # QEMU took it at boot
     h.coord.guest_event("win", "started")
@@ -179,12 +170,12 @@ async def test_a_plugs_attach_goes_ahead_of_waiting_snapshots() -> None:
     h.coord.set_devices([])
     gate.set()
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass")
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
     await h.idle()
     gate.clear()
     order.clear()
     h.coord.refresh_owners()  # running, held by the gate
-    await until(lambda: order == ["owners"], "the first snapshot to run")
+    await until(lambda: order == ["owners"], "the first snapshot to run", 10.0, step=0.005)
     h.coord.refresh_owners()  # queued
     h.coord.watch_rules()
     h.coord.check_rules()  # queued
@@ -203,7 +194,7 @@ async def test_rules_are_saved_off_the_loop_and_readonly_refuses(tmp_path) -> No
     dev = usb()
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass")
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
     assert h.coord.add_rule(dev, "win", persistent=False) is None
     await h.idle()
     assert load_rules(path) == [Rule(0x0403, 0x6001, "win", serial="A5XK3RJT")]
@@ -243,7 +234,7 @@ async def test_manual_detach_holds_against_real_libvirtd(libvirtd, persistent_gu
     dev = usb("001", "010")
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
-    await until(lambda: h.coord.started, "the start pass", 30)
+    await until(lambda: h.coord.started, "the start pass", 30, step=0.005)
     await h.idle()
     assert "is off: attaches when it starts" in h.coord.status_lines()[0]
     assert h.coord.attach(dev, name) is None

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed import bed
 from tests.rules.helpers import RecordingConn, RecordingDomain, event, usb
 from tests.rules.test_lock import HOLDER
-from tests.support import bed
 from tui.adapters.libvirt.hostdev import LibvirtHostdev
 from tui.core.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
 from tui.core.usb.ports import UsbServices

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed import bed
 from tests.rules.helpers import RecordingConn, RecordingDomain, usb
 from tests.rules.test_coordinator import Harness, until
-from tests.support import bed
 from tui.core.usb.headless import EXIT_CONFIG, run_rules
 from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import Rule, RulesError, load_rules, save_rules, update_rules

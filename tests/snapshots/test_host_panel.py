@@ -12,23 +12,15 @@ from typing import Any
 import pytest
 
 from tests.support import fixed
+from tests.support.apps import fixed_app
 from tui.adapters.libvirt.connection import demo_uri
-from tui.cli.wiring import make_app
 from tui.model.fleet import Change
 from tui.model.host import PollResult
 from tui.model.link import LinkReport, LinkState
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.app import KvmDeckApp
 
 CPUS = (2, 16, 64, 128, 256)
 SIZES = ((80, 24), (160, 48))
-
-
-def fixed_app() -> KvmDeckApp:
-    return make_app(
-        AppOptions(
-            uris=[demo_uri()], demo=True, live=False, vt_badge="KVM: PVM", host_labels=["demo-host"]
-        )
-    )
 
 
 def inject_cpus(n: int) -> Callable[[Any], Awaitable[None]]:

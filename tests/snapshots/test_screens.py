@@ -9,27 +9,19 @@ from __future__ import annotations
 import pytest
 
 from tests.support import fixed
+from tests.support.apps import fixed_app
 from tui.adapters.libvirt.connection import demo_uri
-from tui.cli.wiring import make_app
 from tui.model.fleet import Change
 from tui.model.host import PollResult
 from tui.model.ids import GuestKey
 from tui.model.link import LinkReport, LinkState
 from tui.model.vt import Check, Status, VtReport
-from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.app import KvmDeckApp
 
 SIZES = [(80, 24), (120, 40), (200, 50)]
 DB_UUID = "6b1c0a3e-0d7e-4c1a-9e1b-000000000001"
 SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
 sizes = pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-
-
-def fixed_app() -> KvmDeckApp:
-    return make_app(
-        AppOptions(
-            uris=[demo_uri()], demo=True, live=False, vt_badge="KVM: PVM", host_labels=["demo-host"]
-        )
-    )
 
 
 def vt_report() -> VtReport:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed import bed
 from tests.conftest import need
-from tests.support import bed
 from tui.adapters.launch import Launcher
 
 

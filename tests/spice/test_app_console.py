@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.launch import ViewerState
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions, KvmDeckApp

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from testbed import bed
 from tests.conftest import need
-from tests.support import bed
 from tui.adapters.launch import client_instructions, vv_text
 from tui.adapters.launch.usbfilter import auto_filter, connect_filter, viewer_options
 from tui.adapters.libvirt.domxml import parse_domain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
 from tui.adapters.libvirt.connection import silence_libvirt_errors
 from tui.adapters.libvirt.graphics import DisplayError, resolve_display, target_from_xml
 

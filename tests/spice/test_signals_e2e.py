@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed import bed
 from tests.conftest import need
-from tests.support import bed
 from tui.adapters.launch.privdir import OWNER_FILE, make_private_dir, owner_alive, sweep_stale
 
 pytestmark = [pytest.mark.libvirtd, pytest.mark.xvfb]

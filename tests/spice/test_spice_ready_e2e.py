@@ -27,8 +27,9 @@ import libvirt
 import pytest
 from textual.widgets import Static
 
+from testbed import bed
 from tests.conftest import need
-from tests.support import bed
+from tests.support.apps import app_until
 from tui.adapters.launch import ClientInstructions, Launcher, ViewerState, open_console
 from tui.adapters.libvirt.domxml import parse_domain
 from tui.adapters.libvirt.graphics import read_guest_display, resolve_display
@@ -172,30 +173,20 @@ def test_ready_guest_boots_with_the_devices_and_the_viewer_opens_usbredir(
 
 
 # -- the app: headless dialog, the S key, --readonly --------------------------------------------------
-async def _until(pilot: Any, predicate: Any, deadline_s: float = 30.0, what: str = "") -> Any:
-    import time
-
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-
-
 async def _detail(pilot: Any, app: KvmDeckApp, name: str) -> GuestDetailScreen:
-    row = await _until(
+    row = await app_until(
         pilot,
         lambda: next((r for label, r in app.guest_choices() if label == name), None),
-        what=f"the row of {name}",
+        f"the row of {name}",
+        30.0,
     )
     app.select_guest(row)
     await pilot.press("enter")
-    return await _until(
+    return await app_until(
         pilot,
         lambda: app.screen if isinstance(app.screen, GuestDetailScreen) else None,
-        what="the detail screen",
+        "the detail screen",
+        30.0,
     )
 
 
@@ -209,17 +200,19 @@ async def test_s_key_shows_the_diff_and_applies_it(
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=5.0))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _detail(pilot, app, pguest.name)
-        await _until(
+        await app_until(
             pilot,
             lambda: "not fully SPICE-ready" in _doctor_text(screen),
-            what="the display doctor",
+            "the display doctor",
+            30.0,
         )
         assert "USB redirection: no usbredir channel" in _doctor_text(screen)
         await pilot.press("S")
-        modal = await _until(
+        modal = await app_until(
             pilot,
             lambda: app.screen if isinstance(app.screen, SpiceReadyScreen) else None,
-            what="the diff",
+            "the diff",
+            30.0,
         )
         diff = str(modal.query_one("#spice-ready-diff-text", Static).content)
         assert "+    <channel type='spicevmc'>" in diff
@@ -234,13 +227,14 @@ async def test_s_key_shows_the_diff_and_applies_it(
             xml = libvirtd.lookupByName(pguest.name).XMLDesc(SAVED)
             return xml if xml != before else None
 
-        after = await _until(pilot, saved, what="the saved config to change")
+        after = await app_until(pilot, saved, "the saved config to change", 30.0)
         assert "com.redhat.spice.0" in after and after.count("<redirdev") == 2
         assert f"passwd='{pguest.password}'" in after
-        await _until(
+        await app_until(
             pilot,
             lambda: _doctor_text(screen).startswith("Display: SPICE-ready"),
-            what="the doctor to see the new config",
+            "the doctor to see the new config",
+            30.0,
         )
         messages = [n.message for n in app._notifications]
         assert any("takes effect when the guest starts" in m for m in messages), messages
@@ -253,8 +247,11 @@ async def test_readonly_refuses_the_s_key_with_the_reason(pguest: bed.Guest) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await _detail(pilot, app, pguest.name)
         await pilot.press("S")
-        messages = await _until(
-            pilot, lambda: [n.message for n in app._notifications if "read-only" in n.message]
+        messages = await app_until(
+            pilot,
+            lambda: [n.message for n in app._notifications if "read-only" in n.message],
+            "condition",
+            30.0,
         )
         assert messages == [
             "read-only: restart without --readonly to change a guest's saved config"
@@ -280,15 +277,19 @@ async def test_headless_dialog_shows_the_redirect_flags_of_the_rule(
         monkeypatch.setenv(key, headless_env[key])
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=5.0))
     async with app.run_test(size=(120, 40)) as pilot:
-        row = await _until(
-            pilot, lambda: next((r for n, r in app.guest_choices() if n == pguest.name), None)
+        row = await app_until(
+            pilot,
+            lambda: next((r for n, r in app.guest_choices() if n == pguest.name), None),
+            "condition",
+            30.0,
         )
         app.select_guest(row)
         await pilot.press("v")
-        dialog = await _until(
+        dialog = await app_until(
             pilot,
             lambda: app.screen if isinstance(app.screen, ClientCommandDialog) else None,
-            what="the client command dialog",
+            "the client command dialog",
+            30.0,
         )
         ins: ClientInstructions = dialog.instructions
         shown = " ".join(str(s.content) for s in dialog.query(Static))

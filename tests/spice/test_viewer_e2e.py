@@ -19,8 +19,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from tests.support import bed
-from tests.support.bed import Sshd
+from testbed import bed
+from testbed.bed import Sshd
+from tests.support.apps import app_until
 from tests.support.fixed import RunnerApp
 from tui.adapters.launch import (
     ClientInstructions,
@@ -76,16 +77,6 @@ class ConsoleApp(RunnerApp, App[None]):
         self.outcome = outcome
         if isinstance(outcome, ClientInstructions):
             self.push_screen(ClientCommandDialog(outcome))
-
-
-async def _until(pilot, predicate, deadline_s: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
 
 
 def _proc_text(pid: int, what: str) -> bytes:
@@ -156,7 +147,7 @@ async def test_key_opens_console_and_viewers_screen_closes_it(
     app = ConsoleApp(libvirtd, spice_guest.name, bed.SYSTEM_URI, False, launcher)
     async with app.run_test() as pilot:
         await pilot.press("v")
-        outcome = await _until(pilot, lambda: app.outcome, 30, "open_console")
+        outcome = await app_until(pilot, lambda: app.outcome, "open_console", 30)
         assert isinstance(outcome, ViewerOpened), outcome
         assert outcome.viewer.state is ViewerState.CONNECTED, outcome.message
         pid = outcome.viewer.pid
@@ -176,8 +167,8 @@ async def test_key_opens_console_and_viewers_screen_closes_it(
         assert str(row[3]).startswith("connected")
 
         await pilot.press("x")
-        await _until(pilot, lambda: _gone(pid), 10, f"viewer pid {pid} to exit")
-        await _until(pilot, lambda: table.row_count == 0, 5, "the row to go")
+        await app_until(pilot, lambda: _gone(pid), f"viewer pid {pid} to exit", 10)
+        await app_until(pilot, lambda: table.row_count == 0, "the row to go", 5)
         assert launcher.viewers() == []
         await pilot.press("escape")
 
@@ -245,7 +236,7 @@ async def test_headless_session_shows_the_client_command(
     password = spice_guest.password or ""
     async with app.run_test() as pilot:
         await pilot.press("v")
-        outcome = await _until(pilot, lambda: app.outcome, 30, "open_console")
+        outcome = await app_until(pilot, lambda: app.outcome, "open_console", 30)
         assert isinstance(outcome, ClientInstructions), outcome
         await pilot.pause()
         assert isinstance(app.screen, ClientCommandDialog)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import libvirt
 
-from tests.support import bed
+from testbed import bed
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_ROOT = Path(os.environ.get("LAB_ROOT", "/var/tmp/kvmdeck-lab"))

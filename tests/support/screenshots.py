@@ -12,7 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.support import bed
+from testbed import bed
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
 

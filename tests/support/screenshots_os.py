@@ -22,13 +22,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import libvirt
 from rich.console import Console
 from rich.text import Text
 
-from tests.support import bed, osguest
+from testbed import bed
+from tests.support import osguest
+from tests.support.apps import app_until
 from tests.support.tmux import Term
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
@@ -40,16 +41,6 @@ WIDE = (190, 36)
 SNAPSHOT_XML = (
     "<domainsnapshot><name>{name}</name><description>{desc}</description></domainsnapshot>"
 )
-
-
-async def wait_until(pilot: Any, pred: Any, deadline_s: float, what: str) -> Any:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        await pilot.pause(0.2)
-    raise RuntimeError(f"timed out after {deadline_s} s waiting for {what}")
 
 
 def make_snapshots(dom: libvirt.virDomain) -> None:
@@ -75,9 +66,15 @@ async def shoot_app(guest: osguest.OsGuest) -> list[Path]:
             app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
             saved.append(OUT / f"{name}.svg")
 
-        g = await wait_until(pilot, lambda: app.fleet.find(guest.name), 60, "the guest's row")
-        await wait_until(
-            pilot, lambda: any(a.addr == guest.ip for a in g.addresses), 120, "its address"
+        g = await app_until(
+            pilot, lambda: app.fleet.find(guest.name), "the guest's row", 60, step=0.2
+        )
+        await app_until(
+            pilot,
+            lambda: any(a.addr == guest.ip for a in g.addresses),
+            "its address",
+            120,
+            step=0.2,
         )
         await pilot.pause(8)  # a little history for the rates
         app.select_guest(g.key.row)
@@ -91,11 +88,12 @@ async def shoot_app(guest: osguest.OsGuest) -> list[Path]:
         await save("guest-detail-ips")
         await pilot.press("escape")
         await pilot.press("z")
-        await wait_until(
+        await app_until(
             pilot,
             lambda: getattr(app.screen, "snaps", None) is not None and app.screen.snaps.snapshots,
-            60,
             "the snapshot tree",
+            60,
+            step=0.2,
         )
         await save("snapshots")
     return saved

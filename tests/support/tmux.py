@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import bed
+from testbed import bed
 
 KVMDECK = str(Path(sys.executable).with_name("kvmdeck"))
 

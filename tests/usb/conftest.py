@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.bed import in_ci
-from tests.usb.bed_helper import Missing, NotWrapped, UsbBed, check_requirements
+from testbed.bed import in_ci
+from testbed.usb import Missing, NotWrapped, UsbBed, check_requirements
 
 
 @functools.cache

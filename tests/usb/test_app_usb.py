@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import tui.core.usb.executor as executor
-from tests.support import bed
-from tests.usb.bed_helper import UsbBed
-from tests.usb.pacing import until
+from testbed import bed
+from testbed.usb import UsbBed
+from testbed.wait import until
 from tui.cli.wiring import make_app
 from tui.core.usb.rules import Rule, save_rules
 from tui.ui.app import AppOptions, KvmDeckApp

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import pyudev
 
-from tests.usb.bed_helper import UsbBed, usb_spec
-from tests.usb.pacing import churn, until
+from testbed.pacing import churn
+from testbed.usb import UsbBed, usb_spec
+from testbed.wait import until
 from tui.adapters.local.udev import UsbMonitor, enumerate_devices, udev_daemon_running
 from tui.model.usb import UsbDevice, UsbEvent
 

@@ -12,8 +12,8 @@ import libvirt
 import pytest
 
 import tui.demo
+from testbed.wait import until
 from tests.rules.helpers import FakeLibvirtError
-from tests.usb.pacing import until
 from tui.adapters.libvirt.connection import register_event_loop, silence_libvirt_errors
 from tui.adapters.libvirt.nodedev import (
     NodeDeviceWatch,

@@ -7,8 +7,9 @@ import asyncio
 import pyudev
 from textual.app import App
 
-from tests.usb.bed_helper import UsbBed
-from tests.usb.pacing import churn, until
+from testbed.pacing import churn
+from testbed.usb import UsbBed
+from testbed.wait import until
 from tui.adapters.local.udev import UsbMonitor
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.ui.screens.picker import GuestPicker

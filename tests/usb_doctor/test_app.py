@@ -9,13 +9,14 @@ objects; the lab plugs real devices (see the USB lab).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import libvirt
 import pytest
 
+from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import demo_uri
 from tui.adapters.libvirt.nodedev import RemoteUsbFeed
 from tui.cli.wiring import make_app
@@ -41,14 +42,6 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield tmp_path
 
 
-async def _until(pilot: Any, check: Callable[[], object], what: str, n: int = 400) -> None:
-    for _ in range(n):
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _status(app: KvmDeckApp) -> str:
     return "\n".join(app.usb.coordinator.status_lines())
 
@@ -56,7 +49,9 @@ def _status(app: KvmDeckApp) -> str:
 async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> None:
     app = make_app(AppOptions(uris=[demo_uri()], demo=False, vt_badge="KVM: test"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: app.usb and app.usb.coordinator.started, "the first pass")
+        await app_until(
+            pilot, lambda: app.usb and app.usb.coordinator.started, "the first pass", 20.0
+        )
         usb = app.usb
         feed = usb.remote_feed
         assert isinstance(feed, RemoteUsbFeed) and feed.watch is not None
@@ -67,17 +62,23 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
             return set(engine.devices) if engine is not None else set()
 
         assert engine_devices() == {"usb1", "usb_1_4", "usb_1_5", "usb_2_3"}
-        await _until(pilot, lambda: ABSENT not in _status(app), "the rule seeing its device")
+        await app_until(
+            pilot, lambda: ABSENT not in _status(app), "the rule seeing its device", 20.0
+        )
         conn = feed.conn
         stick = conn.nodeDeviceLookupByName("usb_1_5")
 
         feed.watch._on_lifecycle(conn, stick, libvirt.VIR_NODE_DEVICE_EVENT_DELETED, 0, None)
-        await _until(pilot, lambda: "usb_1_5" not in engine_devices(), "the unplug in the engine")
+        await app_until(
+            pilot, lambda: "usb_1_5" not in engine_devices(), "the unplug in the engine", 20.0
+        )
         assert ABSENT in _status(app)
         assert "usb_1_5" not in usb.screen.table.devices
         feed.watch._on_lifecycle(conn, stick, libvirt.VIR_NODE_DEVICE_EVENT_CREATED, 0, None)
-        await _until(pilot, lambda: "usb_1_5" in engine_devices(), "the plug in the engine")
-        await _until(pilot, lambda: ABSENT not in _status(app), "the rule seeing it again")
+        await app_until(
+            pilot, lambda: "usb_1_5" in engine_devices(), "the plug in the engine", 20.0
+        )
+        await app_until(pilot, lambda: ABSENT not in _status(app), "the rule seeing it again", 20.0)
         assert "usb_1_5" in usb.screen.table.devices
         log = "\n".join(app.fleet.events)
         assert "USB remove: SanDisk Corp. Ultra" in log and "USB add: SanDisk Corp. Ultra" in log
@@ -89,8 +90,12 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
         again = libvirt.open(demo_uri())
         try:
             usb.host_connected(0, again, False, "again")
-            await _until(pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new")
-            await _until(pilot, lambda: len(usb.remote_feed.devices()) == 4, "the new list")
+            await app_until(
+                pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new", 20.0
+            )
+            await app_until(
+                pilot, lambda: len(usb.remote_feed.devices()) == 4, "the new list", 20.0
+            )
             assert usb.remote_feed.watch.mode == "events" and old.devices() == []
             assert old.watch is not None and old.watch._halted.is_set()
         finally:
@@ -101,13 +106,13 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
 async def _open_doctor(pilot: Any, app: KvmDeckApp, key: str) -> UsbDoctorScreen:
     screen: UsbScreen = app.usb.screen
     table = screen.table
-    await _until(pilot, lambda: key in table.shown_keys, key)
+    await app_until(pilot, lambda: key in table.shown_keys, key, 20.0)
     table.move_cursor(row=table.get_row_index(key), animate=False)
     await pilot.press("w")
-    await _until(pilot, lambda: isinstance(app.screen, UsbDoctorScreen), "the doctor")
+    await app_until(pilot, lambda: isinstance(app.screen, UsbDoctorScreen), "the doctor", 20.0)
     doctor = app.screen
     assert isinstance(doctor, UsbDoctorScreen)
-    await _until(pilot, lambda: doctor.findings is not None, "the findings")
+    await app_until(pilot, lambda: doctor.findings is not None, "the findings", 20.0)
     await pilot.pause()
     return doctor
 
@@ -115,10 +120,10 @@ async def _open_doctor(pilot: Any, app: KvmDeckApp, key: str) -> UsbDoctorScreen
 async def test_demo_usb_doctor_for_the_selected_device(config_home: Path) -> None:
     app = make_app(AppOptions(uris=[demo_uri()], demo=True, vt_badge="KVM: test", readonly=True))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.usb and app.usb.coordinator.started, "USB")
+        await app_until(pilot, lambda: app.usb and app.usb.coordinator.started, "USB", 20.0)
         await pilot.press("u")
         # The Logitech receiver: db-primary holds it (the demo's XML), the rule names another.
-        await _until(pilot, lambda: app.usb.coordinator.owners.entries, "the owners")
+        await app_until(pilot, lambda: app.usb.coordinator.owners.entries, "the owners", 20.0)
         doctor = await _open_doctor(pilot, app, "usb_1_4")
         assert doctor.device.ids == "046d:c52b"
         found = {f.name: f for f in doctor.findings or []}
@@ -131,7 +136,9 @@ async def test_demo_usb_doctor_for_the_selected_device(config_home: Path) -> Non
         assert shown  # painted
         assert doctor.query_one("#usb-doctor-scroll").region.bottom <= 23  # fits 80x24
         await pilot.press("escape")
-        await _until(pilot, lambda: isinstance(app.screen, UsbScreen), "back on the USB screen")
+        await app_until(
+            pilot, lambda: isinstance(app.screen, UsbScreen), "back on the USB screen", 20.0
+        )
 
         # The SanDisk stick: the rule's guest has xhci; nothing in the way.
         doctor = await _open_doctor(pilot, app, "usb_1_5")
@@ -153,12 +160,12 @@ async def test_doctor_shows_device_and_guest_strings_as_plain_text() -> None:
 
     app = _UsbApp(RecordingConn([RecordingDomain("db[old]", active=True, persistent=False)]))
     async with app.run_test(size=(100, 30)) as pilot:
-        await _until(pilot, lambda: app.usb.coordinator.started, "USB")
+        await app_until(pilot, lambda: app.usb.coordinator.started, "USB", 20.0)
         await pilot.press("w")
-        await _until(pilot, lambda: isinstance(app.screen, UsbDoctorScreen), "the doctor")
+        await app_until(pilot, lambda: isinstance(app.screen, UsbDoctorScreen), "the doctor", 20.0)
         doctor = app.screen
         assert isinstance(doctor, UsbDoctorScreen)
-        await _until(pilot, lambda: doctor.findings is not None, "the findings")
+        await app_until(pilot, lambda: doctor.findings is not None, "the findings", 20.0)
         await pilot.pause()
         assert _shown(doctor, "#usb-doctor-device").startswith("db[old] Evil[/]  0403:6001")
         assert doctor.device == EVIL

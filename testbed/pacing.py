@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Callable
 
-from tests.usb.bed_helper import MAX_BURST, UsbBed
-
-
-async def until(
-    predicate: Callable[[], object], what: str, timeout: float = 5.0, step: float = 0.002
-) -> None:
-    """Await (letting the loop run the monitor and the app) until ``predicate()`` is true."""
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(step)
+from testbed.usb import MAX_BURST, UsbBed
+from testbed.wait import until
 
 
 async def churn(
@@ -55,5 +44,5 @@ async def churn(
 
         await asyncio.to_thread(send)
         sent += len(burst)
-        await until(lambda n=sent: settled(n), f"{sent} events to arrive")  # type: ignore[misc]
+        await until(lambda n=sent: settled(n), f"{sent} events to arrive", 5.0)  # type: ignore[misc]
     return {f"{bed.hub}/{port}" for port in plugged}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import libvirt
 
+from testbed.wait import wait_for as wait_for  # bed.wait_for: the one blocking wait
 from tui.adapters.libvirt.connection import silence_libvirt_errors
 
 SYSTEM_URI = "qemu:///system"
@@ -181,16 +182,6 @@ def remove(conn: libvirt.virConnect, guest: Guest) -> None:
     except libvirt.libvirtError:
         pass
     guest.disk.unlink(missing_ok=True)
-
-
-def wait_for(predicate, deadline_s: float = 30.0, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
