@@ -6,6 +6,8 @@ import logging
 import re
 from pathlib import Path
 
+from tui.util import terminal_safe
+
 _PATTERNS = [
     re.compile(r"(passwd\s*=\s*['\"])[^'\"]*(['\"])", re.I),
     re.compile(r"(password\s*[=:]\s*['\"]?)[^\s'\",}&]+", re.I),
@@ -33,6 +35,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class SafeFormatter(logging.Formatter):
+    """Log records terminal-safe: a guest's name or a device string holding ESC must not act
+    on the terminal of whoever reads the log (``tail -f``, ``less -R``). Newlines and tabs stay
+    (tracebacks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record), multiline=True)
+
+
 def setup_logging(path: Path | None, level: int = logging.DEBUG) -> None:
     root = logging.getLogger("tui")
     root.setLevel(level if path else logging.WARNING)
@@ -42,7 +53,7 @@ def setup_logging(path: Path | None, level: int = logging.DEBUG) -> None:
         root.addHandler(logging.NullHandler())
         return
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.propagate = False

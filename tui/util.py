@@ -3,11 +3,80 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 
 DASH = "—"
+
+# -- terminal-safe text ------------------------------------------------------------------
+# Characters a terminal would act on, or that would make it draw a different width than the
+# one measured: control characters (C0, DEL, C1), format characters (bidi controls U+202A-202E,
+# U+2066-2069, U+200E/F, U+061C; zero-width U+200B-200D, U+2060, U+FEFF; soft hyphen, tags…),
+# line and paragraph separators, and lone surrogates (undecodable bytes).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_COMBINING = frozenset({"Mn", "Me"})
+DOTTED_CIRCLE = "\u25cc"  # the base shown under a combining mark that has none
+
+
+def _placeholder(ch: str) -> str:
+    """C0 as its control picture (ESC -> '␛', NUL -> '␀'), DEL as '␡', anything else as
+    '<U+202E>'."""
+    cp = ord(ch)
+    if cp < 0x20:
+        return chr(0x2400 + cp)
+    if cp == 0x7F:
+        return "\u2421"
+    return f"<U+{cp:04X}>"
+
+
+def _make_safe(text: str, multiline: bool) -> str:
+    out: list[str] = []
+    line_start = True
+    for ch in text:
+        if multiline and ch in "\n\t":
+            out.append(ch)
+            line_start = ch == "\n"
+            continue
+        cat = unicodedata.category(ch)
+        if cat in _UNSAFE_CATEGORIES:
+            out.append(_placeholder(ch))
+        elif cat in _COMBINING and line_start:
+            out.append(DOTTED_CIRCLE + ch)
+        else:
+            out.append(ch)
+        line_start = False
+    return "".join(out)
+
+
+_make_safe_cached = functools.lru_cache(maxsize=4096)(_make_safe)  # names, cells: short
+
+
+def terminal_safe(text: object, *, multiline: bool = False) -> str:
+    """``text`` as it may be shown, logged or copied: nothing in it acts on a terminal.
+
+    Every string from a guest, a host, a device, libvirt or a file goes through here before
+    a widget, a notification, the event log, the ``--log`` file or a CLI prints it.
+
+    - C0 controls become their control pictures (``ESC`` -> ``␛``, ``NUL`` -> ``␀``, a newline
+      -> ``␊``), DEL becomes ``␡``;
+    - C1 controls, bidi controls (U+202A-202E, U+2066-2069, U+200E/F, U+061C), zero-width and
+      other format characters (U+200B-200D, U+2060, U+FEFF, U+00AD…), U+2028/2029 and lone
+      surrogates become ``<U+XXXX>`` (e.g. ``<U+202E>``);
+    - a combining mark with no base (at the start of the text or a line) gets a dotted circle
+      (``◌``) under it, so it cannot join the cell before it.
+
+    So the width a widget measures (rich's ``cell_len``) is the width the terminal draws.
+    ``multiline=True`` keeps newlines and tabs (log records, XML, doctor reports).
+    Plain printable text comes back unchanged (the same object), at the cost of one
+    ``str.isprintable``.
+    """
+    s = text if isinstance(text, str) else str(text)
+    if s.isprintable() and not (s and unicodedata.category(s[0]) in _COMBINING):
+        return s
+    return (_make_safe_cached if len(s) <= 256 else _make_safe)(s, multiline)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:

@@ -52,6 +52,7 @@ from tui.adapters.local.hoststats import HostSampler
 from tui.config import Settings
 from tui.model.addresses import AddressMap
 from tui.model.host import PollResult
+from tui.util import terminal_safe
 
 DEADLINE_S = 10.0  # s: a connect or a poll that takes longer is "no answer" and left behind
 CLOSE_WAIT_S = 2.0  # s: at exit, how long to wait for the connections to close
@@ -184,7 +185,8 @@ def _fail(host: _Host, failure: LinkFailure, err: TextIO) -> None:
         host.session = None
     text = failure.text()
     named = host.label == display_uri(host.uri) and (host.uri or "libvirt default") in text
-    print(f"kvmdeck stats: {text if named else f'{host.name}: {text}'}", file=err)
+    line = f"kvmdeck stats: {text if named else f'{host.name}: {text}'}"
+    print(terminal_safe(line), file=err)
     err.flush()
 
 
@@ -350,7 +352,7 @@ def run_stats(
                 found = addresses.get(id(h))
                 rows += [_row(now, h, hostname, g, _ips(found, g.uuid)) for g in result.samples]
             if writer is not None:
-                writer.writerows([{**r, "ips": " ".join(r["ips"] or ())} for r in rows])
+                writer.writerows([_safe({**r, "ips": " ".join(r["ips"] or ())}) for r in rows])
             elif as_json:
                 host_d = {
                     "hostname": host.hostname,
@@ -374,13 +376,13 @@ def run_stats(
                 )
             else:
                 out.write(
-                    f"{time.strftime('%H:%M:%S')} host {host.hostname} cpu {host.cpu_total:.1f}% "
+                    f"{time.strftime('%H:%M:%S')} host {terminal_safe(host.hostname)} cpu {host.cpu_total:.1f}% "
                     f"load {host.load[0]:.2f} mem avail {host.mem_available // 1048576} MiB\n"
                 )
                 out.write(
                     f"{'host_label':<16} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11} ips\n"
                 )
-                for r in rows:
+                for r in map(_safe, rows):
                     out.write(
                         f"{r['host_label']:<16} {r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
                         f"{_fmt(r['disk_rd_bps']):>12} {_fmt(r['disk_wr_bps']):>12} {_fmt(r['net_rx_bps']):>11} {_fmt(r['net_tx_bps']):>11} {' '.join(r['ips'] or ()) or '-'}\n"
@@ -391,6 +393,19 @@ def run_stats(
     finally:
         _close_all(hosts)
     return exit_code(hosts)
+
+
+def _safe(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for text and CSV: names, states and addresses terminal-safe (JSON escapes
+    control characters itself and keeps the exact names)."""
+    return {
+        k: terminal_safe(v)
+        if isinstance(v, str)
+        else [terminal_safe(x) for x in v]
+        if isinstance(v, list)
+        else v
+        for k, v in row.items()
+    }
 
 
 def _fmt(v: object) -> str:

@@ -17,10 +17,16 @@ from tui.adapters.libvirt.capabilities import open_kvm_view
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.local.vt import VtReport, probe_host, remote_report, with_libvirt
 from tui.model.vt import Status
+from tui.util import terminal_safe
 
 log = logging.getLogger(__name__)
 
 MARK = {Status.OK: " ok ", Status.WARN: "warn", Status.FAIL: "FAIL", Status.UNKNOWN: " ?? "}
+
+
+def _err(text: str) -> None:
+    """A message on stderr: names and libvirt's errors in it are terminal-safe."""
+    print(terminal_safe(text, multiline=True), file=sys.stderr)
 
 
 def build_report(uri: str | None, root: Path = Path("/")) -> VtReport:
@@ -64,13 +70,14 @@ def run(uri: str | None, as_json: bool, out: TextIO = sys.stdout, root: Path = P
         report = build_report(uri, root)
         failure = report.libvirt.failure if report.libvirt else None
         if failure is not None and not failure.retry:  # an invalid URI: a usage error
-            print(f"kvmdeck doctor: {failure.text()}", file=sys.stderr)
+            _err(f"kvmdeck doctor: {failure.text()}")
             return 2
-        out.write(format_json(report) if as_json else format_text(report))
+        text = format_json(report) if as_json else format_text(report)
+        out.write(terminal_safe(text, multiline=True))  # JSON escapes controls itself
         out.flush()
     except Exception as exc:  # the report must never crash the CLI with a traceback
         log.exception("doctor failed")
-        print(f"kvmdeck doctor: internal error: {exc!r}", file=sys.stderr)
+        _err(f"kvmdeck doctor: internal error: {exc!r}")
         return 2
     return 0 if report.usable else 1
 
@@ -99,12 +106,12 @@ def run_guest(
         try:
             conn = open_connection(uri, readonly)
         except ConnectFailed as exc:
-            print(f"kvmdeck doctor: {exc.failure.text()}", file=sys.stderr)
+            _err(f"kvmdeck doctor: {exc.failure.text()}")
             return 2
         try:
             got = read_guest_display(conn, name, readonly)
         except DisplayError as exc:
-            print(f"kvmdeck doctor: {exc}", file=sys.stderr)
+            _err(f"kvmdeck doctor: {exc}")
             return 2
         finally:
             conn.close()
@@ -124,10 +131,11 @@ def run_guest(
                 )
             )
         else:
-            out.write(format_text(name, findings, f"Guest is {state}."))
+            text = format_text(name, findings, f"Guest is {state}.")
+            out.write(terminal_safe(text, multiline=True))
         out.flush()
     except Exception as exc:  # never a traceback on the CLI
         log.exception("display doctor failed")
-        print(f"kvmdeck doctor: internal error: {exc!r}", file=sys.stderr)
+        _err(f"kvmdeck doctor: internal error: {exc!r}")
         return 2
     return 0 if verdict(findings) is Level.OK else 1

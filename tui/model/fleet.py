@@ -21,6 +21,7 @@ from tui.model.host import HostSample, PollResult, RemoteHostSample
 from tui.model.ids import GuestKey, HostId
 from tui.model.link import LinkReport, LinkState
 from tui.model.rates import History
+from tui.util import terminal_safe
 
 GUEST_EVENT_LINES = 200
 FLEET_EVENT_LINES = 500
@@ -281,7 +282,8 @@ class Fleet:
         return Change(local=True)
 
     def log(self, text: str, wall: float | None = None, key: GuestKey | None = None) -> str:
-        """One event-log line (plain text); also kept with the guest it concerns."""
+        """One event-log line (plain text, terminal-safe); also kept with the guest it concerns."""
+        text = terminal_safe(text)  # names, errors and device strings from outside
         stamp = time.strftime("%H:%M:%S", time.localtime(wall if wall is not None else time.time()))
         line = f"{stamp} {text}"
         self.events.append(line)

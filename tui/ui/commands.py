@@ -17,6 +17,7 @@ from textual.fuzzy import Matcher
 from textual.markup import escape
 
 from tui.ui import actions
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -71,7 +72,8 @@ class GuestCommands(Provider):
         select = getattr(app, "select_guest", None)
         if callable(select):
             for label, key in guest_choices(app):
-                out.append((f"Go to guest {label}", partial(select, key), "select this guest"))
+                title = f"Go to guest {terminal_safe(label)}"
+                out.append((title, partial(select, key), "select this guest"))
         return out
 
     async def discover(self) -> Hits:

@@ -10,6 +10,7 @@ from textual.app import App
 from textual.notifications import Notify, SeverityLevel
 
 from tui.model.fleet import Change
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:
     from tui.model.vt import VtReport
@@ -127,7 +128,9 @@ class QuietToasts(App[int]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """Textual's notify, with the timeout capped by severity (:data:`NOTIFY_MAX_S`)."""
+        """Textual's notify, with the timeout capped by severity (:data:`NOTIFY_MAX_S`), and
+        its text terminal-safe (names, errors and device strings come from outside)."""
+        message, title = terminal_safe(message, multiline=True), terminal_safe(title)
         cap = self.NOTIFY_MAX_S.get(severity, self.NOTIFICATION_TIMEOUT)
         timeout = cap if timeout is None else min(timeout, cap)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)

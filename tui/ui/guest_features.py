@@ -25,6 +25,7 @@ from textual.app import SuspendNotSupported
 from tui.core.ports import BackendError
 from tui.model.ids import GuestKey
 from tui.ui import actions
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:
     from tui.model.fleet import Guest
@@ -141,7 +142,12 @@ async def attach(
                 out = sys.__stdout__
                 if out is not None:
                     out.write(
-                        HEADER.format(name=name, uri=app.services.display_uri(key.host.libvirt_uri))
+                        terminal_safe(
+                            HEADER.format(
+                                name=name, uri=app.services.display_uri(key.host.libvirt_uri)
+                            ).rstrip("\r\n")
+                        )
+                        + "\r\n"
                     )
                     out.flush()
                 proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=err)

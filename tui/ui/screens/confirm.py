@@ -14,6 +14,7 @@ from textual.widgets import Button, Static
 
 from tui.ui import actions
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -36,7 +37,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.question), id="question")
+            yield Static(Text(terminal_safe(self.question, multiline=True)), id="question")
             with Horizontal():
                 yield Button(Text("No (n)"), id="no")
                 yield Button(Text(f"{self.yes_label} (y)"), id="yes", variant="error")

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:  # types only: the UI never imports the adapters (import-linter contract)
     from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo
@@ -63,21 +64,24 @@ class ClientCommandDialog(ModalScreen[None]):
         ins = self.instructions
         with VerticalScroll(id="client-commands"):
             title = Text("Open the console of ")
-            title.append(ins.guest)  # a guest name: plain text, never markup
+            title.append(terminal_safe(ins.guest))  # a guest name: plain text, never markup
             title.append(" from your workstation")
             yield Static(title, classes="title")
             for heading, lines in ins.options:
-                yield Static(heading, classes="heading", markup=False)
-                yield Static("\n".join(lines), classes="command", markup=False)
+                yield Static(terminal_safe(heading), classes="heading", markup=False)
+                command = "\n".join(lines)  # names in it are shell-quoted (tui.util.shell_quote)
+                yield Static(
+                    terminal_safe(command, multiline=True), classes="command", markup=False
+                )
             for note in ins.notes:
-                yield Static(note, classes="note", markup=False)
+                yield Static(terminal_safe(note, multiline=True), classes="note", markup=False)
         yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#client-commands", VerticalScroll).focus()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.instructions.text)
+        self.app.copy_to_clipboard(terminal_safe(self.instructions.text, multiline=True))
         self.notify(copy_message(os.environ), timeout=6, markup=False)
 
 
@@ -155,7 +159,10 @@ class ViewersScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         infos = self.launcher.viewers()
         selected = self.selected_id()
-        rows = {str(i.id): (i.guest, str(i.pid), _started(i), _state(i)) for i in infos}
+        rows = {  # names and viewer errors: terminal-safe
+            str(i.id): (terminal_safe(i.guest), str(i.pid), _started(i), terminal_safe(_state(i)))
+            for i in infos
+        }
         current = [str(k.value) for k in table.rows]
         if current == list(rows):
             for key, cells in rows.items():

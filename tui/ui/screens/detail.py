@@ -27,7 +27,7 @@ from tui.ui.widgets.addresses import AddressesBox
 from tui.ui.widgets.chart import Chart
 from tui.ui.widgets.display_doctor import DisplayDoctor, spice_ready_flow
 from tui.ui.widgets.footer import KeysFooter
-from tui.util import DASH, fmt_bytes, fmt_pct, fmt_rate
+from tui.util import DASH, fmt_bytes, fmt_pct, fmt_rate, terminal_safe
 
 
 def summary_table(info: DomainInfo | None, sample: GuestSample | None) -> Table:
@@ -37,7 +37,7 @@ def summary_table(info: DomainInfo | None, sample: GuestSample | None) -> Table:
 
     def row(label: str, value: str) -> None:
         # Guest-supplied strings are never markup; a long path folds instead of ending in "…".
-        t.add_row(label, Text(value, overflow="fold"))
+        t.add_row(terminal_safe(label), Text(terminal_safe(value), overflow="fold"))
 
     if info is None:
         row("XML", "not read yet")
@@ -132,7 +132,9 @@ class GuestDetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         title = Text()
-        title.append(self.title_text, style="bold")  # a guest name: plain text, never markup
+        title.append(
+            terminal_safe(self.title_text), style="bold"
+        )  # a guest name: plain text, never markup
         yield Label(title, id="detail-title")
         with VerticalScroll(id="detail-body"):
             with Horizontal(id="detail-top"):
@@ -253,12 +255,12 @@ class GuestDetailScreen(Screen[None]):
                 self.query_one(f"#chart-{name}", Chart).set_data(
                     data, top=top, floor=floor, fmt=fmt
                 )
-                self.query_one(f"#label-{name}", Label).update(Text(label))
+                self.query_one(f"#label-{name}", Label).update(Text(terminal_safe(label)))
             refresh = getattr(self.app, "refresh_s", None)
             self.query_one("#chart-span", Label).update(Text(span_text(len(history.cpu), refresh)))
         log = self.query_one("#guest-events", RichLog)
         log.clear()
         for line in events[-50:]:
-            log.write(Text(line))
+            log.write(Text(terminal_safe(line)))
         if not events:
             log.write(Text(NO_EVENTS, style="dim"))

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from tui.model.vt import Check, Status, VtReport
 from tui.ui import actions
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 STYLE = {
     Status.OK: "bold green",
@@ -35,8 +36,8 @@ def _yes(value: bool | None) -> str:
 
 def verdict_text(report: VtReport) -> Text:
     text = Text()
-    text.append(report.badge, style="bold green" if report.usable else "bold red")
-    text.append(f"\nVerdict: {report.verdict} ({report.basis_text})")
+    text.append(terminal_safe(report.badge), style="bold green" if report.usable else "bold red")
+    text.append(terminal_safe(f"\nVerdict: {report.verdict} ({report.basis_text})", multiline=True))
     text.append(f"\nHost is a guest: {_yes(report.host_is_guest)}")
     text.append(f"    Nested supported: {_yes(report.nested_supported)}")
     return text
@@ -46,12 +47,12 @@ def _what(check: Check, title: bool) -> Text:
     """Detail and fix of a check (with its title first, when stacked): plain text."""
     text = Text()
     if title:
-        text.append(check.title, style="bold")
+        text.append(terminal_safe(check.title), style="bold")
         text.append("\n")
-    text.append(check.detail)
+    text.append(terminal_safe(check.detail, multiline=True))  # from /proc, /sys, the kernel log
     if check.status is not Status.OK and check.fix:
         text.append("\nfix: ", style="dim bold")
-        text.append(check.fix, style="dim")
+        text.append(terminal_safe(check.fix, multiline=True), style="dim")
     return text
 
 
@@ -85,7 +86,9 @@ class ChecksView:
         table.add_column("Detail", ratio=1)
         for c in checks:
             if wide:
-                table.add_row(_status(c), Text(c.title, overflow="ellipsis"), _what(c, False))
+                table.add_row(
+                    _status(c), Text(terminal_safe(c.title), overflow="ellipsis"), _what(c, False)
+                )
             else:
                 table.add_row(_status(c), _what(c, True))
         return table
@@ -107,7 +110,9 @@ def notes_text(report: VtReport) -> Text | Table:
     table.add_column(width=1)
     table.add_column(ratio=1)
     for n in report.notes:
-        table.add_row("•", Text(n))  # bullets with a hanging indent; notes are plain text
+        table.add_row(
+            "•", Text(terminal_safe(n, multiline=True))
+        )  # bullets with a hanging indent; notes are plain text
     return table
 
 

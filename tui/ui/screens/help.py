@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from tui.ui import actions
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 INTRO = (
     "kvmdeck watches this host and its guests. Rates are per second over the last refresh. "
@@ -57,7 +58,7 @@ def keys_table(sections: list[tuple[str, list[actions.HelpRow]]]) -> Group:
                 what.append(f"  ({row.where})", style="dim")
             if row.refused:
                 what.append("  (read-only)", style="yellow")
-            table.add_row(Text(row.keys), what, Text(row.id))
+            table.add_row(Text(terminal_safe(row.keys)), what, Text(row.id))  # keys: config
         parts.append(table)
         parts.append(Text(""))
     return Group(*parts)

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from tui.ui import actions
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,14 @@ class GuestPicker(ModalScreen[Pick | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.title_text), id="picker-title")  # device names: plain text
+            yield Static(
+                Text(terminal_safe(self.title_text)), id="picker-title"
+            )  # device names: plain text
             yield OptionList(
-                *[Option(Text(f"{name}  ({state})"), id=name) for name, state in self.guests],
+                *[
+                    Option(Text(terminal_safe(f"{name}  ({state})")), id=name)
+                    for name, state in self.guests
+                ],
                 id="picker-guests",
             )
             yield PersistentBox(self.persistent_default, id="picker-persistent")
@@ -108,7 +114,7 @@ class GuestPicker(ModalScreen[Pick | None]):
         return self.matches[self.match_index][0] if self.matches else ""
 
     def _match_text(self) -> str:
-        return f"Match: {self.matches[self.match_index][1]}"
+        return terminal_safe(f"Match: {self.matches[self.match_index][1]}")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Pick(str(event.option.id), self.persistent, self.match))

@@ -25,6 +25,7 @@ from tui.model.snapshots import Snapshot, SnapshotList, name_problem, tree_guide
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 CURRENT = "●"
 NONE_YET = "No snapshots yet: n takes one."
@@ -36,16 +37,16 @@ def snapshot_rows(snaps: SnapshotList) -> list[tuple[str, Text, str, str, str, T
     for guide, s in tree_guides(snaps.snapshots):
         name = Text(guide)
         name.append(f"{CURRENT} " if s.current else "  ", style="bold green")
-        name.append(s.name, style="bold" if s.current else "")
+        name.append(terminal_safe(s.name), style="bold" if s.current else "")
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created)) if s.created else ""
         rows.append(
             (
                 s.name,
                 name,
                 created,
-                s.state,
+                terminal_safe(s.state),
                 "memory" if s.memory else "disk",
-                Text(s.description.replace("\n", " ")),
+                Text(terminal_safe(s.description.replace("\n", " "))),
             )
         )
     return rows
@@ -86,7 +87,7 @@ class NewSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
     def compose(self) -> ComposeResult:
         default = time.strftime("snap-%Y%m%d-%H%M%S")
         with Vertical():
-            yield Label(Text(f"New snapshot of {self.guest}", style="bold"))
+            yield Label(Text(terminal_safe(f"New snapshot of {self.guest}"), style="bold"))
             yield Input(value=default, placeholder="name", id="snap-name")
             yield Input(placeholder="description (optional)", id="snap-desc")
             # Only what libvirt 9 takes: a running guest's internal snapshot holds its memory
@@ -129,7 +130,7 @@ class NewSnapshotScreen(ModalScreen[tuple[str, str, bool] | None]):
         name = self.query_one("#snap-name", Input).value.strip()
         problem = name_problem(name, self.taken)
         if problem:
-            self.query_one("#snap-problem", Static).update(Text(problem))
+            self.query_one("#snap-problem", Static).update(Text(terminal_safe(problem)))
             return
         desc = self.query_one("#snap-desc", Input).value.strip()
         memory = self.active and self.query_one("#snap-memory", Checkbox).value
@@ -156,7 +157,9 @@ class SnapshotsScreen(Screen[None]):
         self.loads = 0  # lists applied (tests wait on it)
 
     def compose(self) -> ComposeResult:
-        title = Text(f"Snapshots of {self.guest_name} on {self.host_label}", style="bold")
+        title = Text(
+            terminal_safe(f"Snapshots of {self.guest_name} on {self.host_label}"), style="bold"
+        )
         yield Label(title, id="snap-title")
         yield Static("reading snapshots…", id="snap-facts")
         yield Static("", id="snap-busy")
@@ -225,7 +228,7 @@ class SnapshotsScreen(Screen[None]):
             return
         spent = time.monotonic() - self._busy_since
         spin = "|/-\\"[int(spent * 2) % 4]
-        line.update(Text(f"{spin} {self.busy}… {spent:.0f} s"))
+        line.update(Text(terminal_safe(f"{spin} {self.busy}… {spent:.0f} s")))
 
     # -- the list ------------------------------------------------------------------------
     def reload(self) -> None:
@@ -249,9 +252,9 @@ class SnapshotsScreen(Screen[None]):
         if current:
             facts.append(f"current: {CURRENT} {current}")
         facts.append("guest running" if snaps.active else "guest shut off")
-        text = Text(" · ".join(facts))
+        text = Text(terminal_safe(" · ".join(facts)))
         if snaps.blocked:
-            text.append("\n" + snaps.blocked, style="bold red")
+            text.append("\n" + terminal_safe(snaps.blocked, multiline=True), style="bold red")
         elif not names:
             text.append("\n" + NONE_YET)
         self.query_one("#snap-facts", Static).update(text)

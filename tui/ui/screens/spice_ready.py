@@ -15,12 +15,13 @@ from textual.widgets import Button, Static
 
 from tui.model.display import SpiceReadyPlan
 from tui.ui import actions
+from tui.util import terminal_safe
 
 
 def diff_text(diff: str) -> Text:
     """The unified diff, added lines green, removed red, hunk headers dim (plain text)."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    for line in diff.splitlines():
+    for line in terminal_safe(diff, multiline=True).splitlines():  # the guest's XML
         if line.startswith(("+++", "---")):
             style = "bold"
         elif line.startswith("+"):
@@ -39,10 +40,10 @@ def diff_text(diff: str) -> Text:
 def summary_text(plan: SpiceReadyPlan) -> Text:
     text = Text()
     text.append("Make ", style="bold")
-    text.append(plan.guest, style="bold")  # plain text, never markup
+    text.append(terminal_safe(plan.guest), style="bold")  # plain text, never markup
     text.append(" SPICE-ready: add to its saved config", style="bold")
     for item in plan.added:
-        text.append(f"\n  + {item}")
+        text.append(f"\n  + {terminal_safe(item)}")
     return text
 
 

@@ -27,6 +27,7 @@ from tui.ui.screens.picker import GuestPicker, Pick
 from tui.ui.screens.usb_doctor import UsbDoctorScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
+from tui.util import terminal_safe
 
 LOCAL_SOURCE = "udev on this host"
 NO_UDEV_WARNING = "no udev daemon: names from sysfs, no bind events"
@@ -100,7 +101,7 @@ class UsbScreen(Screen[None]):
         self.actions = actions
         self.table = UsbTable(id="usb-table", show_root_hubs=show_root_hubs)
         self.event_log = UsbEventLog(id="usb-log")
-        self.source_line = Static(source, id="usb-source", markup=False)
+        self.source_line = Static(terminal_safe(source), id="usb-source", markup=False)
         self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning", markup=False)
         self.rules_line = Static(NO_RULES, id="usb-rules", markup=False)
         self._source = source
@@ -152,14 +153,14 @@ class UsbScreen(Screen[None]):
         if len(lines) > self.RULE_LINES:
             more = len(lines) - (self.RULE_LINES - 1)
             lines = [*lines[: self.RULE_LINES - 1], f"… {more} more (kvmdeck rules --list)"]
-        self.rules_line.update(Text("\n".join(lines)))
+        self.rules_line.update(Text("\n".join(terminal_safe(line) for line in lines)))
 
     @property
     def warning_shown(self) -> bool:
         return not self.warning_line.has_class("-hidden")
 
     def _show_source(self) -> None:
-        self.source_line.update(Text(self._source))
+        self.source_line.update(Text(terminal_safe(self._source)))
         self.warning_line.set_class(self._udev_running, "-hidden")
 
     # -- keys ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tui.model.usb import UsbDevice
 from tui.ui import actions
 from tui.ui.widgets.display_doctor import MARK, STYLE  # one look for both doctors
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 HEAD = {
     Level.OK: "nothing in the way of an attach",
@@ -43,19 +44,21 @@ def worst(findings: list[Finding]) -> Level:
 
 def device_text(dev: UsbDevice) -> Text:
     text = Text()
-    text.append(dev.label, style="bold")
-    text.append(f"  {dev.ids}  bus {dev.busnum} device {dev.devnum}  port {dev.port}")
+    text.append(terminal_safe(dev.label), style="bold")  # the device's own strings
+    text.append(
+        terminal_safe(f"  {dev.ids}  bus {dev.busnum} device {dev.devnum}  port {dev.port}")
+    )
     return text
 
 
 def finding_text(f: Finding) -> Text:
     """A finding's name, detail and (when not ok) its fix: plain text, styled."""
     text = Text()
-    text.append(f"{f.name}: ", style="bold")
-    text.append(f.detail)
+    text.append(f"{terminal_safe(f.name)}: ", style="bold")
+    text.append(terminal_safe(f.detail, multiline=True))
     if f.fix and f.status is not Level.OK:
         text.append("\nfix: ", style="dim bold")
-        text.append(f.fix, style="dim")
+        text.append(terminal_safe(f.fix, multiline=True), style="dim")
     return text
 
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.model.addresses import GuestAddress
+from tui.util import terminal_safe
 
 SOURCE_TEXT = {"agent": "guest agent", "lease": "DHCP lease", "arp": "ARP"}
 NONE_RUNNING = "none known: the guest agent, DHCP leases and ARP have none (asked every 10 s)"
@@ -24,8 +25,8 @@ def address_lines(addresses: Sequence[GuestAddress], active: bool = True) -> Tex
     for i, a in enumerate(addresses):
         if i:
             out.append("\n")
-        out.append(f"{a.cidr:<22}", style="bold")
-        out.append(f" {a.iface} {a.mac}".rstrip())
+        out.append(f"{terminal_safe(a.cidr):<22}", style="bold")  # from the guest agent
+        out.append(terminal_safe(f" {a.iface} {a.mac}".rstrip()))
         out.append(f"  from {a.source} ({SOURCE_TEXT.get(a.source, a.source)})", style="dim")
     return out
 

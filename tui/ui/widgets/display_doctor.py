@@ -24,6 +24,7 @@ from tui.model.display import Finding, Level, SpiceReadyPlan
 from tui.model.domain import DomainInfo
 from tui.model.ids import GuestKey
 from tui.ui import actions
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -53,11 +54,11 @@ def findings_text(findings: list[Finding]) -> Text:
     for f in findings:
         text.append("\n")
         text.append(MARK[f.status], style=STYLE[f.status])
-        text.append(f" {f.name}: ", style="bold")
-        text.append(f.detail)  # guest names, addresses: plain text
+        text.append(f" {terminal_safe(f.name)}: ", style="bold")
+        text.append(terminal_safe(f.detail, multiline=True))  # guest names, addresses: plain
         if f.fix and f.status is not Level.OK:
             text.append("\n      fix: ", style="dim")
-            text.append(f.fix, style="dim")
+            text.append(terminal_safe(f.fix, multiline=True), style="dim")
     return text
 
 

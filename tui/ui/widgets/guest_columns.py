@@ -16,7 +16,7 @@ from rich.text import Text
 from tui.model.guest import GuestSample
 from tui.model.rates import History
 from tui.ui.widgets.spark import sparkline
-from tui.util import DASH, fmt_bytes, fmt_duration, fmt_pct, fmt_rate
+from tui.util import DASH, fmt_bytes, fmt_duration, fmt_pct, fmt_rate, terminal_safe
 
 STATE_STYLE = {
     "running": "green",
@@ -127,9 +127,14 @@ def _net_key(s: GuestSample) -> float:
 # Every column, widest layout, left to right.
 COLUMNS: tuple[Column, ...] = (
     Column(
-        "name", "Name", 22, lambda s, h, _: Text(s.name), lambda s: s.name.lower(), field="name"
+        "name",
+        "Name",
+        22,
+        lambda s, h, _: Text(terminal_safe(s.name)),
+        lambda s: s.name.lower(),
+        field="name",
     ),
-    Column("host", "Host", 12, lambda s, h, host: Text(host), None),
+    Column("host", "Host", 12, lambda s, h, host: Text(terminal_safe(host)), None),
     Column("state", "State", 13, _state, lambda s: s.state),
     Column(
         "vcpus", "vCPU", 4, lambda s, h, _: DASH if s.vcpus is None else str(s.vcpus), align="right"

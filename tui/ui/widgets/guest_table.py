@@ -37,6 +37,7 @@ from tui.ui.widgets.guest_columns import (
     layout,
 )
 from tui.ui.widgets.guest_table_lines import LineColumn, LineTable
+from tui.util import terminal_safe
 
 HISTORY_CELLS = 12  # the CPU history column's width: the history a row's cells depend on
 
@@ -288,7 +289,7 @@ class GuestTable(LineTable):
             marks.append(USB_MARK)
         if g.name in self.viewers:
             marks.append(VIEWER_MARK)
-        name = Text(g.name, overflow="ellipsis", no_wrap=True)  # plain text, never markup
+        name = Text(terminal_safe(g.name), overflow="ellipsis", no_wrap=True)  # plain, no markup
         if not marks:
             return name
         tail = Text.assemble(*((" " + mark, style) for mark, style in marks))
@@ -304,7 +305,7 @@ class GuestTable(LineTable):
             if col.key == "name":
                 cell = self._name_cell(g, shown.width)
             elif col.key == "ip":
-                cell = Text(address_summary(g.addresses) if g.sample.active else "")
+                cell = Text(terminal_safe(address_summary(g.addresses)) if g.sample.active else "")
             elif col.key == "state" and g.pending:
                 cell = Text(g.pending, style=STATE_STYLE.get(g.pending, "yellow"))
             else:

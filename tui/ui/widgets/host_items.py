@@ -11,7 +11,7 @@ from rich.text import Text
 from tui.model.host import HostSample, NetRate
 from tui.model.rates import History as HostHistory
 from tui.ui.widgets.spark import compact_rate, sparkline
-from tui.util import DASH, fmt_bytes, fmt_duration
+from tui.util import DASH, fmt_bytes, fmt_duration, terminal_safe
 
 GAP = 2  # spaces between items (1 when that saves a line)
 INLINE_MAX = 4  # up to this many CPUs: per-CPU meters among the items
@@ -119,8 +119,8 @@ def net_kind(n: NetRate) -> str:
 
 
 def _net_entry(n: NetRate) -> Text:
-    name = n.name if len(n.name) <= NET_NAME_MAX else n.name[: NET_NAME_MAX - 1] + "…"
-    out = Text(name, style="bold")
+    out = Text(terminal_safe(n.name), style="bold")  # an interface name: any bytes but / and space
+    out.truncate(NET_NAME_MAX, overflow="ellipsis")
     out.append(f" ↓{compact_rate(n.rx_bps):>6} ↑{compact_rate(n.tx_bps):>6}")
     return out
 
@@ -193,7 +193,7 @@ def info_items(s: HostSample, history: HostHistory | None, label: str) -> list[I
     """Memory, swap, uptime, load, disk, network (and whose figures these are)."""
     items: list[Item] = []
     if label:
-        items.append(text_item(Text(label, style="bold cyan")))
+        items.append(text_item(Text(terminal_safe(label), style="bold cyan")))
     used = s.mem_total - s.mem_available
     value, least = mem_value(used, s.mem_total)
     items.append(meter_item("Mem", used / s.mem_total if s.mem_total else 0.0, value, least))
@@ -261,7 +261,7 @@ def draw_row(row: Sequence[Item], width: int, gap: int) -> Text:
         cell = it.draw(w)
         cell.truncate(w)
         line.append_text(cell)
-        if i < len(row) - 1 and len(cell.plain) < w:
-            line.append(" " * (w - len(cell.plain)))
+        if i < len(row) - 1 and cell.cell_len < w:
+            line.append(" " * (w - cell.cell_len))
     line.truncate(width)
     return line

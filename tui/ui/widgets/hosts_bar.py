@@ -11,7 +11,7 @@ from textual.widgets import Static
 from tui.core.guest_rules import plural
 from tui.model.fleet import Host
 from tui.model.link import LinkState
-from tui.util import DASH, fmt_bytes, fmt_pct
+from tui.util import DASH, fmt_bytes, fmt_pct, terminal_safe
 
 if TYPE_CHECKING:
     from tui.model.host import RemoteHostSample
@@ -42,14 +42,14 @@ def host_line(h: Host) -> Text:
     style = LINK_STYLE[h.state]
     line = Text()
     line.append("● ", style=style)
-    line.append(h.label, style="bold")
-    line.append(f"  {h.uri_text or h.id}  ", style="dim")
+    line.append(terminal_safe(h.label), style="bold")  # a hostname from libvirt, or config
+    line.append(f"  {terminal_safe(h.uri_text or h.id)}  ", style="dim")
     line.append(h.state.value, style=style)
     stale = h.stale_for()
     if stale is not None:
         line.append(f"  figures stale for {stale:.0f} s", style="yellow")
     if not h.up and h.report is not None and h.report.error:
-        line.append(f"  {h.report.error}", style=style)
+        line.append(f"  {terminal_safe(h.report.error)}", style=style)
     if h.up:
         n = len(h.guests)
         line.append(f"  {plural(n, 'guest')}", style="dim")
@@ -76,7 +76,7 @@ class HostsBar(Static):
             head.append(" libvirt test driver, no real guests ", style="yellow")
         if readonly:
             head.append(" READ-ONLY ", style="bold black on cyan")
-        head.append(f"  {badge}", style="bold")
+        head.append(f"  {terminal_safe(badge)}", style="bold")
         head.append(f"   refresh {refresh:g}s", style="dim")
         for line in (head, *lines):  # one line each, never wrapped: the height stays known
             line.no_wrap = True

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, RichLog
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.util import terminal_safe
 
 OwnerKey = tuple[int, int]  # (busnum, devnum) or (vendor_id, product_id)
 
@@ -249,7 +250,11 @@ class UsbTable(DataTable[Text]):
 
     def _styled(self, cells: tuple[str, ...], fresh: bool) -> list[Text]:
         style = FRESH_STYLE if fresh else ""
-        return [Text(cell, style=style, no_wrap=True, overflow="ellipsis") for cell in cells]
+        # product, manufacturer and serial come from the device itself: terminal-safe
+        return [
+            Text(terminal_safe(cell), style=style, no_wrap=True, overflow="ellipsis")
+            for cell in cells
+        ]
 
     def _row_cells(self, cells: tuple[str, ...], fresh: bool) -> list[Text]:
         """The styled cells of the columns shown, in their order."""
@@ -382,7 +387,7 @@ class UsbEventLog(RichLog):
             self.clear()
             self._placeholder = False
         for event in events:
-            line = format_event(event)
+            line = terminal_safe(format_event(event))
             self._lines.append((line, event.action))
             if self._live:
                 self.write(Text(line, style=ACTION_STYLE.get(event.action, "")))
