@@ -1,0 +1,108 @@
+"""A local file into a new volume of a pool through a libvirt stream (``virStorageVolUpload``):
+it works the same on a remote host. Progress after each chunk, a cancel between chunks, and a
+cancelled or failed upload deletes the volume it made."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+import libvirt
+
+from tui.adapters.libvirt.storagexml import sniff_format, volume_xml
+from tui.model.backend import BackendError
+from tui.model.storage import human_size, name_problem
+
+CHUNK = 256 * 1024  # upload chunk: progress about 4 times a MiB
+
+
+def _msg(exc: libvirt.libvirtError) -> str:
+    return exc.get_error_message() or str(exc)
+
+
+def upload(
+    conn: libvirt.virConnect,
+    p: libvirt.virStoragePool,
+    pool: str,
+    name: str,
+    source: str,
+    progress: Callable[[int, int], None],
+    cancelled: Callable[[], bool],
+) -> str:
+    """Send local file ``source`` into a new volume ``name`` of ``pool`` through a libvirt
+    stream (works on remote hosts). ``progress(done, total)`` after each chunk;
+    ``cancelled()`` is asked between chunks. A cancelled or failed upload deletes the
+    volume it made."""
+    try:
+        total = os.path.getsize(source)
+        with open(source, "rb") as f:
+            fmt = sniff_format(f.read(4))
+    except OSError as exc:
+        raise BackendError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    if total == 0:
+        raise BackendError(f"{source} is empty: choose an image or an ISO")
+    try:
+        if not p.isActive():
+            raise BackendError(f"storage pool {pool} is not running: start it first (s)")
+        problem = name_problem(name, p.listVolumes())
+        if problem:
+            raise BackendError(f"upload to {pool}: {problem}")
+        available = p.info()[3]
+        if total > available:
+            raise BackendError(
+                f"{os.path.basename(source)} ({human_size(total)}) does not fit in the"
+                f" {human_size(available)} free in pool {pool}: free space or choose another pool"
+            )
+        vol = p.createXML(volume_xml(name, total, fmt, 0), 0)
+    except libvirt.libvirtError as exc:
+        raise BackendError(f"cannot create volume {name} in {pool}: {_msg(exc)}") from exc
+    stream = None
+    try:
+        stream = conn.newStream(0)
+        vol.upload(stream, 0, total, 0)
+        done = 0
+        progress(0, total)
+        with open(source, "rb") as f:
+            while done < total:
+                if cancelled():
+                    raise _Cancelled()
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    raise OSError(f"{source} ended early ({done} of {total} bytes)")
+                sent = 0
+                while sent < len(chunk):
+                    n = stream.send(chunk[sent:])
+                    if n < 0:
+                        raise OSError("the stream refused data")
+                    sent += n
+                done += len(chunk)
+                progress(done, total)
+        stream.finish()
+        stream = None
+    except (libvirt.libvirtError, OSError, _Cancelled) as exc:
+        if stream is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                stream.abort()
+        removed = _remove_half_made(vol)
+        if isinstance(exc, _Cancelled):
+            raise BackendError(f"upload of {name} cancelled; {removed}") from None
+        why = _msg(exc) if isinstance(exc, libvirt.libvirtError) else str(exc)
+        raise BackendError(f"upload of {name} failed: {why}; {removed}") from exc
+    return f"{os.path.basename(source)} uploaded to {pool} as {name} ({human_size(total)}, {fmt})"
+
+
+def _remove_half_made(vol: libvirt.virStorageVol) -> str:
+    for _ in range(20):  # the stream's end may hold the volume a moment
+        try:
+            vol.delete(0)
+            return "the half-made volume was deleted"
+        except libvirt.libvirtError as exc:
+            last = _msg(exc)
+            time.sleep(0.1)
+    return f"deleting the half-made volume failed: {last}; delete it with d"
+
+
+class _Cancelled(Exception):
+    pass
