@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -77,6 +78,50 @@ def terminal_safe(text: object, *, multiline: bool = False) -> str:
     if s.isprintable() and not (s and unicodedata.category(s[0]) in _COMBINING):
         return s
     return (_make_safe_cached if len(s) <= 256 else _make_safe)(s, multiline)
+
+
+# -- commands to paste -------------------------------------------------------------------
+def shell_quote(word: str) -> str:
+    """One word of a command line an operator may paste: :func:`shlex.quote` (so ``$(…)``,
+    backquotes, ``;`` and spaces are inert), or, for a word holding characters a terminal would
+    act on (ESC, bidi overrides…), bash's ``$'…'`` with each such character as ``\\xHH`` /
+    ``\\uHHHH``: the command still names the same guest, and nothing raw reaches a terminal.
+    (``$'…'`` is bash, zsh and ksh; POSIX sh has it from issue 8.)"""
+    if terminal_safe(word) == word:
+        return shlex.quote(word)
+    out = []
+    for ch in word:
+        cp = ord(ch)
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif terminal_safe(ch) == ch:
+            out.append(ch)
+        elif cp < 0x80:  # \\x80 and up would be a byte, not the character
+            out.append(f"\\x{cp:02x}")
+        elif cp < 0x10000:
+            out.append(f"\\u{cp:04x}")
+        else:
+            out.append(f"\\U{cp:08x}")
+    return "$'" + "".join(out) + "'"
+
+
+def shell_command(*argv: str, name: str | None = None) -> str:
+    """A command line safe to paste: every word quoted (:func:`shell_quote`); ``name`` (a
+    guest's, a device's) goes last, after ``--`` when it starts with ``-`` so that the program
+    cannot take it for an option (virsh, virt-xml, virt-viewer and argparse programs all end
+    their options at ``--``). An option's value that may start with ``-``: :func:`option_words`.
+
+    Every command kvmdeck suggests (doctors, dialogs, messages) is built here."""
+    words = list(argv)
+    if name is not None:
+        words += ["--", name] if name.startswith("-") else [name]
+    return " ".join(shell_quote(w) for w in words)
+
+
+def option_words(option: str, value: str) -> list[str]:
+    """``--guest NAME``, or ``--guest=-c`` when the value starts with ``-`` (argparse would
+    take ``-c`` for an option of its own)."""
+    return [f"{option}={value}"] if value.startswith("-") else [option, value]
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:

@@ -65,7 +65,7 @@ def test_usb3_device_and_a_guest_without_xhci() -> None:
     f = by_name(usb_findings(STICK, guests=[XHCI, EHCI], targets=["oldie"]))["USB 3 controller"]
     assert f.status is Level.FAIL and "'oldie'" in f.detail and "'win11'" not in f.detail
     assert "speed mismatch" in f.detail
-    assert f.fix.startswith("virt-xml oldie --add-device --controller usb,model=qemu-xhci")
+    assert f.fix.startswith("virt-xml --add-device --controller usb,model=qemu-xhci oldie")
     # No rule: every guest counts, and only a warning.
     f = by_name(usb_findings(STICK, guests=[XHCI, EHCI]))["USB 3 controller"]
     assert f.status is Level.WARN and "'oldie'" in f.detail
@@ -92,7 +92,7 @@ def test_usb2_device_is_fine_on_any_controller_but_not_on_none() -> None:
     f = by_name(usb_findings(MOUSE, guests=[EHCI, XHCI]))["USB controller"]
     assert f.status is Level.OK and "USB 1 device (12 Mbit/s" in f.detail
     f = by_name(usb_findings(MOUSE, guests=[NONE], targets=["nousb"]))["USB controller"]
-    assert f.status is Level.FAIL and "model='none'" in f.detail and "virt-xml nousb" in f.fix
+    assert f.status is Level.FAIL and "model='none'" in f.detail and "qemu-xhci nousb" in f.fix
 
 
 def test_guest_xml_not_read_yet_is_not_a_finding_against_it() -> None:

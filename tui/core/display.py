@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from tui.model.display import Finding, Level
 from tui.model.domain import DisplayInfo, DomainInfo, Graphics
+from tui.util import option_words, shell_command
 
 __all__ = ["Finding", "Level", "display_findings", "format_json", "format_text", "verdict"]
 
@@ -39,7 +40,10 @@ def _graphics(info: DomainInfo, g: Graphics | None) -> Finding:
             "Graphics",
             Level.FAIL,
             f"no SPICE or VNC display (graphics: {shown})",
-            f"{MAKE_READY}, or virt-xml {info.name} --add-device --graphics spice,listen=127.0.0.1",
+            f"{MAKE_READY}, or "
+            + shell_command(
+                "virt-xml", "--add-device", "--graphics", "spice,listen=127.0.0.1", name=info.name
+            ),
         )
     if g.type == "vnc":
         return Finding(
@@ -58,7 +62,7 @@ def _listen(g: Graphics, d: DisplayInfo, remote: bool, client_local: bool, name:
             "Listen",
             Level.FAIL,
             "listens nowhere (<listen type='none'/>): no viewer can connect",
-            f"virt-xml {name} --edit --graphics listen=127.0.0.1",
+            shell_command("virt-xml", "--edit", "--graphics", "listen=127.0.0.1", name=name),
         )
     if g.socket and g.port is None and g.tls_port is None:
         if remote:
@@ -96,8 +100,9 @@ def _listen(g: Graphics, d: DisplayInfo, remote: bool, client_local: bool, name:
                 "Listen",
                 Level.WARN,
                 f"{shown}: open to the network without a password or TLS",
-                f"listen on 127.0.0.1 (virt-xml {name} --edit --graphics listen=127.0.0.1) "
-                "and use the ssh tunnel, or set a password",
+                "listen on 127.0.0.1 ("
+                + shell_command("virt-xml", "--edit", "--graphics", "listen=127.0.0.1", name=name)
+                + ") and use the ssh tunnel, or set a password",
             )
         return Finding("Listen", Level.OK, f"{shown}: reachable from the network")
     return Finding(
@@ -138,7 +143,8 @@ def _password(d: DisplayInfo, g: Graphics, name: str) -> Finding:
             "Password",
             Level.INFO,
             "not known: libvirt shows it only to a read-write connection",
-            f"kvmdeck doctor --guest {name} (read-write) tells",
+            shell_command("kvmdeck", "doctor", *option_words("--guest", name))
+            + " (read-write) tells",
         )
     local = (g.listen or "").startswith(_LOOPBACK) or bool(g.socket and g.port is None)
     if local:
@@ -147,7 +153,8 @@ def _password(d: DisplayInfo, g: Graphics, name: str) -> Finding:
         "Password",
         Level.WARN,
         "none",
-        f"virsh edit {name}: add passwd='…' to <graphics>, or listen on 127.0.0.1",
+        shell_command("virsh", "edit", name=name)
+        + ": add passwd='…' to <graphics>, or listen on 127.0.0.1",
     )
 
 
@@ -158,7 +165,7 @@ def _video(d: DisplayInfo, name: str) -> Finding:
             "Video",
             Level.WARN,
             "no video device: the console stays black",
-            f"virt-xml {name} --add-device --video qxl",
+            shell_command("virt-xml", "--add-device", "--video", "qxl", name=name),
         )
     if any(m in _GOOD_VIDEO for m in models):
         return Finding("Video", Level.OK, ", ".join(models))
@@ -166,7 +173,8 @@ def _video(d: DisplayInfo, name: str) -> Finding:
         "Video",
         Level.WARN,
         f"{', '.join(models)}: the guest's resolution does not follow the viewer's window",
-        f"virt-xml {name} --edit --video model.type=qxl (takes effect at the next boot)",
+        shell_command("virt-xml", "--edit", "--video", "model.type=qxl", name=name)
+        + " (takes effect at the next boot)",
     )
 
 
@@ -200,7 +208,10 @@ def display_findings(info: DomainInfo, remote: bool, client_local: bool) -> list
                 "Agent channel",
                 Level.WARN,
                 "none: no shared clipboard, no automatic resolution",
-                f"{MAKE_READY}, or virt-xml {info.name} --add-device --channel spicevmc",
+                f"{MAKE_READY}, or "
+                + shell_command(
+                    "virt-xml", "--add-device", "--channel", "spicevmc", name=info.name
+                ),
             )
         )
     if d.usbredir:
@@ -218,7 +229,10 @@ def display_findings(info: DomainInfo, remote: bool, client_local: bool) -> list
                 "USB redirection",
                 Level.WARN,
                 "no usbredir channel: the viewer cannot redirect USB (greyed out)",
-                f"{MAKE_READY}, or virt-xml {info.name} --add-device --redirdev usb,type=spicevmc",
+                f"{MAKE_READY}, or "
+                + shell_command(
+                    "virt-xml", "--add-device", "--redirdev", "usb,type=spicevmc", name=info.name
+                ),
             )
         )
     if d.sound:
@@ -229,7 +243,8 @@ def display_findings(info: DomainInfo, remote: bool, client_local: bool) -> list
                 "Sound",
                 Level.WARN,
                 "none: no audio in the viewer",
-                f"{MAKE_READY}, or virt-xml {info.name} --add-device --sound ich9",
+                f"{MAKE_READY}, or "
+                + shell_command("virt-xml", "--add-device", "--sound", "ich9", name=info.name),
             )
         )
     models = [m or "default" for m in d.usb_controllers]

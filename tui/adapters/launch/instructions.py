@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -12,6 +11,7 @@ from tui.adapters.launch.ssh import SshEndpoint, remote_spec
 from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
+from tui.util import shell_command
 
 
 def display_available(env: Mapping[str, str]) -> bool:
@@ -85,7 +85,7 @@ def client_instructions(
     usb = viewer_options(target.usb_redirect) if target.type == "spice" else []
     direct = (
         "With virt-viewer (it asks for passwords itself):",
-        (shlex.join(["virt-viewer", *usb, "--connect", connect_uri, target.guest]),),
+        (shell_command("virt-viewer", *usb, "--connect", connect_uri, name=target.guest),),
     )
 
     forwards: list[str] = []
@@ -108,8 +108,8 @@ def client_instructions(
     tunnel = (
         "Or with an ssh tunnel (leave it running), then remote-viewer:",
         (
-            shlex.join(ssh_line),
-            shlex.join(["remote-viewer", *usb, _viewer_url(target, port, tls)]),
+            shell_command(*ssh_line),
+            shell_command("remote-viewer", *usb, _viewer_url(target, port, tls)),
         ),
     )
 
@@ -117,7 +117,7 @@ def client_instructions(
     if target.has_password:
         notes.append(
             "The console has a password; the viewer asks for it. It is not shown here: read it "
-            f"with 'virsh dumpxml --security-info {target.guest}'."
+            "with " + shell_command("virsh", "dumpxml", "--security-info", name=target.guest) + "."
         )
     elif not target.password_known:
         notes.append("Read-only connection: if the console has a password, the viewer asks.")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import libvirt
 
 from tui.adapters.libvirt.domxml import DomainInfo, Graphics, parse_domain
+from tui.util import shell_command
 
 #: Protocols a viewer can open, best first.
 PREFERRED = ("spice", "vnc")
@@ -89,7 +90,8 @@ def target_from_xml(
         kinds = ", ".join(sorted({x.type for x in info.graphics})) or "none"
         raise DisplayError(
             f"Guest '{name}' has no SPICE or VNC display (graphics: {kinds}). Add one, e.g. "
-            f"'virt-xml {name} --add-device --graphics spice', and restart the guest."
+            + shell_command("virt-xml", "--add-device", "--graphics", "spice", name=name)
+            + ", and restart the guest."
         )
     if g.port is None and g.tls_port is None and g.socket is None:
         if _listens_nowhere(xml, g.type):

@@ -16,13 +16,23 @@ from collections.abc import Iterable, Sequence
 from tui.model.display import Finding, Level
 from tui.model.usb import UsbDevice, UsbOwners
 from tui.model.usb_doctor import DEMO, REMOTE, GuestUsbFacts, HostProbe, KernelLog, QemuUser
+from tui.util import shell_command
 
 __all__ = ["Finding", "Level", "bus_speed", "device_speed", "node_path", "usb_findings"]
 
 XHCI = ("qemu-xhci", "nec-xhci")
 SUPER = 5000  # Mbit/s: SuperSpeed (USB 3) and faster
 ROOT_HUB_SPEED = {0x0001: 12, 0x0002: 480, 0x0003: 5000}  # 1d6b:000N root hubs
-ADD_XHCI = "virt-xml {g} --add-device --controller usb,model=qemu-xhci (from its next start)"
+
+
+def add_xhci(guest: str) -> str:
+    """The command that gives ``guest`` an xhci controller (quoted: a name is not code)."""
+    return (
+        shell_command("virt-xml", "--add-device", "--controller", "usb,model=qemu-xhci", name=guest)
+        + " (from its next start)"
+    )
+
+
 SHOWN_GUESTS = 4
 SHOWN_DENIALS = 2
 
@@ -134,7 +144,7 @@ def _controllers(
                 Level.WARN if not targets else Level.FAIL,
                 f"{what}; no xhci controller in {_names(no_xhci)}: QEMU refuses it there "
                 "('speed mismatch') or it runs at USB 2 speed at best",
-                ADD_XHCI.format(g=no_xhci[0]) + ", or S in the guest's detail",
+                add_xhci(no_xhci[0]) + ", or S in the guest's detail",
             )
         return fine("USB 3 controller", what, "xhci")
     what = (
@@ -148,14 +158,14 @@ def _controllers(
             Level.FAIL if targets else Level.WARN,
             f"{what}; no USB controller in {_names(no_usb)} (model='none'): nothing can be "
             "attached there",
-            ADD_XHCI.format(g=no_usb[0]),
+            add_xhci(no_usb[0]),
         )
     if speed is None and no_xhci:
         return Finding(
             "USB controller",
             Level.INFO,
             f"{what}; if it is a USB 3 device, {_names(no_xhci)} need an xhci controller",
-            ADD_XHCI.format(g=no_xhci[0]),
+            add_xhci(no_xhci[0]),
         )
     return fine("USB controller", what, "a USB controller")
 
