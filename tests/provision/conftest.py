@@ -13,7 +13,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.support import bed
+from testbed import bed
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("KVMDECK_PROVISION_CACHE", "/var/tmp/kvmdeck-provision"))
