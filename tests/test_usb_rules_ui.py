@@ -19,6 +19,7 @@ from tui.config import rules_path
 from tui.core.usb.ports import UsbServices
 from tui.core.usb.rules import Rule, load_rules
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.model.usb_doctor import HostProbe
 from tui.ui.app import AppOptions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker
@@ -94,6 +95,25 @@ class _Feed:
         return [EVIL]
 
 
+class _Usb:
+    """Host 0's USB family (tui.core.ports.UsbHostPort) over the recording fake: the real
+    LibvirtHostdev, the one-device feed, no host probes."""
+
+    node_devices = False
+
+    def __init__(self, conn: RecordingConn) -> None:
+        self.conn = conn
+
+    def hostdev(self) -> LibvirtHostdev:
+        return LibvirtHostdev(self.conn)
+
+    def device_feed(self) -> _Feed:
+        return _Feed()
+
+    def probe(self, device: UsbDevice) -> HostProbe | None:
+        return None  # no host probes here
+
+
 class _UsbApp(App[None]):
     """A bare app with the real UsbFeature, the real adapter code over the recording fake
     domain (no USB bus here: a live attach cannot succeed), and a one-device feed."""
@@ -128,7 +148,7 @@ class _UsbApp(App[None]):
             asyncio.get_running_loop(), lambda n, e: self.lines.append(f"{n}: {e}")
         )
         self.usb.mount()
-        self.usb.host_connected(0, self.conn, False, "vm")
+        self.usb.host_connected(0, _Usb(self.conn), "vm")
         self.usb.start()
         self.usb.show()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import libvirt
@@ -18,6 +19,7 @@ import pytest
 
 from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import demo_uri
+from tui.adapters.libvirt.families import LibvirtUsb
 from tui.adapters.libvirt.nodedev import RemoteUsbFeed
 from tui.cli.wiring import make_app
 from tui.model.display import Level
@@ -89,7 +91,8 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
         old = feed
         again = libvirt.open(demo_uri())
         try:
-            usb.host_connected(0, again, False, "again")
+            link = SimpleNamespace(uri=demo_uri(), readonly=False, conn=again)
+            usb.host_connected(0, LibvirtUsb(link), "again")
             await app_until(
                 pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new", 20.0
             )

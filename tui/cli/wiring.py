@@ -7,13 +7,13 @@ the factories, when first used, not at start-up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tui.core.ports import BackendError, HostBackend, HostEvents, HostSampler, Services
+from tui.core.ports import HostBackend, HostEvents, HostSampler, Services, ViewerLauncher
 
 if TYPE_CHECKING:
-    from tui.model.display import SpiceReadyPlan
-    from tui.model.snapshots import SnapshotList
+    from tui.model.viewers import ViewerInfo
     from tui.model.vt import VtReport
     from tui.ui.app import AppOptions, KvmDeckApp
 
@@ -81,104 +81,10 @@ def _register_event_loop() -> None:
     register_event_loop()
 
 
-def _launcher(**kw: Any) -> Any:
+def _launcher(*, on_change: Callable[[ViewerInfo], None], keep_viewers: bool) -> ViewerLauncher:
     from tui.adapters.launch import Launcher
 
-    return Launcher(**kw)
-
-
-def _usb_redirect(name: str) -> list[tuple[int, int]]:
-    """(vendor, product) of the devices the USB rules name for guest ``name``: the viewer
-    redirects them from the operator's machine too (rules by port alone name no ids). A rules
-    file that does not load: none."""
-    import logging
-
-    from tui.core.usb.rules import RulesError, load_rules
-
-    try:
-        rules = load_rules()
-    except (RulesError, OSError) as exc:
-        logging.getLogger(__name__).warning("USB redirect filter without rules: %s", exc)
-        return []
-    return list(
-        dict.fromkeys(
-            (r.vendor_id, r.product_id)
-            for r in rules
-            if r.guest == name and r.vendor_id is not None and r.product_id is not None
-        )
-    )
-
-
-def _open_console(conn: Any, name: str, uri: str | None, readonly: bool, launcher: Any) -> Any:
-    """Open a guest's console; the adapters' clear errors become BackendError for the UI."""
-    from tui.adapters.launch import DisplayError, LaunchError, open_console
-
-    try:
-        return open_console(conn, name, uri, readonly, launcher, usb_redirect=_usb_redirect(name))
-    except (DisplayError, LaunchError) as exc:
-        raise BackendError(str(exc)) from exc
-
-
-def _spice_ready_plan(conn: Any, name: str) -> SpiceReadyPlan:
-    from tui.adapters.libvirt.spice_ready import SpiceReadyError, plan
-
-    try:
-        return plan(conn, name)
-    except SpiceReadyError as exc:
-        raise BackendError(str(exc)) from exc
-
-
-def _spice_ready_apply(conn: Any, name: str, new_xml: str, base_xml: str | None) -> str:
-    from tui.adapters.libvirt.spice_ready import SpiceReadyError, apply
-
-    try:
-        return apply(conn, name, new_xml, base_xml)
-    except SpiceReadyError as exc:
-        raise BackendError(str(exc)) from exc
-
-
-def _serial_check(conn: Any, uuid: str) -> str:
-    from tui.adapters.libvirt.serial import SerialError, check
-
-    try:
-        return check(conn, uuid)
-    except SerialError as exc:
-        raise BackendError(str(exc)) from exc
-
-
-def _serial_command(uri: str | None, uuid: str) -> tuple[list[str], dict[str, str]]:
-    from tui.adapters.libvirt.serial import SerialError, command
-
-    try:
-        return command(uri, uuid)
-    except SerialError as exc:
-        raise BackendError(str(exc)) from exc
-
-
-class _Snapshots:
-    """tui.core.ports.SnapshotOps over tui/adapters/libvirt/snapshots.py."""
-
-    @staticmethod
-    def _call(fn_name: str, *args: Any) -> Any:
-        from tui.adapters.libvirt import snapshots
-
-        try:
-            return getattr(snapshots, fn_name)(*args)
-        except snapshots.SnapshotError as exc:
-            raise BackendError(str(exc)) from exc
-
-    def list(self, conn: Any, uuid: str) -> SnapshotList:
-        result: SnapshotList = self._call("list_snapshots", conn, uuid)
-        return result
-
-    def create(self, conn: Any, uuid: str, name: str, description: str, memory: bool) -> str:
-        return str(self._call("create", conn, uuid, name, description, memory))
-
-    def revert(self, conn: Any, uuid: str, name: str) -> str:
-        return str(self._call("revert", conn, uuid, name))
-
-    def delete(self, conn: Any, uuid: str, name: str) -> str:
-        return str(self._call("delete", conn, uuid, name))
+    return Launcher(on_change=on_change, keep_viewers=keep_viewers)
 
 
 def make_services(demo: bool = False) -> Services:
@@ -197,13 +103,7 @@ def make_services(demo: bool = False) -> Services:
         is_remote_uri=is_remote,
         display_uri=display_uri,
         launcher=_launcher,
-        open_console=_open_console,
-        usb=usb_services(demo=demo),
-        spice_ready_plan=_spice_ready_plan,
-        spice_ready_apply=_spice_ready_apply,
-        serial_check=_serial_check,
-        serial_command=_serial_command,
-        snapshots=_Snapshots(),
+        usb=usb_services(),
     )
 
 

@@ -8,15 +8,10 @@ pyudev) are imported inside the factories, when first used: start-up does not pa
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
-from tui.model.usb import HostdevError, UsbDevice
-from tui.model.usb_doctor import DEMO, REMOTE, HostProbe
-
-USB_SOURCE_ENV = "KVMDECK_USB_SOURCE"  # "nodedev": libvirt node devices even for a local URI
+from tui.model.usb import HostdevError
 
 
 def _local_feed() -> DeviceFeed:
@@ -44,36 +39,15 @@ def _udev_daemon_running() -> bool:
 
 
 def _uses_node_devices(conn: Any) -> bool:
-    """A remote host, or the demo's test driver: USB comes from libvirt's node devices.
-    (virConnectGetURI formats the URI kept at open: no RPC, it does not block.)
-    ``KVMDECK_USB_SOURCE=nodedev`` forces node devices for a local URI too (the USB lab
-    checks the remote path with qemu:///system that way)."""
-    from tui.adapters.libvirt.connection import is_remote, is_test_driver
+    """A remote host, or the test driver (or ``KVMDECK_USB_SOURCE=nodedev``): USB comes from
+    libvirt's node devices. (virConnectGetURI formats the URI kept at open: no RPC.)"""
+    from tui.adapters.libvirt.families import uses_node_devices
 
     try:
         uri = conn.getURI()
     except Exception:  # a closed connection: fall back to this machine's udev
         return False
-    forced = os.environ.get(USB_SOURCE_ENV, "").strip().lower() == "nodedev"
-    return forced or is_remote(uri) or is_test_driver(uri)
-
-
-def _doctor_probe(conn: Any, dev: UsbDevice) -> HostProbe:
-    """The USB doctor's host probes: files and the kernel log of this machine only (a remote
-    host's are not readable from here; the demo's devices have none). Blocks."""
-    from tui.adapters.libvirt.connection import is_remote, is_test_driver
-
-    try:
-        uri = str(conn.getURI())
-    except Exception:  # a closed connection: this machine's default URI
-        uri = ""
-    if is_test_driver(uri):
-        return HostProbe(DEMO)
-    if is_remote(uri):
-        return HostProbe(REMOTE)
-    from tui.adapters.local.usbprobe import probe_device
-
-    return probe_device(dev, session=urlsplit(uri).path.rstrip("/") == "/session")
+    return uses_node_devices(uri)
 
 
 def _open_connection(uri: str | None, readonly: bool) -> Any:
@@ -96,45 +70,19 @@ def _register_event_loop() -> object:
     return register_event_loop()
 
 
-def _is_test_connection(conn: Any) -> bool:
-    from tui.adapters.libvirt.connection import is_test_driver
-
-    try:
-        return is_test_driver(conn.getURI())
-    except Exception:  # a closed connection
-        return False
-
-
-def _demo_feed(conn: Any) -> DeviceFeed:
-    """Demo mode: the test driver's USB devices with a simulated replug every ~20 s."""
-    if not _is_test_connection(conn):
-        return _remote_feed(conn)
-    from tui.adapters.demo.usb import DemoUsbFeed
-
-    return DemoUsbFeed(conn)
-
-
-def _demo_hostdev(conn: Any) -> HostdevPort:
-    """Demo mode: attach/detach recorded in memory (the test driver cannot attach)."""
-    if not _is_test_connection(conn):
-        return _hostdev(conn)
-    from tui.adapters.demo.usb import DemoHostdev
-
-    return DemoHostdev(conn)
-
-
-def usb_services(demo: bool = False) -> UsbServices:
-    """``demo`` (``--demo``): simulated plugging and attaching on test-driver hosts."""
+def usb_services() -> UsbServices:
+    """This machine's USB feed for the TUI (a host's own USB is its capability family,
+    ``tui.core.ports.UsbHostPort``), and the connection-level adapters ``kvmdeck rules``
+    uses."""
     return UsbServices(
         local_feed=_local_feed,
-        remote_feed=_demo_feed if demo else _remote_feed,
-        hostdev=_demo_hostdev if demo else _hostdev,
+        remote_feed=_remote_feed,
+        hostdev=_hostdev,
         udev_daemon_running=_udev_daemon_running,
         uses_node_devices=_uses_node_devices,
         open_connection=_open_connection,
         close_connection=_close_connection,
         register_event_loop=_register_event_loop,
-        doctor_probe=_doctor_probe,
     )
 
 

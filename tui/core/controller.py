@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tui.core.ports import BackendError, HostBackend, HostEvents
+from tui.core.ports import NO_CAPABILITIES, BackendError, HostBackend, HostCapabilities, HostEvents
 from tui.core.prefetch import Prefetch
 from tui.core.runner import Runner
 from tui.core.scheduler import SingleFlight
@@ -117,6 +117,19 @@ class HostController:
     @property
     def is_up(self) -> bool:
         return self.state is LinkState.UP and self.backend is not None
+
+    @property
+    def capabilities(self) -> HostCapabilities:
+        """What the host can do now: its backend's families while it is up, none otherwise."""
+        backend = self.backend
+        if backend is None or self.state is not LinkState.UP:
+            return NO_CAPABILITIES
+        return backend.capabilities()
+
+    def mark_stale(self, uuid: str | None = None) -> None:
+        """Re-read the guest's (or every guest's) XML at the next poll (e.g. after a define)."""
+        if self.backend is not None:
+            self.backend.mark_stale(uuid)
 
     def _set(self, state: LinkState, failure: LinkFailure | None = None) -> None:
         self.state = state

@@ -1,35 +1,65 @@
-"""What the core needs from the outside world, as Protocols. The adapters implement them and
-``tui/cli/wiring.py`` (the composition root) plugs them in, so the core and the UI import no
-libvirt, psutil or pyudev, not even indirectly.
+"""What the core and the UI need from the outside world, as Protocols. The adapters implement
+them and ``tui/cli/wiring.py`` (the composition root) plugs them in, so the core and the UI
+import no libvirt, psutil or pyudev, not even indirectly.
+
+A host's abilities are its :class:`HostCapabilities`: typed families of blocking operations,
+each bound to the host's live connection by the backend (:meth:`HostBackend.capabilities`),
+each ``None`` when the host lacks it (the UI offers only the actions whose family is there).
+Every family method blocks: the UI calls it only through ``app.runner.submit(...)``. It takes
+plain values (uuids, names, model dataclasses), never a connection, and raises
+:class:`BackendError` with a message that names the thing and the fix.
+
+This module imports only ``tui.model`` at run time: the adapters import it (the ports they
+implement, see the import-linter contracts in pyproject.toml), nothing else of the core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from tui.model.addresses import AddressMap
 from tui.model.backend import BackendError, HostEvents
 from tui.model.host import HostSample, PollResult
+from tui.model.viewers import ConsoleResult, ViewerInfo
 
-__all__ = ["BackendError", "HostBackend", "HostEvents", "HostSampler", "Services", "SnapshotOps"]
+__all__ = [
+    "BackendError",
+    "ConsoleOpener",
+    "HostBackend",
+    "HostCapabilities",
+    "HostEvents",
+    "HostSampler",
+    "NetworkOps",
+    "Provisioning",
+    "SerialConsole",
+    "Services",
+    "SnapshotOps",
+    "SpiceReady",
+    "StorageOps",
+    "UsbHostPort",
+    "ViewerLauncher",
+]
 
 if TYPE_CHECKING:
+    from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
     from tui.model.display import SpiceReadyPlan
     from tui.model.snapshots import SnapshotList
+    from tui.model.usb import UsbDevice
+    from tui.model.usb_doctor import HostProbe
     from tui.model.vt import VtReport
 
 
+# -- one host --------------------------------------------------------------------------------
 class HostBackend(Protocol):
     """One host's hypervisor connection. Every method but the properties may block: the core
-    calls them from daemon threads only, and abandons a call that does not answer."""
+    calls them from daemon threads only, and abandons a call that does not answer. No
+    connection handle leaves it: what a host can do beyond polling and acting on guests is in
+    :meth:`capabilities`."""
 
     uri: str | None
     hostname: str
-
-    @property
-    def conn(self) -> Any: ...  # opaque handle for features that need the raw connection
 
     @property
     def remote(self) -> bool: ...
@@ -50,26 +80,143 @@ class HostBackend(Protocol):
 
     def mark_stale(self, uuid: str | None = None) -> None: ...  # thread-safe
 
+    def capabilities(self) -> HostCapabilities:
+        """The families this host offers, bound to its live connection. Never blocks (built
+        by ``open()``); empty before ``open()``."""
+        ...
 
+
+# -- snapshots -------------------------------------------------------------------------------
 class SnapshotOps(Protocol):
     """A guest's snapshots (blocking, from the runner); errors are BackendError."""
 
-    def list(self, conn: Any, uuid: str) -> SnapshotList: ...
+    def list(self, uuid: str) -> SnapshotList: ...
 
-    def create(self, conn: Any, uuid: str, name: str, description: str, memory: bool) -> str: ...
+    def create(self, uuid: str, name: str, description: str, memory: bool) -> str: ...
 
-    def revert(self, conn: Any, uuid: str, name: str) -> str: ...
+    def revert(self, uuid: str, name: str) -> str: ...
 
-    def delete(self, conn: Any, uuid: str, name: str) -> str: ...
+    def delete(self, uuid: str, name: str) -> str: ...
 
 
+# -- the serial console ----------------------------------------------------------------------
+class SerialConsole(Protocol):
+    """A guest's serial console through ``virsh console`` in kvmdeck's terminal."""
+
+    def check(self, uuid: str) -> str:
+        """The guest's name; BackendError saying why its console cannot open. Blocks."""
+        ...
+
+    def command(self, uuid: str) -> tuple[list[str], dict[str, str]]:
+        """(argv, env) of the program to run in the terminal."""
+        ...
+
+
+# -- make a guest SPICE-ready ----------------------------------------------------------------
+class SpiceReady(Protocol):
+    """The display doctor's S key: what to add to a guest's saved config, then do it."""
+
+    def plan(self, name: str) -> SpiceReadyPlan: ...
+
+    def apply(self, name: str, new_xml: str, base_xml: str | None) -> str:
+        """Define ``new_xml`` if the saved config is still ``base_xml``; the message to show."""
+        ...
+
+
+# -- graphical consoles (remote-viewer) ------------------------------------------------------
+class ViewerLauncher(Protocol):
+    """The one launcher of external programs (``tui.adapters.launch.Launcher``), app-wide:
+    what the UI reads and drives of it. Its methods may block briefly (process signals)."""
+
+    def viewers(self) -> list[ViewerInfo]: ...
+
+    def close(self, viewer: ViewerInfo | int) -> ViewerInfo | None: ...
+
+    def shutdown(self, keep_viewers: bool | None = None, grace_s: float | None = None) -> None: ...
+
+
+class ConsoleOpener(Protocol):
+    """Open a guest's graphical console with the app's launcher."""
+
+    def open(
+        self, name: str, launcher: ViewerLauncher, usb_redirect: list[tuple[int, int]]
+    ) -> ConsoleResult:
+        """Start a viewer (and a tunnel for a remote host) or, without a display here, say
+        what to run on the operator's workstation. ``usb_redirect``: (vendor, product) of the
+        devices the viewer redirects too. Blocks up to the viewer's connect wait."""
+        ...
+
+
+# -- USB of the host -------------------------------------------------------------------------
+class UsbHostPort(Protocol):
+    """USB on this host, bound to its connection (host 0 only, see ``tui/ui/usb_feature.py``)."""
+
+    @property
+    def node_devices(self) -> bool:
+        """Its USB devices come from libvirt's node devices (a remote host, the test driver,
+        or ``KVMDECK_USB_SOURCE=nodedev``), not from pyudev on this machine. Never blocks."""
+        ...
+
+    def hostdev(self) -> HostdevPort: ...
+
+    def device_feed(self) -> DeviceFeed:
+        """The node-device feed (only used when :attr:`node_devices`)."""
+        ...
+
+    def probe(self, device: UsbDevice) -> HostProbe | None:
+        """The USB doctor's probes of the device's host (files and kernel log of this machine
+        only); None: this host has none to run. Blocks."""
+        ...
+
+
+# -- issue 21: provisioning, storage, networks (their helpers fill these in) ------------------
+class Provisioning(Protocol):
+    """Create, clone, delete with storage, edit, edit the XML (issue 21, helper ``provision``)."""
+
+
+class StorageOps(Protocol):
+    """Storage pools and volumes, upload with progress, ISO insert/eject (issue 21, helper
+    ``storage``)."""
+
+
+class NetworkOps(Protocol):
+    """Virtual networks and their DHCP leases (issue 21, helper ``storage``)."""
+
+
+@dataclass(frozen=True)
+class HostCapabilities:
+    """What one connected host can do beyond polls and guest actions. A family the host lacks
+    is None, and the UI offers only the actions whose family is there. ``HostCapabilities()``
+    is a host that is not up."""
+
+    snapshots: SnapshotOps | None = None
+    serial: SerialConsole | None = None
+    spice_ready: SpiceReady | None = None
+    consoles: ConsoleOpener | None = None
+    usb: UsbHostPort | None = None
+    provisioning: Provisioning | None = None
+    storage: StorageOps | None = None
+    networks: NetworkOps | None = None
+
+
+NO_CAPABILITIES = HostCapabilities()
+
+
+# -- this machine ----------------------------------------------------------------------------
 class HostSampler(Protocol):
     def sample(self) -> HostSample: ...
 
 
+class LauncherFactory(Protocol):
+    def __call__(
+        self, *, on_change: Callable[[ViewerInfo], None], keep_viewers: bool
+    ) -> ViewerLauncher: ...
+
+
 @dataclass
 class Services:
-    """Factories for everything outside: made by tui/cli/wiring.py, used by core and UI."""
+    """Factories for everything outside: made by tui/cli/wiring.py, used by core and UI.
+    What a host can do is not here: it is the host's :class:`HostCapabilities`."""
 
     host_backend: Callable[[str | None, bool, HostEvents], HostBackend]
     host_sampler: Callable[[bool], HostSampler]
@@ -79,16 +226,5 @@ class Services:
     is_test_uri: Callable[[str | None], bool]
     is_remote_uri: Callable[[str | None], bool]
     display_uri: Callable[[str | None], str]
-    launcher: Callable[..., Any] | None = None  # tui.adapters.launch.Launcher(on_change=…)
-    open_console: Callable[..., Any] | None = None
-    usb: Any = None  # tui.core.usb.ports.UsbServices
-    # make SPICE-ready (blocking, from the runner): (conn, guest) -> tui.model.display.SpiceReadyPlan,
-    # and (conn, guest, new_xml, base_xml) -> the message to show. Errors are BackendError.
-    spice_ready_plan: Callable[[Any, str], SpiceReadyPlan] | None = None
-    spice_ready_apply: Callable[[Any, str, str, str | None], str] | None = None
-    # the serial console: (conn, uuid) -> guest name, BackendError saying why it cannot open
-    # (blocking); (uri, uuid) -> (argv, env) of the program to run in the terminal
-    serial_check: Callable[[Any, str], str] | None = None
-    serial_command: Callable[[str | None, str], tuple[list[str], dict[str, str]]] | None = None
-    snapshots: SnapshotOps | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    launcher: LauncherFactory | None = None  # tui.adapters.launch.Launcher
+    usb: UsbServices | None = None  # this machine's USB feed; None: no USB at all

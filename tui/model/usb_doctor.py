@@ -1,6 +1,6 @@
 """The USB doctor's facts: what the probes found about one device's host, as plain values.
 
-The probes (:mod:`tui.adapters.local.usbprobe`, through ``UsbServices.doctor_probe``) fill
+The probes (:mod:`tui.adapters.local.usbprobe`, through ``UsbHostPort.probe`` (tui/core/ports.py)) fill
 :class:`HostProbe` in a worker thread; :func:`tui.core.usb.doctor.usb_findings` turns it, with
 the guests' USB controllers and the owners view, into :class:`tui.model.display.Finding` lines
 (the display doctor's shape: name, status, detail, fix).

@@ -1,4 +1,5 @@
-"""What the UI knows of a viewer kvmdeck started: its state and a snapshot of it."""
+"""What the UI knows of a viewer kvmdeck started (its state and a snapshot of it), and what
+opening a console gives: a viewer started, or the commands for the operator's workstation."""
 
 from __future__ import annotations
 
@@ -31,3 +32,47 @@ class ViewerInfo:
     @property
     def alive(self) -> bool:
         return self.state in (ViewerState.STARTING, ViewerState.CONNECTED, ViewerState.FAILED)
+
+
+@dataclass(frozen=True)
+class ViewerOpened:
+    """A viewer started; ``viewer.state`` says whether it connected within the wait."""
+
+    viewer: ViewerInfo
+    elapsed_s: float  # call → connected/failed (or the wait's end)
+
+    @property
+    def message(self) -> str:
+        v = self.viewer
+        if v.state is ViewerState.CONNECTED:
+            return f"Console of {v.guest} open (pid {v.pid}, {self.elapsed_s:.1f} s)."
+        if v.state is ViewerState.FAILED:
+            return f"Console of {v.guest}: {v.detail or 'connection failed'} (pid {v.pid})."
+        if v.state is ViewerState.EXITED:
+            return f"Console of {v.guest}: remote-viewer exited {v.detail}".rstrip() + "."
+        return f"Console of {v.guest}: remote-viewer is starting (pid {v.pid})."
+
+
+@dataclass(frozen=True)
+class ClientInstructions:
+    """What the operator runs on their own workstation (never holds the password)."""
+
+    guest: str
+    options: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, command lines)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def commands(self) -> list[str]:
+        return [line for _, lines in self.options for line in lines]
+
+    @property
+    def text(self) -> str:
+        """Ready to paste into a shell: headings as comments, then the commands."""
+        out: list[str] = []
+        for heading, lines in self.options:
+            out.append(f"# {heading}")
+            out.extend(lines)
+        return "\n".join(out)
+
+
+ConsoleResult = ViewerOpened | ClientInstructions  # what opening a graphical console gives

@@ -191,10 +191,8 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.changed(self.fleet.apply_link(host, report, label))
         if report.state is LinkState.UP:
             self.log_event(f"connected to {host} ({ctl.hostname})")
-            if self.usb is not None and (be := ctl.backend) is not None:
-                self.usb.host_connected(
-                    self.host_order.index(host), be.conn, be.remote, ctl.hostname
-                )
+            if self.usb is not None and (usb := ctl.capabilities.usb) is not None:
+                self.usb.host_connected(self.host_order.index(host), usb, ctl.hostname)
         elif report.error and (before is LinkState.UP or report.attempt == 0):
             self.log_event(f"{host}: {report.error}")
             self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)

@@ -4,12 +4,14 @@ badge and the doctor screen), the consoles (the launcher and its viewers), and q
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.notifications import Notify, SeverityLevel
 
+from tui.core.ports import ViewerLauncher
 from tui.model.fleet import Change
+from tui.model.viewers import ViewerInfo, ViewerState
 from tui.util import terminal_safe
 
 if TYPE_CHECKING:
@@ -78,10 +80,10 @@ class Consoles:
 
     def __init__(self, app: KvmDeckApp) -> None:
         self.app = app
-        self.current: Any = None
+        self.current: ViewerLauncher | None = None
 
     @property
-    def launcher(self) -> Any:
+    def launcher(self) -> ViewerLauncher:
         if self.current is None:
             app = self.app
             assert app.services.launcher is not None
@@ -90,15 +92,15 @@ class Consoles:
             )
         return self.current
 
-    def _changed(self, info: Any) -> None:
+    def _changed(self, info: ViewerInfo) -> None:
         """From the launcher's watcher thread: a message hops to the loop (never blocks)."""
         from tui.ui.messages import ViewerChanged
 
         self.app.post_message(ViewerChanged(info))
 
-    def log(self, info: Any) -> None:
-        state = getattr(getattr(info, "state", None), "value", "")
-        if state in ("failed", "exited"):
+    def log(self, info: ViewerInfo) -> None:
+        if info.state in (ViewerState.FAILED, ViewerState.EXITED):
+            state = info.state.value
             self.app.log_event(f"viewer of {info.guest} (pid {info.pid}): {state} {info.detail}")
 
     def show(self) -> None:

@@ -18,11 +18,11 @@ import asyncio
 import logging
 import sys
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
 
-from tui.core.ports import BackendError
+from tui.core.ports import BackendError, HostCapabilities
 from tui.model.ids import GuestKey
 from tui.ui import actions
 from tui.util import terminal_safe
@@ -51,14 +51,13 @@ def target_guest(app: KvmDeckApp) -> Guest | None:
     return app.main_screen.table.selected_guest()
 
 
-def _backend(app: KvmDeckApp, g: Guest) -> Any:
-    """The guest's connected host backend, or None after saying why."""
-    ctl = app.controllers.get(g.key.host)
-    backend = ctl.backend if ctl is not None and ctl.is_up else None
-    if backend is None or app.runner is None:
-        app.notify(f"{g.key.host} is not connected.", severity="error", markup=False)
+def host_caps(app: KvmDeckApp, key: GuestKey) -> HostCapabilities | None:
+    """The capabilities of the guest's host while it is connected, or None after saying so."""
+    ctl = app.controllers.get(key.host)
+    if ctl is None or not ctl.is_up or app.runner is None:
+        app.notify(f"{key.host} is not connected.", severity="error", markup=False)
         return None
-    return backend
+    return ctl.capabilities
 
 
 def run(app: KvmDeckApp, binding_id: str) -> None:
@@ -79,7 +78,8 @@ def run(app: KvmDeckApp, binding_id: str) -> None:
 
 # -- snapshots ------------------------------------------------------------------------------
 def open_snapshots(app: KvmDeckApp, g: Guest) -> None:
-    if app.services.snapshots is None:
+    ctl = app.controllers.get(g.key.host)
+    if ctl is not None and ctl.is_up and ctl.capabilities.snapshots is None:
         app.notify("Snapshots are not available here.", severity="warning")
         return
     from tui.ui.screens.snapshots import SnapshotsScreen
@@ -90,18 +90,17 @@ def open_snapshots(app: KvmDeckApp, g: Guest) -> None:
 
 # -- the serial console ------------------------------------------------------------------------
 def open_serial(app: KvmDeckApp, g: Guest, binding_id: str) -> None:
-    services = app.services
-    if services.serial_check is None or services.serial_command is None:
-        app.notify("The serial console is not available here.", severity="warning")
-        return
     if not g.sample.active:
         actions.say_refused(app, binding_id, f"{g.name} is {g.sample.state}: s starts it")
         return
-    backend = _backend(app, g)
-    if backend is None:
+    caps = host_caps(app, g.key)
+    if caps is None:
         return
-    check, make = services.serial_check, services.serial_command
-    uri, uuid, name = g.key.host.libvirt_uri, g.key.uuid, g.name
+    serial = caps.serial
+    if serial is None:
+        app.notify("The serial console is not available here.", severity="warning")
+        return
+    uuid, name = g.key.uuid, g.name
 
     def failed(exc: BaseException) -> bool:
         if not isinstance(exc, BackendError):
@@ -122,7 +121,7 @@ def open_serial(app: KvmDeckApp, g: Guest, binding_id: str) -> None:
     assert app.runner is not None
     app.runner.submit(
         f"serial console {name}",
-        lambda: (check(backend.conn, uuid), make(uri, uuid)),
+        lambda: (serial.check(uuid), serial.command(uuid)),
         done=ready,
         failed=failed,
     )

@@ -50,7 +50,7 @@ from tui.ui import compat
 if TYPE_CHECKING:
     from textual.app import App
 
-    from tui.adapters.launch import Launcher
+    from tui.core.ports import ViewerLauncher
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ RESTORE = (
     "\x1b[?25h"  # show the cursor
 )
 
-LauncherGetter = Callable[[], "Launcher | None"]
+LauncherGetter = Callable[[], "ViewerLauncher | None"]
 
 
 @dataclass

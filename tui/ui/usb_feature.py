@@ -24,6 +24,7 @@ from typing import Any
 from textual.app import App
 from textual.timer import Timer
 
+from tui.core.ports import UsbHostPort
 from tui.core.usb.coordinator import UsbCoordinator
 from tui.core.usb.doctor import Finding, usb_findings
 from tui.core.usb.ports import DeviceFeed, UsbServices
@@ -68,7 +69,7 @@ class UsbFeature:
         self.stopped = False
         self._guests: dict[str, bool] = {}
         self._tick: Timer | None = None
-        self._conn: object = None
+        self._port: UsbHostPort | None = None  # host 0's USB family, once connected
         self._shown_rules = ""
 
     # -- the one way to blocking work --------------------------------------------------
@@ -117,13 +118,13 @@ class UsbFeature:
         self.local_feed = self.remote_feed = None
         self.coordinator.close()
 
-    def host_connected(self, host_index: int, conn: object, remote: bool, label: str) -> None:
+    def host_connected(self, host_index: int, port: UsbHostPort, label: str) -> None:
+        """Host ``host_index`` is up, with this USB family (bound to its new connection)."""
         if host_index != USB_HOST or self.services is None or self.stopped:
             return
-        services = self.services
-        self.node_devices = remote or services.uses_node_devices(conn)
-        self._conn = conn
-        self.coordinator.set_port(services.hostdev(conn))
+        self.node_devices = port.node_devices
+        self._port = port
+        self.coordinator.set_port(port.hostdev())
         if not self.node_devices:
             if self.started:
                 self._start_local()
@@ -133,7 +134,7 @@ class UsbFeature:
             self.local_feed = None
         if self.remote_feed is not None:
             self.remote_feed.stop()
-        feed = services.remote_feed(conn)
+        feed = port.device_feed()
         self.remote_feed = feed
         source = remote_source(label or "the host")
         if self.screen is not None:
@@ -272,7 +273,7 @@ class UsbFeature:
         return self.coordinator.forget_rules(device)
 
     def diagnose(self, device: UsbDevice, done: Callable[[list[Finding]], None]) -> None:
-        """The USB doctor for ``device``: the host probes in a thread (``doctor_probe``), then
+        """The USB doctor for ``device``: the host probes in a thread (``UsbHostPort.probe``), then
         ``done(findings)`` on the loop."""
         coordinator = self.coordinator
         findings = functools.partial(
@@ -283,20 +284,19 @@ class UsbFeature:
             guests=self._guest_facts(),
             targets=sorted({r.guest for r in coordinator.rules_matching(device)}),
         )
-        probe = self.services.doctor_probe if self.services is not None else None
-        conn = self._conn
-        if probe is None or conn is None or device.is_root_hub:  # nothing to probe
+        port = self._port
+        if port is None or device.is_root_hub:  # nothing to probe
             done(findings())
             return
 
-        def probed(found: HostProbe) -> None:
+        def probed(found: HostProbe | None) -> None:
             done(findings(probe=found))
 
         def failed(exc: BaseException) -> bool:
             probed(HostProbe(LOCAL, error=f"the probes failed: {type(exc).__name__}: {exc}"))
             return isinstance(exc, OSError)  # anything else: the one error handler too
 
-        self.submit("usb doctor", lambda: probe(conn, device), probed, failed)
+        self.submit("usb doctor", lambda: port.probe(device), probed, failed)
 
     def _shown_devices(self) -> list[UsbDevice]:
         return list(self.screen.table.devices.values()) if self.screen is not None else []

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.ports import HostCapabilities
+from tui.model.addresses import AddressMap
 from tui.model.backend import HostEvents
 from tui.model.domain import DomainInfo
 from tui.model.guest import GuestSample, GuestState
@@ -161,6 +163,7 @@ class DemoHost:
         self.inner = LibvirtHost(uri, readonly, events, host_cpus=host_cpus)
         self.uri = uri
         self.sim = GuestSimulator(seed, host_cpus or 8, clock)
+        self._caps: tuple[HostCapabilities, HostCapabilities] | None = None  # (inner's, ours)
 
     @property
     def hostname(self) -> str:
@@ -169,10 +172,6 @@ class DemoHost:
     @hostname.setter
     def hostname(self, value: str) -> None:
         self.inner.hostname = value
-
-    @property
-    def conn(self) -> Any:
-        return self.inner.conn
 
     @property
     def session(self) -> Any:  # what bench/tests read of a LibvirtHost
@@ -196,7 +195,7 @@ class DemoHost:
     def act(self, uuid: str, verb: str) -> None:
         self.inner.act(uuid, verb)
 
-    def addresses(self, uuids: tuple[str, ...]) -> Any:
+    def addresses(self, uuids: tuple[str, ...]) -> AddressMap:
         return self.inner.addresses(uuids)  # the test driver makes up lease addresses
 
     def close(self) -> None:
@@ -204,6 +203,17 @@ class DemoHost:
 
     def mark_stale(self, uuid: str | None = None) -> None:
         self.inner.mark_stale(uuid)
+
+    def capabilities(self) -> HostCapabilities:
+        """The test driver's families, but USB plugging and attaching simulated."""
+        caps = self.inner.capabilities()
+        if caps.usb is None:  # not open yet
+            return caps
+        if self._caps is None or self._caps[0] is not caps:
+            from tui.adapters.demo.usb import DemoUsb
+
+            self._caps = (caps, dataclasses.replace(caps, usb=DemoUsb(self.inner)))
+        return self._caps[1]
 
 
 class DemoHostSampler:

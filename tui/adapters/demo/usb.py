@@ -16,7 +16,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.model.domain import UsbHostdev
 from tui.model.usb import (
@@ -31,6 +31,10 @@ from tui.model.usb import (
     describe_device,
     libvirt_would_match,
 )
+from tui.model.usb_doctor import DEMO, HostProbe
+
+if TYPE_CHECKING:
+    from tui.adapters.libvirt.host import LibvirtHost
 
 DEMO_MARK = " (demo)"
 PLUG_PERIOD_S = 20.0
@@ -246,4 +250,26 @@ def _same_ids(a: UsbHostdev, b: UsbHostdev) -> bool:
     return (a.vendor, a.product) == (b.vendor, b.product)
 
 
-__all__ = ["DemoHostdev", "DemoUsbFeed", "mark"]
+class DemoUsb:
+    """The demo's :class:`tui.core.ports.UsbHostPort`: the test driver's node devices with a
+    simulated replug (:class:`DemoUsbFeed`), attach/detach in memory (:class:`DemoHostdev`),
+    no host probes (the devices are made up)."""
+
+    def __init__(self, link: LibvirtHost) -> None:  # on the test driver
+        self.link = link
+
+    @property
+    def node_devices(self) -> bool:
+        return True
+
+    def hostdev(self) -> DemoHostdev:
+        return DemoHostdev(self.link.conn)
+
+    def device_feed(self) -> DemoUsbFeed:
+        return DemoUsbFeed(self.link.conn)
+
+    def probe(self, device: UsbDevice) -> HostProbe:
+        return HostProbe(DEMO)
+
+
+__all__ = ["DemoHostdev", "DemoUsb", "DemoUsbFeed", "mark"]

@@ -5,32 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import libvirt
 
-from tui.adapters.launch.instructions import ClientInstructions, client_instructions
-from tui.adapters.launch.viewers import Launcher, ViewerInfo, ViewerState
+from tui.adapters.launch.instructions import client_instructions
+from tui.adapters.launch.viewers import Launcher
 from tui.adapters.libvirt.graphics import resolve_display
-
-
-@dataclass(frozen=True)
-class ViewerOpened:
-    """A viewer started; ``viewer.state`` says whether it connected within the wait."""
-
-    viewer: ViewerInfo
-    elapsed_s: float  # call → connected/failed (or the wait's end)
-
-    @property
-    def message(self) -> str:
-        v = self.viewer
-        if v.state is ViewerState.CONNECTED:
-            return f"Console of {v.guest} open (pid {v.pid}, {self.elapsed_s:.1f} s)."
-        if v.state is ViewerState.FAILED:
-            return f"Console of {v.guest}: {v.detail or 'connection failed'} (pid {v.pid})."
-        if v.state is ViewerState.EXITED:
-            return f"Console of {v.guest}: remote-viewer exited {v.detail}".rstrip() + "."
-        return f"Console of {v.guest}: remote-viewer is starting (pid {v.pid})."
+from tui.model.viewers import ClientInstructions, ViewerOpened
 
 
 def open_console(

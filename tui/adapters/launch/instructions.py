@@ -4,40 +4,18 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tui.adapters.launch.ssh import SshEndpoint, remote_spec
 from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
+from tui.model.viewers import ClientInstructions
 from tui.util import shell_command
 
 
 def display_available(env: Mapping[str, str]) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-
-
-@dataclass(frozen=True)
-class ClientInstructions:
-    """What the operator runs on their own workstation (never holds the password)."""
-
-    guest: str
-    options: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, command lines)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def commands(self) -> list[str]:
-        return [line for _, lines in self.options for line in lines]
-
-    @property
-    def text(self) -> str:
-        """Ready to paste into a shell: headings as comments, then the commands."""
-        out: list[str] = []
-        for heading, lines in self.options:
-            out.append(f"# {heading}")
-            out.extend(lines)
-        return "\n".join(out)
 
 
 def _client_uri(uri: str) -> str:

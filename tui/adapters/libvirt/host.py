@@ -23,7 +23,9 @@ from tui.adapters.libvirt.connection import (
     open_connection,
 )
 from tui.adapters.libvirt.events import make_device, make_lifecycle
+from tui.adapters.libvirt.families import libvirt_capabilities
 from tui.adapters.libvirt.session import HostSession
+from tui.core.ports import NO_CAPABILITIES, HostCapabilities
 from tui.model.addresses import AddressMap
 from tui.model.backend import BackendError, HostEvents
 from tui.model.host import PollResult
@@ -50,6 +52,7 @@ class LibvirtHost:
         self._lock = threading.Lock()
         self.session = HostSession(self, host_cpus=host_cpus)  # type: ignore[arg-type]
         self.address_reader = AddressReader(agent=not readonly)
+        self._capabilities = NO_CAPABILITIES
 
     # -- what HostSession needs of a "link" ---------------------------------------------
     @property
@@ -94,6 +97,12 @@ class LibvirtHost:
         self._conn = conn
         self._register_events(conn)
         self.session.mark_stale()
+        self._capabilities = libvirt_capabilities(self)
+
+    def capabilities(self) -> HostCapabilities:
+        """Its families, bound to this host's connection (tui/adapters/libvirt/families.py);
+        none before open()."""
+        return self._capabilities
 
     def _register_events(self, conn: libvirt.virConnect) -> None:
         uri = self.uri

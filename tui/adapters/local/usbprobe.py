@@ -1,7 +1,7 @@
 """The USB doctor's probes of this machine: the device node, the QEMU user, the kernel log.
 
 Everything here blocks (file reads, running ``dmesg``): the app calls :func:`probe_device`
-through ``UsbServices.doctor_probe`` in a worker thread. ``root`` stands for ``/`` so tests can
+through ``UsbHostPort.probe`` (tui/core/ports.py) in a worker thread. ``root`` stands for ``/`` so tests can
 point the file probes at a directory of their own. Nothing is interpreted here: the findings
 are :func:`tui.core.usb.doctor.usb_findings`'s business.
 """

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from tui.model.domain import UsbHostdev
 from tui.model.usb import GuestUsb, HostdevResult, UsbDevice, UsbEvent, UsbOwners
-from tui.model.usb_doctor import HostProbe
 
 EventsCallback = Callable[[list[UsbEvent]], None]
 GuestEventCallback = Callable[[str, str], None]  # (guest name, lifecycle kind: "started"…)
@@ -118,9 +117,6 @@ class UsbServices:
     open_connection: Callable[[str | None, bool], Any]  # (uri, readonly) -> connection; blocks
     close_connection: Callable[[Any], None]  # blocks
     register_event_loop: Callable[[], object]  # libvirt events on the running asyncio loop
-    # The USB doctor's probes of the device's host: (connection, device) -> what the device
-    # node, the QEMU user and the kernel log say (only for this machine). Blocks.
-    doctor_probe: Callable[[Any, UsbDevice], HostProbe] | None = None
 
 
 __all__ = [

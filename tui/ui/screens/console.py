@@ -1,7 +1,7 @@
 """Screens for guest consoles: the client command dialog and the open-viewers list.
 
 Nothing here talks to libvirt or starts programs: the screens read and drive a
-:class:`tui.adapters.launch.Launcher`, and show :class:`tui.adapters.launch.ClientInstructions`.
+:class:`tui.core.ports.ViewerLauncher`, and show :class:`tui.model.viewers.ClientInstructions`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from textual.widgets import DataTable, Label, Static
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
-if TYPE_CHECKING:  # types only: the UI never imports the adapters (import-linter contract)
-    from tui.adapters.launch import ClientInstructions, Launcher, ViewerInfo
+if TYPE_CHECKING:
+    from tui.core.ports import ViewerLauncher
+    from tui.model.viewers import ClientInstructions, ViewerInfo
 
 
 def copy_message(env: Mapping[str, str]) -> str:
@@ -129,7 +130,7 @@ class ViewersScreen(ModalScreen[None]):
     REFRESH_S = 0.5
     COLUMNS = ("guest", "pid", "started", "state")
 
-    def __init__(self, launcher: Launcher) -> None:
+    def __init__(self, launcher: ViewerLauncher) -> None:
         super().__init__()
         self.launcher = launcher
 

@@ -12,7 +12,7 @@ shown as plain text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on
@@ -28,6 +28,7 @@ from tui.core.ports import BackendError
 from tui.model.fleet import PENDING_SHUTDOWN, Change, Fleet, Guest
 from tui.model.guest import GuestState
 from tui.model.ids import GuestKey
+from tui.model.viewers import ConsoleResult, ViewerOpened, ViewerState
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
@@ -37,6 +38,15 @@ from tui.ui.widgets.hosts_bar import HostsBar, host_line
 
 if TYPE_CHECKING:
     from tui.ui.app import KvmDeckApp
+
+
+def _usb_redirect(name: str) -> list[tuple[int, int]]:
+    """The devices the USB rules give guest ``name``: its viewer redirects them too. Reads
+    rules.toml (blocks: from the runner); loaded only when a console opens."""
+    from tui.core.usb.redirect import redirect_ids
+
+    return redirect_ids(name)
+
 
 REFRESH_STEPS = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
 SHUTDOWN_GRACE_S = 60.0  # after an ACPI shutdown, how long before "still running: force off?"
@@ -337,12 +347,11 @@ class MainScreen(Screen[None]):
             actions.say_refused(app, "guest.console", reason)
             return
         ctl = app.controllers[g.key.host]
-        backend = ctl.backend
-        if backend is None or app.runner is None or app.services.open_console is None:
+        consoles = ctl.capabilities.consoles
+        if consoles is None or app.runner is None or app.services.launcher is None:
             app.notify(f"{g.key.host} is not connected.", severity="error", markup=False)
             return
         app.notify(f"Opening the console of {g.name}…", timeout=3, markup=False)
-        open_console = app.services.open_console
         launcher = app.consoles.launcher
         name = g.name
         self._opening.add(name)
@@ -359,16 +368,16 @@ class MainScreen(Screen[None]):
 
         app.runner.submit(
             f"console {name}",
-            lambda: open_console(backend.conn, name, ctl.uri, app.readonly, launcher),
+            lambda: consoles.open(name, launcher, _usb_redirect(name)),
             done=lambda result: self._console_opened(name, result),
             failed=failed,
         )
 
-    def _console_opened(self, name: str, result: Any) -> None:
+    def _console_opened(self, name: str, result: ConsoleResult) -> None:
         app = self.deck
         self._opening.discard(name)
-        if hasattr(result, "viewer"):  # a viewer was started
-            failed = getattr(result.viewer.state, "value", "") == "failed"
+        if isinstance(result, ViewerOpened):  # a viewer was started
+            failed = result.viewer.state is ViewerState.FAILED
             app.notify(result.message, severity="error" if failed else "information", markup=False)
             app.log_event(result.message)
             self.table.set_viewers(self._viewer_pids())

@@ -1,6 +1,7 @@
 """A guest's snapshots (``z``): the tree with the current one marked; create, revert, delete.
 
-Every libvirt call goes through ``app.services.snapshots`` on the runner (daemon threads):
+Every libvirt call goes through the host's ``snapshots`` family (``tui.core.ports.SnapshotOps``)
+on the runner (daemon threads):
 taking a snapshot with memory under TCG takes seconds, and the screen shows that it is at work
 (a line with the elapsed time) and refuses a second operation meanwhile. Revert and delete ask
 first. What the disks cannot do (a raw disk: internal snapshots need qcow2) is said up front
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
-from tui.core.ports import BackendError
+from tui.core.ports import BackendError, SnapshotOps
 from tui.model.ids import GuestKey
 from tui.model.snapshots import Snapshot, SnapshotList, name_problem, tree_guides
 from tui.ui import actions
@@ -29,6 +30,8 @@ from tui.util import terminal_safe
 
 CURRENT = "●"
 NONE_YET = "No snapshots yet: n takes one."
+
+T = TypeVar("T")
 
 
 def snapshot_rows(snaps: SnapshotList) -> list[tuple[str, Text, str, str, str, Text]]:
@@ -181,19 +184,22 @@ class SnapshotsScreen(Screen[None]):
         return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
 
     # -- the runner ----------------------------------------------------------------------
-    def _conn(self) -> Any:
+    def _ops(self) -> SnapshotOps | None:
+        """The host's snapshot family while it is connected, or None after saying why."""
         ctl = self.deck.controllers.get(self.key.host)
-        backend = ctl.backend if ctl is not None and ctl.is_up else None
-        if backend is None or self.deck.runner is None:
+        if ctl is None or not ctl.is_up or self.deck.runner is None:
             self.app.notify(f"{self.key.host} is not connected.", severity="error", markup=False)
             return None
-        return backend.conn
+        ops: SnapshotOps | None = ctl.capabilities.snapshots
+        if ops is None:
+            self.app.notify("Snapshots are not available here.", severity="warning")
+        return ops
 
     def _submit(
-        self, what: str, call: Callable[[Any], Any], done: Callable[[Any], None], busy: str = ""
+        self, what: str, call: Callable[[SnapshotOps], T], done: Callable[[T], None], busy: str = ""
     ) -> None:
-        conn = self._conn()
-        if conn is None:
+        ops = self._ops()
+        if ops is None:
             return
         if busy:
             self._set_busy(busy)
@@ -207,11 +213,11 @@ class SnapshotsScreen(Screen[None]):
             self.reload()
             return True
 
-        def ok(result: Any) -> None:
+        def ok(result: T) -> None:
             self._set_busy("")
             done(result)
 
-        self.deck.runner.submit(what, lambda: call(conn), done=ok, failed=failed)
+        self.deck.runner.submit(what, lambda: call(ops), done=ok, failed=failed)
 
     def _set_busy(self, text: str) -> None:
         self.busy = text
@@ -232,9 +238,8 @@ class SnapshotsScreen(Screen[None]):
 
     # -- the list ------------------------------------------------------------------------
     def reload(self) -> None:
-        ops = self.deck.services.snapshots
         uuid = self.key.uuid
-        self._submit(f"snapshots of {self.guest_name}", lambda c: ops.list(c, uuid), self.show)
+        self._submit(f"snapshots of {self.guest_name}", lambda ops: ops.list(uuid), self.show)
 
     def show(self, snaps: SnapshotList) -> None:
         self.snaps = snaps
@@ -301,12 +306,11 @@ class SnapshotsScreen(Screen[None]):
         self.app.push_screen(NewSnapshotScreen(self.guest_name, snaps.active, taken), chosen)
 
     def create(self, name: str, description: str, memory: bool) -> None:
-        ops = self.deck.services.snapshots
         uuid = self.key.uuid
         kind = "with memory" if memory else "disk only"
         self._submit(
             f"snapshot {name}",
-            lambda c: ops.create(c, uuid, name, description, memory),
+            lambda ops: ops.create(uuid, name, description, memory),
             self._done,
             busy=f"creating {name} ({kind})",
         )
@@ -325,11 +329,10 @@ class SnapshotsScreen(Screen[None]):
         self._ask(question, "Revert", lambda: self._revert(s.name))
 
     def _revert(self, name: str) -> None:
-        ops = self.deck.services.snapshots
         uuid = self.key.uuid
         self._submit(
             f"revert to {name}",
-            lambda c: ops.revert(c, uuid, name),
+            lambda ops: ops.revert(uuid, name),
             self._done,
             busy=f"reverting to {name}",
         )
@@ -345,11 +348,10 @@ class SnapshotsScreen(Screen[None]):
         self._ask(question, "Delete", lambda: self._delete(s.name))
 
     def _delete(self, name: str) -> None:
-        ops = self.deck.services.snapshots
         uuid = self.key.uuid
         self._submit(
             f"delete snapshot {name}",
-            lambda c: ops.delete(c, uuid, name),
+            lambda ops: ops.delete(uuid, name),
             self._done,
             busy=f"deleting {name}",
         )

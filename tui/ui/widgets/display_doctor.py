@@ -5,7 +5,7 @@ string as plain text, never markup); :class:`DisplayDoctor` is the ``Static`` th
 mounts (id ``display-doctor``) and fills from the fleet's ``DomainInfo``.
 
 :func:`spice_ready_flow` is the key's handler: refused under ``--readonly`` (the registry),
-it reads the plan in a daemon thread (``app.runner``, the adapter through ``app.services``),
+it reads the plan in a daemon thread (``app.runner``, the host's ``spice_ready`` family),
 shows the XML diff (:class:`~tui.ui.screens.spice_ready.SpiceReadyScreen`) and, once
 confirmed, applies it in another thread. Nothing here touches libvirt.
 """
@@ -108,17 +108,10 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
     app: Any = screen.app
     if actions.refuse(app, ACTION_ID):
         return
-    services = app.services
     ctl = getattr(app, "controllers", {}).get(key.host)
-    backend = ctl.backend if ctl is not None else None
+    spice = ctl.capabilities.spice_ready if ctl is not None else None
     guest = app.fleet.guest(key) if getattr(app, "fleet", None) else None
-    if (
-        backend is None
-        or guest is None
-        or app.runner is None
-        or services.spice_ready_plan is None
-        or services.spice_ready_apply is None
-    ):
+    if spice is None or guest is None or app.runner is None:
         app.notify(f"{key.host} is not connected.", severity="error", markup=False)
         return
     name = guest.name
@@ -157,7 +150,7 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
                 return
             app.runner.submit(
                 f"spice-ready apply {name}",
-                lambda: services.spice_ready_apply(backend.conn, name, plan.new_xml, plan.base_xml),
+                lambda: spice.apply(name, plan.new_xml, plan.base_xml),
                 done=applied,
                 failed=failed,
             )
@@ -167,11 +160,12 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
     def applied(message: str) -> None:
         app.notify(message, title=title, timeout=10, markup=False)
         app.log_event(message)
-        backend.mark_stale(key.uuid)  # re-read its XML at the next poll
+        if ctl is not None:
+            ctl.mark_stale(key.uuid)  # re-read its XML at the next poll
 
     app.runner.submit(
         f"spice-ready plan {name}",
-        lambda: services.spice_ready_plan(backend.conn, name),
+        lambda: spice.plan(name),
         done=planned,
         failed=failed,
     )
