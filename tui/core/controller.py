@@ -10,6 +10,10 @@ No textual here. Everything runs on the event loop's thread; blocking calls go t
   nobody waits for) and a fresh one is tried with backoff, without delaying other hosts;
 - an invalid URI is not retried;
 - results of an abandoned connection (an older *generation*) are ignored;
+- a backend's event callbacks (:class:`HostEvents`) may come from any thread: libvirt runs its
+  close callback in whichever thread notices the loss, usually the poll thread whose call
+  failed. The controller moves each one onto the loop before it touches anything
+  (:meth:`HostController._on_loop`); everything else here runs on the loop only;
 - guest IP addresses have a lane of their own (a second :class:`SingleFlight`), every
   :data:`ADDRESS_INTERVAL` s while guests run and soon after one starts: a stuck guest agent
   never delays a stats tick, and a tick never carries an address call.
@@ -18,11 +22,14 @@ No textual here. Everything runs on the event loop's thread; blocking calls go t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tui.core.ports import NO_CAPABILITIES, BackendError, HostBackend, HostCapabilities, HostEvents
 from tui.core.prefetch import Prefetch
@@ -35,12 +42,17 @@ from tui.model.ids import HostId
 from tui.model.link import FailureCause, LinkFailure, LinkReport, LinkState, no_answer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NO_ANSWER_S = 10.0  # a connect or a poll that takes longer counts as "no answer"
 EVENT_POLL_DELAY = 0.1  # s: events within this window share one poll
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 ADDRESS_INTERVAL = 10.0  # s between two address runs of a host with running guests
 ADDRESS_SOON = 2.0  # s: the first address run after a guest shows up running
+
+
+def _thread() -> str:
+    return threading.current_thread().name
 
 
 @dataclass
@@ -166,10 +178,31 @@ class HostController:
 
     def _events(self, gen: int) -> HostEvents:
         return HostEvents(
-            lifecycle=lambda ev: self._on_lifecycle(gen, ev),
-            device=lambda ev: self._on_device(gen, ev),
-            lost=lambda reason: self._on_lost(gen, reason),
+            lifecycle=self._on_loop(lambda ev: self._on_lifecycle(gen, ev)),
+            device=self._on_loop(lambda ev: self._on_device(gen, ev)),
+            lost=self._on_loop(lambda reason: self._on_lost(gen, reason)),
         )
+
+    def _on_loop(self, fn: Callable[[T], None]) -> Callable[[T], None]:
+        """``fn`` as a backend callback: run at once on the loop's thread, handed to the loop
+        from any other thread. libvirt calls its close callback in the thread that notices the
+        loss (the poll whose call failed): run there, the loss reached the timers, the fleet
+        and the app's render queue from a foreign thread and raced the loop (the frozen
+        display of issue 24)."""
+
+        def call(arg: T) -> None:
+            try:
+                on_loop = asyncio.get_running_loop() is self.loop
+            except RuntimeError:  # no loop runs in this thread
+                on_loop = False
+            if on_loop:
+                fn(arg)
+                return
+            log.debug("%s: event from thread %s, handed to the loop", self.host, _thread())
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+                self.loop.call_soon_threadsafe(fn, arg, context=self.context)
+
+        return call
 
     def _connect(self) -> None:
         if self.closed:

@@ -28,7 +28,12 @@ class BackendError(Exception):
 
 @dataclass
 class HostEvents:
-    """Callbacks a backend calls on the event loop's thread (libvirt's asyncio event loop)."""
+    """Callbacks a backend calls when something happens on its host.
+
+    From any thread: libvirt delivers lifecycle and device events on the event loop
+    (libvirtaio), but its close callback in whichever thread notices the loss, often the one
+    whose call just failed. The receiver (``HostController``) moves them onto its loop.
+    """
 
     lifecycle: Callable[[LifecycleEvent], None]
     device: Callable[[DeviceEvent], None]

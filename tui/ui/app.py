@@ -9,6 +9,9 @@ at once whatever the hosts do.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePath
@@ -32,6 +35,14 @@ from tui.ui.features import Consoles, QuietToasts, VtProbe
 from tui.ui.screens.main import MainScreen
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.workers import ErrorHandler, make_runner
+
+log = logging.getLogger(__name__)
+
+# The render watchdog: changes that waited this long for their frame, or polls held this long
+# for the host sample they wait for, mean the pipeline stalled. Said in the log and on screen,
+# then drawn anyway: the screen never shows old data as if it were live.
+STALL_S = 3.0
+WATCHDOG_S = 1.0
 
 
 def css_paths() -> list[str | PurePath]:
@@ -82,7 +93,14 @@ class KvmDeckApp(QuietToasts, App[int]):
         self._sampler: Any = None
         self._deferred_started = self._sampling = False
         self._pending: list[Change] = []
+        self._render_queued = False  # a _render_pending call is scheduled
+        self._pending_since: float | None = None  # when the oldest unrendered change came
         self._held: list[tuple[HostId, int, PollResult]] = []  # polls awaiting the host sample
+        self._held_since: float | None = None
+        self._sampling_since = 0.0
+        self.stalls = 0  # times the watchdog found the pipeline stalled (tests, bench)
+        self._stalls_open: set[str] = set()  # kinds of stall already reported
+        self._loop_thread = threading.get_ident()  # the loop's, set again in main_ready
         self._host_timer: Any = None
         labels = self.options.host_labels or []
         for i, uri in enumerate(self.options.uris):
@@ -112,6 +130,7 @@ class KvmDeckApp(QuietToasts, App[int]):
     def main_ready(self) -> None:
         """The main screen is mounted: start the sources (called by MainScreen.on_mount)."""
         self.runner = make_runner(self.errors)
+        self._loop_thread = threading.get_ident()
         if self.services.usb is not None:
             from tui.ui.usb_feature import UsbFeature
 
@@ -143,6 +162,7 @@ class KvmDeckApp(QuietToasts, App[int]):
             ctl.start(self.options.prefetched.get(host))
         self._sampler = self.services.host_sampler(self.settings.show_loopback)
         self._host_tick()
+        self.set_interval(WATCHDOG_S, self._watch_render, name="render-watchdog")
         self.set_timer(2.0, self.start_deferred)  # or at the first guest frame
 
     async def action_quit(self) -> None:
@@ -164,11 +184,21 @@ class KvmDeckApp(QuietToasts, App[int]):
 
     # -- the store: results in, one render per frame out ---------------------------------
     def changed(self, change: Change) -> None:
-        if not self._pending:
-            self.call_later(self._render_pending)
+        """Queue a change for the next frame. On the loop's thread only: a call from another
+        thread is handed to the loop (and logged: it is a bug in whoever called)."""
+        if threading.get_ident() != self._loop_thread and self.runner is not None:
+            log.error("changed() called from thread %s", threading.current_thread().name)
+            self.runner.loop.call_soon_threadsafe(self.changed, change)
+            return
         self._pending.append(change)
+        if self._pending_since is None:
+            self._pending_since = time.monotonic()
+        if not self._render_queued:  # a flag, not "was the list empty": a lost call retries
+            self._render_queued = self.call_later(self._render_pending)
 
     def _render_pending(self) -> None:
+        self._render_queued = False
+        self._pending_since = None
         pending, self._pending = self._pending, []
         if not pending or not self.main_screen.is_attached:
             return
@@ -177,6 +207,45 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.main_screen.render_fleet(self.fleet, merged)
             if self.screen is not self.main_screen and hasattr(self.screen, "render_fleet"):
                 self.screen.render_fleet(self.fleet, merged)
+
+    def _watch_render(self) -> None:
+        """The render watchdog (every WATCHDOG_S): changes waiting for a frame, or polls held
+        for a host sample, longer than STALL_S are a stalled pipeline. Say so in the log and
+        on screen (once per stall), then release them, so the screen catches up instead of
+        freezing silently."""
+        now = time.monotonic()
+        since = self._pending_since
+        if since is not None and now - since > STALL_S:
+            self._stalled("render", f"{len(self._pending)} updates waited {now - since:.0f} s")
+            self._render_pending()
+        elif since is None:
+            self._stalls_open.discard("render")
+        held = self._held_since
+        if self._sampler_stuck() or (held is not None and now - held > STALL_S):
+            waited = now - (self._sampling_since if self._sampling else (held or now))
+            self._stalled("sample", f"the host sample did not come for {waited:.0f} s")
+            self._release_held()
+        elif not self._sampling:
+            self._stalls_open.discard("sample")
+
+    def _sampler_stuck(self) -> bool:
+        """A host sample has been on its way for longer than STALL_S: polls are not held."""
+        return self._sampling and time.monotonic() - self._sampling_since > STALL_S
+
+    def _stalled(self, kind: str, what: str) -> None:
+        self.stalls += 1
+        log.warning("render watchdog: %s", what)
+        if kind in self._stalls_open:
+            return  # said once for this stall
+        self._stalls_open.add(kind)
+        self.log_event(f"display stalled: {what}; redrawn now")
+        self.notify(
+            f"Display stalled: {what}. Redrawn now; see --log for details.",
+            title="kvmdeck",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     def log_event(self, text: str, wall: float | None = None, key: Any = None) -> None:
         self.fleet.log(text, wall, key)
@@ -198,8 +267,11 @@ class KvmDeckApp(QuietToasts, App[int]):
             self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)
 
     def _on_polled(self, host: HostId, seq: int, result: PollResult, held: bool = False) -> None:
-        if not held and host == self.host_order[0] and self._sampler is not None:
+        hold = self._sampler is not None and not self._sampler_stuck()
+        if not held and hold and host == self.host_order[0]:
             self._held.append((host, seq, result))  # applied with the host sample it triggers:
+            if self._held_since is None:
+                self._held_since = time.monotonic()
             self._host_tick()  # one repaint for both, and the store never ahead of the screen
             return
         self.changed(self.fleet.apply_poll(host, seq, result))
@@ -230,18 +302,23 @@ class KvmDeckApp(QuietToasts, App[int]):
     def _host_tick(self) -> None:
         if self.runner is not None and self._sampler is not None and not self._sampling:
             self._sampling = True  # a failure reports itself, and releases the polls too
+            self._sampling_since = time.monotonic()
             failed = lambda _exc: self._host_sample(None)  # noqa: E731
             self.runner.submit("host stats", self._sampler.sample, self._host_sample, failed)
 
     def _host_sample(self, sample: HostSample | None) -> None:
-        self._sampling, (held, self._held) = False, (self._held, [])
+        self._sampling = False
         if sample is not None:
             self.changed(self.fleet.apply_host_sample(sample))
-        for host, seq, result in held:  # their changes and the sample's: one render
-            self._on_polled(host, seq, result, held=True)
+        self._release_held()  # their changes and the sample's: one render
         if self._host_timer is not None:  # no polls (no host up): the panel's own slower clock
             self._host_timer.stop()
         self._host_timer = self.set_timer(self.refresh_s * 1.5, self._host_tick)
+
+    def _release_held(self) -> None:
+        held, self._held, self._held_since = self._held, [], None
+        for host, seq, result in held:
+            self._on_polled(host, seq, result, held=True)
 
     # -- deferred work: the VT probe and USB start after the first guest frame -----------
     def start_deferred(self) -> None:
