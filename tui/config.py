@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,8 @@ def rules_path(env: dict[str, str] | None = None) -> Path:
     return config_dir(env) / "rules.toml"
 
 
-_LINE_RE = re.compile(r"at line (\d+), column (\d+)")
+_LINE_RE = re.compile(r"\(?at line (\d+), column (\d+)\)?")
+_END_RE = re.compile(r"\(?at end of document\)?")
 
 # key -> (expected type(s), human type name)
 _SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -72,31 +74,100 @@ _SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
 _TABLES = {"hosts", "keymap"}
 
 
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class NotAFileError(OSError):
+    """A user's file that is a directory, a FIFO, a device or a socket: never opened (a FIFO
+    would block the open for ever, a device open may act)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}, not a file")
+        self.path, self.kind = path, kind
+
+
+def read_user_file(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The bytes of a user's file and the ``fstat`` of exactly what was read; None when it
+    does not exist. Raises :class:`NotAFileError` for anything but a regular file (looked at
+    with ``stat`` before any open; the open is non-blocking and checked again with ``fstat``),
+    and ``OSError`` when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFileError(path, _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file"))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):  # replaced between the stat and the open
+            kind = _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise NotAFileError(path, kind)
+        return handle.read(), st
+
+
+def unreadable(path: Path, exc: OSError, missing_hint: str) -> str:
+    """Why a user's file cannot be read, and the fix."""
+    if isinstance(exc, NotAFileError):
+        return (
+            f"{path}: is {exc.kind}, not a file. kvmdeck reads a TOML file there: replace it "
+            f"with one, or move it away to {missing_hint}."
+        )
+    return f"{path}: cannot read it ({exc.strerror or exc}). Fix its permissions."
+
+
+def toml_error(path: Path, text: str, exc: Exception, missing_hint: str) -> str:
+    """A TOML file that does not parse: the file, the line (Python 3.11's TOMLDecodeError has
+    it only in its message text; "at end of document" is the last line), and the fix."""
+    if isinstance(exc, RecursionError):
+        return (
+            f"{path}: nested too deep (arrays or tables hundreds of levels inside each other); "
+            f"kvmdeck does not read it. Flatten it, or move the file away to {missing_hint}."
+        )
+    msg = str(exc)
+    m = _LINE_RE.search(msg)
+    if m is not None:
+        line, where = m.group(1), f"line {m.group(1)}, column {m.group(2)}"
+    else:
+        line = str(max(1, len(text.splitlines())))
+        where = f"the end of the file (line {line})"
+    reason = _END_RE.sub("", _LINE_RE.sub("", msg)).strip()
+    return (
+        f"{path}:{line}: TOML syntax error at {where}: {reason}. "
+        f"Fix that line (see https://toml.io) or move the file away to {missing_hint}."
+    )
+
+
 def read_toml(path: Path, error: type[ConfigError], missing_hint: str) -> dict[str, Any] | None:
     """Read a TOML file of the user's. None when it does not exist.
 
-    Errors raise ``error`` naming the file, the line (Python 3.11's TOMLDecodeError carries it
-    only in its message text) and the fix; ``missing_hint`` says what moving the file away does.
+    Errors raise ``error`` naming the file, the line and the fix (:func:`toml_error`); a
+    directory, FIFO or device is never opened (:func:`read_user_file`); ``missing_hint`` says
+    what moving the file away does.
     """
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        got = read_user_file(path)
     except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
+        raise error(unreadable(path, exc, missing_hint)) from exc
+    if got is None:
+        return None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = got[0].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = _LINE_RE.search(msg)
-        where = f"line {m.group(1)}, column {m.group(2)}" if m else "somewhere"
-        reason = _LINE_RE.sub("", msg).strip().rstrip("(").strip()
-        raise error(
-            f"{path}:{m.group(1) if m else '?'}: TOML syntax error at {where}: {reason}. "
-            f"Fix that line (see https://toml.io) or move the file away to {missing_hint}."
-        ) from exc
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise error(toml_error(path, text, exc, missing_hint)) from exc
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -28,6 +28,7 @@ from tui.core.usb.ports import DeviceFeed, UsbServices
 from tui.core.usb.rulelock import RulesLock, passive_message
 from tui.core.usb.rules import Rule, RulesError, load_rules
 from tui.model.usb import HostdevError, UsbEvent
+from tui.util import terminal_safe
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 START_TIMEOUT_S = 60.0  # guests and owners read, devices listed
@@ -35,7 +36,7 @@ DRAIN_TIMEOUT_S = 30.0  # pending attaches at the end
 
 
 def _say(out: TextIO, text: str) -> None:
-    out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+    out.write(f"{time.strftime('%H:%M:%S')} {terminal_safe(text)}\n")  # device strings
     out.flush()
 
 
@@ -44,7 +45,7 @@ def _load(path: Path, out: TextIO) -> list[Rule] | None:
     try:
         return load_rules(path)
     except RulesError as exc:
-        out.write(f"{exc}\n")
+        out.write(f"{terminal_safe(exc, multiline=True)}\n")
         return None
 
 
@@ -60,9 +61,9 @@ def list_rules(out: TextIO = sys.stdout, *, rules_file: Path | None = None) -> i
         who = "no kvmdeck applies them right now"
     else:
         who = passive_message(lock.holder_pid())
-    out.write(f"{path}: {len(rules)} rule(s), {who}\n")
+    out.write(terminal_safe(f"{path}: {len(rules)} rule(s), {who}") + "\n")
     for i, rule in enumerate(rules, 1):
-        out.write(f"{i:3d}  {rule.describe()}\n")
+        out.write(f"{i:3d}  {terminal_safe(rule.describe())}\n")
     return EXIT_OK
 
 
@@ -143,7 +144,7 @@ def run_rules(
             out.write(f"Rules not applied: {passive_message(lock.holder_pid())}.\n")
             return EXIT_LOCKED
     except RulesError as exc:
-        out.write(f"{exc}\n")
+        out.write(f"{terminal_safe(exc, multiline=True)}\n")
         return EXIT_CONFIG
     svc = services or _default_services()
     try:
@@ -180,7 +181,7 @@ async def _run(
     try:
         conn = await asyncio.to_thread(svc.open_connection, uri, False)
     except HostdevError as exc:
-        out.write(f"{exc}\n")
+        out.write(f"{terminal_safe(exc, multiline=True)}\n")
         return EXIT_CONFIG
     runner = Runner(loop, lambda name, exc: _say(out, f"{name}: {type(exc).__name__}: {exc}"))
     coord = UsbCoordinator(runner, rules_file=path, on_note=lambda n: _note(out, n))

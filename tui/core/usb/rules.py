@@ -15,7 +15,9 @@ A rule names its device by vendor:product (plus serial and/or port to tell twins
 from __future__ import annotations
 
 import errno
+import os
 import re
+import stat
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.config import ConfigError, rules_path
+from tui.config import ConfigError, NotAFileError, rules_path, toml_error, unreadable
 from tui.core.usb.rulesfile import (
     SaveLockError,
     Signature,
@@ -42,7 +44,7 @@ from tui.util import atomic_write_text
 
 ROOT_HUB_VENDOR = 0x1D6B
 PORT_RE = re.compile(r"^\d+-\d+(\.\d+)*$")
-_LINE_RE = re.compile(r"\(?at line (\d+), column (\d+)\)?")
+NO_RULES_HINT = "start with no rules"
 
 
 class RulesError(ConfigError):
@@ -279,22 +281,16 @@ def _loads(raw: bytes, path: Path) -> tuple[str, dict[str, Any]]:
         raise RulesError(f"{path}: not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
     try:
         return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # Python 3.11 has the line only in the message
-        m = _LINE_RE.search(str(exc))
-        where = f"line {m.group(1)}, column {m.group(2)}" if m else "somewhere"
-        reason = _LINE_RE.sub("", str(exc)).strip()
-        raise RulesError(
-            f"{path}:{m.group(1) if m else '?'}: TOML syntax error at {where}: {reason}. "
-            "Fix that line (see https://toml.io) or move the file away to start with no rules."
-        ) from exc
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # 500 levels deep: RecursionError
+        raise RulesError(toml_error(path, text, exc, NO_RULES_HINT)) from exc
 
 
 def read_rules_signed(path: Path) -> tuple[bytes | None, Signature]:
     """rules.toml's bytes (None: no file) and the signature of exactly those bytes."""
     try:
         return read_signed(path)
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read it ({exc.strerror}). Fix its permissions.") from exc
+    except OSError as exc:  # a directory, a FIFO, a device (never opened), or no permission
+        raise RulesError(unreadable(path, exc, NO_RULES_HINT)) from exc
 
 
 def rules_from_bytes(raw: bytes | None, path: Path) -> list[Rule]:
@@ -341,7 +337,9 @@ def edit_rules(
     signature. A file that does not load is never written (its :class:`RulesError` is raised);
     neither is a result that would not load back to exactly ``change``'s rules. Blocks."""
     path = rules_path() if path is None else Path(path)
-    target = path.resolve() if path.is_symlink() else path  # write through a symlink
+    # A symlink stays one: its target is written (temp + rename in the target's directory)
+    # and keeps its own mode; a file of kvmdeck's own is 0600.
+    target = path.resolve() if path.is_symlink() else path
     try:
         with save_lock(path):
             raw, sig = read_signed(target)
@@ -360,8 +358,13 @@ def edit_rules(
                 )
             if raw is not None and edited == text:
                 return old, sig
-            atomic_write_text(target, edited, mode=0o600)
+            mode = 0o600
+            if target is not path and sig is not None:
+                mode = stat.S_IMODE(os.stat(target).st_mode)
+            atomic_write_text(target, edited, mode=mode)
             return parse_rules(tomllib.loads(edited), path), signature(target)
+    except NotAFileError as exc:
+        raise RulesError(unreadable(path, exc, NO_RULES_HINT)) from exc
     except (OSError, SaveLockError) as exc:
         fix = _SAVE_FIX.get(exc.errno or 0, "check the directory")
         raise RulesError(

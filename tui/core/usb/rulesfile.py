@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.config import read_user_file
+
 if TYPE_CHECKING:
     from tui.core.usb.rules import Rule
 
@@ -56,14 +58,13 @@ def signature(path: Path) -> Signature:
 
 
 def read_signed(path: Path) -> tuple[bytes | None, Signature]:
-    """The file's bytes and the signature of exactly those bytes (one open: fstat, read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    """The file's bytes and the signature of exactly those bytes (one open: fstat, read).
+    A directory, FIFO or device raises :class:`tui.config.NotAFileError` unopened."""
+    got = read_user_file(path)
+    if got is None:
         return None, None
-    with os.fdopen(fd, "rb") as handle:
-        sig = signature_of(os.fstat(handle.fileno()))
-        return handle.read(), sig
+    raw, st = got
+    return raw, signature_of(st)
 
 
 # -- the save lock ------------------------------------------------------------------------------
