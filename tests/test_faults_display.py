@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import bed, faultproxy
+from testbed import bed, faultproxy
 from tui.cli.wiring import make_app
 from tui.model.host import HostSample
 from tui.ui.app import AppOptions, KvmDeckApp

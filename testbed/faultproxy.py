@@ -9,7 +9,7 @@ stop. Used by the hardening tests (issue 24) and the soak in ``bench/``:
 - freeze: stop the proxy's process with SIGSTOP (run it with :func:`start`, a process of its
   own) and the host hangs — connected, never answering — until SIGCONT.
 
-Run: ``python -m tests.support.faultproxy LISTEN [--target SOCK] [--trigger FILE]``.
+Run: ``python -m testbed.faultproxy LISTEN [--target SOCK] [--trigger FILE]``.
 Stdlib only (selectors): it must start fast and never depend on kvmdeck's code.
 """
 
@@ -149,12 +149,12 @@ def start(base: Path, target: str = LIBVIRT_SOCK, deadline_s: float = 10.0) -> P
     """Start a proxy process with its socket and trigger file in ``base`` (a short path:
     unix socket paths are limited to 107 bytes)."""
     listen, trigger = base / "libvirt.sock", base / "cut"
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "tests.support.faultproxy",
+            "testbed.faultproxy",
             str(listen),
             "--target",
             target,
