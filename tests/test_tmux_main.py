@@ -1,6 +1,6 @@
 """The real ``kvmdeck --demo`` in tmux, as an operator sees it over SSH (issue 11).
 
-At 80x24 with the 6 demo guests every guest row is visible, ``? Help`` and ``q Quit`` show,
+At 80x24 with the 6 demo guests every guest row is visible, ``? Keys`` and ``q Quit`` show,
 and Enter opens the top row's guest; at 120x40 the CPU, memory, disk and net columns show
 without sideways scrolling.
 """
@@ -19,14 +19,14 @@ def test_demo_at_80x24_every_row_help_quit_and_enter() -> None:
     term = Term(["--demo"], size=(80, 24))
     try:
         text = term.wait_screen(
-            lambda t: all(name in t for name in DEMO_GUESTS) and "? Help" in t,
+            lambda t: all(name in t for name in DEMO_GUESTS) and "? Keys" in t,
             30,
             "every demo guest and the footer",
         )
         lines = text.splitlines()
         assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
         footer = lines[-1]
-        assert "? Help" in footer and "q Quit" in footer
+        assert "? Keys" in footer and "q Quit" in footer
         header = _table_header(text)
         for column in ("Name", "State", "CPU%", "Mem", "Disk", "Net"):
             assert column in header, (column, header)
@@ -55,3 +55,34 @@ def test_demo_at_120x40_shows_cpu_mem_disk_net() -> None:
         assert all(len(line) <= 120 for line in text.splitlines())
     finally:
         term.close()
+
+
+# Issue 22, item 5: every key of the main screen in its footer; labels shorten before they go.
+MAIN_KEYS = ("?", "q", "⏎", "s", "h", "r", "p", "X", "v", "w", "c", "z", "u", "d", "/")
+
+
+def _footer_keys(footer: str) -> list[str]:
+    """The keys of a compact footer line, in order: its one-character words (labels are
+    longer: "k Label" or a bare "k")."""
+    return [w for w in footer.split() if len(w) == 1]
+
+
+def test_footer_every_main_key_at_80x24_and_120x40() -> None:
+    for size, labelled in (
+        ((80, 24), ("? Keys", "q Quit", "⏎ Open", "h Shut", "X Off", "v View")),
+        ((120, 40), ("⏎ Detail", "w Wins", "c Tty", "z Snap", "u USB", "d Doc", "/ Find")),
+    ):
+        term = Term(["--demo"], size=size)
+        try:
+            text = term.wait_screen(
+                lambda t: all(name in t for name in DEMO_GUESTS) and "q Quit" in t,
+                30,
+                "every demo guest and the footer",
+            )
+            footer = text.rstrip("\n").splitlines()[-1]
+            assert len(footer) <= size[0]
+            assert _footer_keys(footer) == list(MAIN_KEYS), (size, footer)
+            for word in labelled:
+                assert word in footer, (size, word, footer)
+        finally:
+            term.close()

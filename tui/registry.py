@@ -50,11 +50,16 @@ class Action:
     group: str = "General"
     description: str = ""
     label: str = ""  # footer text, short; the title when empty
+    short: str = ""  # a shorter footer text, used before the label goes (narrow terminals)
     refusal: str = ""  # read-only: "restart without --readonly to <refusal>"
 
     @property
     def footer_label(self) -> str:
         return self.label or self.title
+
+    @property
+    def footer_short(self) -> str:
+        return self.short or self.footer_label
 
 
 # scope -> where it works, as the README's "Where" column says it
@@ -87,7 +92,8 @@ SHARED: dict[str, tuple[str, ...]] = {
 ACTIONS: tuple[Action, ...] = (
     # -- everywhere ----------------------------------------------------------------------
     Action("help", ("question_mark",), "Help: every key", "global", "app.help",
-           priority=0, label="Help", description="help: every key, with its binding id"),
+           priority=0, label="Help, all keys", short="Keys",
+           description="help: every key, with its binding id"),
     Action("quit.ctrl_c", ("ctrl+c",), "Quit kvmdeck", "global", "app.quit", show=False,
            priority=91, description="quit, as in htop (also while typing a filter)"),
     Action("palette", ("ctrl+p",), "Command palette", "global", "app.command_palette",
@@ -96,15 +102,16 @@ ACTIONS: tuple[Action, ...] = (
     # -- main screen ---------------------------------------------------------------------
     Action("quit", ("q",), "Quit kvmdeck", "main", "app.quit", priority=1, label="Quit",
            description="quit"),
-    Action("guest.detail", ("enter",), "Guest detail", "main", "detail", show=False,
-           priority=5, group="Guests",
+    Action("guest.detail", ("enter",), "Guest detail", "main", "detail",
+           priority=5, group="Guests", label="Detail", short="Open",
            description="guest detail: XML summary, live charts, the guest's events"),
     Action("guest.start", ("s",), "Start guest", "main", "guest('start')",
            mutating=True, priority=10, group="Guests", label="Start",
            description="start the selected guest", refusal="start guests"),
     Action("guest.shutdown", ("h",), "Shut down guest (ACPI)", "main",
            "guest('shutdown')", mutating=True, priority=11, group="Guests",
-           label="Shutdown", description="shut down (ACPI)", refusal="shut down guests"),
+           label="Shutdown", short="Shut", description="shut down (ACPI)",
+           refusal="shut down guests"),
     Action("guest.reboot", ("r",), "Reboot guest (asks first)", "main", "guest('reboot')",
            mutating=True, confirm=True, priority=12, group="Guests", label="Reboot",
            description="reboot (ACPI), asks first", refusal="reboot guests"),
@@ -113,32 +120,34 @@ ACTIONS: tuple[Action, ...] = (
            description="pause / resume", refusal="pause or resume guests"),
     Action("guest.destroy", ("X",), "Force off guest (asks first)", "main",
            "guest('destroy')", mutating=True, confirm=True, priority=14,
-           group="Guests", label="Force off",
+           group="Guests", label="Force off", short="Off",
            description="force off (`destroy`), asks first", refusal="force off guests"),
     Action("guest.console", ("v",), "Open the SPICE console (remote-viewer)", "main",
-           "console", priority=20, group="Consoles", label="Console",
+           "console", priority=20, group="Consoles", label="Console", short="View",
            description="open the SPICE console (remote-viewer), or show the command to run"
            " elsewhere"),
     # Serial console and snapshots (issue 13): app.guest_feature(<binding id>) acts on the guest
     # selected (main) or shown (detail); the id keeps each mutating action string unique.
     Action("guest.serial", ("c",), "Open the serial console (virsh console; Ctrl+] returns)",
            "main", "app.guest_feature('guest.serial')", mutating=True, priority=22,
-           group="Consoles", label="Serial",
+           group="Consoles", label="Serial", short="Tty",
            description="open the serial console in this terminal (`virsh console`);"
            " Ctrl+] returns to kvmdeck",
            refusal="open a serial console (it types into the guest)"),
     Action("guest.snapshots", ("z",), "Snapshots: tree, create, revert, delete", "main",
-           "app.guest_feature('guest.snapshots')", show=False, priority=23, group="Guests",
+           "app.guest_feature('guest.snapshots')", priority=23, group="Guests",
+           label="Snapshots", short="Snap",
            description="snapshots of the selected guest: tree, create, revert, delete"),
     Action("viewers", ("w",), "Open viewers: list, close", "main", "app.viewers",
-           show=False, priority=21, group="Consoles", description="open viewers: list, close"),
+           priority=21, group="Consoles", label="Viewers", short="Wins",
+           description="open viewers: list, close"),
     Action("usb", ("u",), "USB devices: attach, detach, rules", "main", "app.usb",
            priority=30, group="USB", label="USB", description="USB devices"),
     Action("doctor", ("d",), "Virtualization doctor: KVM, IOMMU, USB", "main",
-           "app.doctor", priority=40, group="View", label="Doctor",
+           "app.doctor", priority=40, group="View", label="Doctor", short="Doc",
            description="virtualization doctor"),
     Action("filter", ("slash",), "Filter guests by name", "main", "filter",
-           priority=50, group="View", label="Filter",
+           priority=50, group="View", label="Filter", short="Find",
            description="filter guests by name (Esc clears)"),
     Action("sort.cpu", ("P",), "Sort by CPU", "main", "sort('cpu')", show=False,
            priority=60, group="View", description="sort by CPU; again reverses"),
@@ -166,7 +175,7 @@ ACTIONS: tuple[Action, ...] = (
            description="back to the guest list"),
     Action("detail.spice_ready", ("S",), "Make this guest SPICE-ready (shows the XML diff first)",
            "detail", "spice_ready", mutating=True, confirm=True, priority=20,
-           group="Consoles", label="SPICE-ready",
+           group="Consoles", label="SPICE-ready", short="SPICE",
            description="make the guest SPICE-ready: add the agent channel, USB redirection,"
            " sound and a USB 3 controller to its saved config (XML diff, asks first)",
            refusal="change a guest's saved config"),
@@ -177,7 +186,8 @@ ACTIONS: tuple[Action, ...] = (
            description="start this guest", refusal="start guests"),
     Action("detail.shutdown", ("h",), "Shut down this guest (ACPI)", "detail",
            "lifecycle('shutdown')", mutating=True, priority=11, group="Guests",
-           label="Shutdown", description="shut down (ACPI)", refusal="shut down guests"),
+           label="Shutdown", short="Shut", description="shut down (ACPI)",
+           refusal="shut down guests"),
     Action("detail.reboot", ("r",), "Reboot this guest (asks first)", "detail",
            "lifecycle('reboot')", mutating=True, confirm=True, priority=12, group="Guests",
            label="Reboot", description="reboot (ACPI), asks first", refusal="reboot guests"),
@@ -186,19 +196,19 @@ ACTIONS: tuple[Action, ...] = (
            description="pause / resume", refusal="pause or resume guests"),
     Action("detail.destroy", ("X",), "Force off this guest (asks first)", "detail",
            "lifecycle('destroy')", mutating=True, confirm=True, priority=14,
-           group="Guests", label="Force off",
+           group="Guests", label="Force off", short="Off",
            description="force off (`destroy`), asks first", refusal="force off guests"),
     Action("detail.console", ("v",), "Open this guest's SPICE console", "detail", "console",
-           priority=15, group="Consoles", label="Console",
+           priority=15, group="Consoles", label="Console", short="View",
            description="open the SPICE console, or show the command to run elsewhere"),
     Action("detail.serial", ("c",), "Open this guest's serial console (Ctrl+] returns)",
            "detail", "app.guest_feature('detail.serial')", mutating=True, priority=16,
-           group="Consoles", label="Serial",
+           group="Consoles", label="Serial", short="Tty",
            description="open the serial console in this terminal; Ctrl+] returns",
            refusal="open a serial console (it types into the guest)"),
     Action("detail.snapshots", ("z",), "Snapshots of this guest", "detail",
            "app.guest_feature('detail.snapshots')", priority=17, group="Guests",
-           label="Snapshots", description="snapshots of this guest: tree, create, revert, delete"),
+           label="Snapshots", short="Snap", description="snapshots of this guest: tree, create, revert, delete"),
     # -- snapshots of a guest, and the new snapshot dialog ----------------------------------
     Action("snapshots.back", ("escape", "q"), "Back", "snapshots", "close", priority=1,
            group="Guests", label="Back", description="back to where it was opened"),
@@ -237,10 +247,10 @@ ACTIONS: tuple[Action, ...] = (
            description="always attach this device to that guest (a rule; in the picker"
            " Space: persistent, m: by serial, ids or port)", refusal="change USB rules"),
     Action("usb.forget_rule", ("D",), "Forget the rules of this device", "usb",
-           "forget_rule", mutating=True, priority=13, group="USB", label="Forget rule",
+           "forget_rule", mutating=True, priority=13, group="USB", label="Forget rule", short="Forget",
            description="forget the rule(s) matching this device", refusal="change USB rules"),
     Action("usb.root_hubs", ("r",), "Show / hide root hubs", "usb", "toggle_root_hubs",
-           priority=20, group="USB", label="Root hubs", description="show / hide root hubs"),
+           priority=20, group="USB", label="Root hubs", short="Hubs", description="show / hide root hubs"),
     Action("usb.doctor", ("w",), "Why an attach may fail (USB doctor)", "usb", "doctor",
            priority=14, group="USB", label="Doctor",
            description="the USB doctor: why attaching the selected device may fail (node"
@@ -258,7 +268,7 @@ ACTIONS: tuple[Action, ...] = (
            " alone (whatever is plugged in there)"),
     # -- consoles: the viewers list and the client command dialog -----------------------------
     Action("viewers.close", ("x", "delete"), "Close the selected viewer", "viewers",
-           "close_viewer", priority=10, group="Consoles", label="Close viewer",
+           "close_viewer", priority=10, group="Consoles", label="Close viewer", short="Close",
            description="close the selected viewer"),
     Action("viewers.refresh", ("r",), "Refresh the viewers list", "viewers", "refresh",
            priority=11, group="Consoles", label="Refresh", description="refresh the list"),
@@ -266,7 +276,7 @@ ACTIONS: tuple[Action, ...] = (
            "dismiss", priority=1, group="Consoles", label="Back",
            description="back to the guest list"),
     Action("console.copy", ("c",), "Copy the commands", "console", "copy", priority=10,
-           group="Consoles", label="Copy commands",
+           group="Consoles", label="Copy commands", short="Copy",
            description="send the commands to the clipboard (OSC 52; under tmux only with"
            " set-clipboard on)"),
     Action("console.dismiss", ("escape", "q"), "Close the dialog", "console", "dismiss",

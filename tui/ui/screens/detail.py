@@ -19,7 +19,7 @@ from textual.widgets import Label, RichLog, Static
 
 from tui.model.domain import DomainInfo
 from tui.model.fleet import Change, Fleet
-from tui.model.guest import GuestSample
+from tui.model.guest import GuestSample, GuestState
 from tui.model.ids import GuestKey
 from tui.model.rates import History
 from tui.ui import actions
@@ -129,6 +129,7 @@ class GuestDetailScreen(Screen[None]):
         super().__init__()
         self.key = key
         self.title_text = title
+        self._paused = False  # the guest shown is paused: p reads Resume
 
     def compose(self) -> ComposeResult:
         title = Text()
@@ -173,6 +174,10 @@ class GuestDetailScreen(Screen[None]):
         """--readonly: the lifecycle keys are greyed in the footer (the registry decides)."""
         return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
 
+    def footer_labels(self) -> dict[str, tuple[str, str]]:
+        """p reads Resume while this guest is paused (the footer asks)."""
+        return {"lifecycle('pause')": ("Resume", "Resume")} if self._paused else {}
+
     def _main_on_this_guest(self) -> Any:
         """The main screen with this guest selected, or None (after saying why)."""
         main = getattr(self.app, "main_screen", None)
@@ -211,6 +216,10 @@ class GuestDetailScreen(Screen[None]):
         if self.key.host not in change.hosts and self.key not in change.changed:
             return
         g = fleet.guest(self.key)
+        paused = g is not None and g.sample.state_code == GuestState.PAUSED
+        if paused != self._paused:
+            self._paused = paused
+            self.refresh_bindings()  # the footer's p: Pause or Resume
         if g is None:
             self.show(None, None, None, [])
             self.query_one(AddressesBox).show((), False)

@@ -229,10 +229,18 @@ class MainScreen(Screen[None]):
             return None
         return True
 
+    def footer_labels(self) -> dict[str, tuple[str, str]]:
+        """Keys named for the selected guest's state (label, short): p resumes a paused one."""
+        g = self.table.selected_guest()
+        if g is not None and g.sample.state_code == GuestState.PAUSED:
+            return {"guest('pause')": ("Resume", "Resume")}
+        return {}
+
     def _update_gates(self, force: bool = False) -> None:
         """Refresh the footer when a gated key's state changed (the footer recomposes: not on
         every tick)."""
         gates = tuple(self._state_refusal(n, p) is None for n, p in GATED)
+        gates += (bool(self.footer_labels()),)
         if force or gates != self._gates:
             self._gates = gates
             self.refresh_bindings()
@@ -437,7 +445,7 @@ class MainScreen(Screen[None]):
         """Esc clears the filter, while typing it or after Enter kept it."""
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
-            self.table.set_filter("", now=True)  # the rows first: the box's Changed comes later
+            self.table.clear_filter()  # the rows first: the box's Changed comes later
             box.value = ""
             box.remove_class("visible")
             self.table.focus()

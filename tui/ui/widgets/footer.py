@@ -2,8 +2,11 @@
 
 Below :attr:`KeysFooter.WIDE` columns it goes compact and drops Textual's "^p Command palette"
 hint (Ctrl+P still works, and help lists it). The keys come in the registry's priority order
-(``?`` first), as every screen's ``BINDINGS`` do; when they still do not fit, the last ones lose
-their labels (``c z S``) instead of being cut off: every key stays visible, ``?`` names them all.
+(``?`` first), as every screen's ``BINDINGS`` do; when they do not fit, the last ones take their
+short label first (``Shutdown`` -> ``Shut``, the registry's ``short``), and only then lose it
+(``c z S``) instead of being cut off: every key stays visible, ``?`` ("all keys") names them all.
+A screen may rename a key for the state it shows (``footer_labels``: ``p Resume`` on a paused
+guest).
 
 When the keys change (a focus move, a gated key), Textual's footer recomposes: a dozen widgets
 unmounted and mounted again, styled and laid out, 100-200 ms of CPU at 80x24 (bench P6: Esc
@@ -21,6 +24,8 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from tui.registry import scope_actions
+from tui.ui import actions
 from tui.ui.compat import FooterKey, copy_footer_key
 
 if TYPE_CHECKING:
@@ -46,9 +51,39 @@ class KeysFooter(Footer):
         keys = [
             w for w in items if isinstance(w, FooterKey) and not w.has_class("-command-palette")
         ]
+        screen = self.screen
+        scope = actions.scope_of(screen)
+        known = scope_actions(scope) if scope else []
+        shorts = {a.footer_label: a.footer_short for a in known}  # a widget's binding (Enter)
+        shorts.update({a.action: a.footer_short for a in known})
+        order = {a.footer_label: a.priority for a in known}
+        order.update({a.action: a.priority for a in known})
+        own = {getattr(b, "action", None) for b in (*screen.BINDINGS, *self.app.BINDINGS)}
+        widget = [k for k in keys if k.action not in own]
+        if widget and all(_plain(w) or w.has_class("-command-palette") for w in items):
+            # The focused widget's keys (the table's Enter) come first in Textual's bindings:
+            # put them where their registry priority says, among the screen's.
+            rank = lambda k: order.get(k.action, order.get(k.description, 99))  # noqa: E731
+            keys = [k for k in keys if k not in widget]
+            for k in widget:
+                at = sum(1 for other in keys if rank(other) <= rank(k))
+                keys.insert(at, k)
+            items = [*keys, *(w for w in items if w not in keys)]
+        labels = getattr(screen, "footer_labels", None)
+        renamed: dict[str, tuple[str, str]] = labels() if callable(labels) else {}
+        for key in keys:
+            if key.action in renamed and key.description:
+                key.description, shorts[key.action] = renamed[key.action]
         total = sum(_cells(k) for k in keys)
         if self.compact:
-            for key in reversed(keys):  # lowest priority first
+            for key in reversed(keys):  # lowest priority first: the short label
+                if total <= width:
+                    break
+                short = shorts.get(key.action) or shorts.get(key.description, "")
+                if key.description and short and len(short) < len(key.description):
+                    total -= len(key.description) - len(short)
+                    key.description = short
+            for key in reversed(keys):  # still too wide: no label, lowest priority first
                 if total <= width:
                     break
                 if key.description:

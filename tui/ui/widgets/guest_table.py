@@ -23,6 +23,7 @@ from tui.model.addresses import summary as address_summary
 from tui.model.fleet import Change, Fleet, Guest
 from tui.model.guest import GuestSample
 from tui.model.ids import GuestKey, HostId
+from tui.registry import BY_ID
 from tui.ui.widgets.guest_columns import (
     SORT_FIELDS,
     SORT_MARK,
@@ -72,6 +73,9 @@ class GuestTable(LineTable):
     GuestTable { height: 1fr; }
     """
     BINDINGS = [
+        # Enter is the table's (it has the focus): shown in the footer as the registry's
+        # guest.detail, and rebound with it ([keymap]).
+        Binding("enter", "select_cursor", BY_ID["guest.detail"].footer_label, id="guest.detail"),
         Binding("home", "first_guest", "First guest", show=False, id="guest.first"),
         Binding("end", "last_guest", "Last guest", show=False, id="guest.last"),
     ]
@@ -442,6 +446,16 @@ class GuestTable(LineTable):
         elif not self._filter_due:
             self._filter_due = True
             self.call_later(self._apply_filter)
+
+    def clear_filter(self) -> None:
+        """Esc: every row again, the cursor staying on the guest it was on in the filtered
+        list (as htop does), not on the row chosen before the filter."""
+        if self._filter_due:
+            self._apply_filter()  # the keys typed so far first: the cursor is on their result
+        row = self.selected_row() if self.name_filter and self.row_count else None
+        if row is not None:
+            self._chosen = row
+        self.set_filter("", now=True)
 
     def _apply_filter(self) -> None:
         if self._filter_due or self._applied_filter != self.name_filter:
