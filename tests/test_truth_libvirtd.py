@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import bed
-from tests.test_app_libvirtd import sample_by_name, wait_until
+from testbed import bed
+from tests.support.apps import app_until
+from tests.test_app_libvirtd import sample_by_name
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
 from tui.ui.screens.confirm import ConfirmScreen
@@ -30,19 +31,19 @@ async def test_results_say_what_happened(persistent_guest: bed.Guest) -> None:
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
     name = persistent_guest.name
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: sample_by_name(app, name), what="persistent guest row")
+        await app_until(pilot, lambda: sample_by_name(app, name), "persistent guest row")
         key = next(k for k, s in app.table.samples.items() if s.name == name)
         app.select_guest(key)
         await pilot.pause()
         await pilot.press("s")
-        await wait_until(pilot, lambda: f"{name}: started" in _log(app), 30, "the started event")
-        await wait_until(pilot, lambda: f"{name} started" in _log(app), 10, "the start's result")
+        await app_until(pilot, lambda: f"{name}: started" in _log(app), "the started event", 30)
+        await app_until(pilot, lambda: f"{name} started" in _log(app), "the start's result", 10)
         ours = [x for x in _log(app) if x.startswith(name)]
         assert f"{name}: resumed" not in ours, ours  # the start's own cont, not a resume
-        await wait_until(pilot, lambda: sample_by_name(app, name).state == "running", 10, "row")
+        await app_until(pilot, lambda: sample_by_name(app, name).state == "running", "row", 10)
         # A reboot asks first; "no" sends nothing.
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "reboot?")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reboot?", 5)
         assert "may ignore it" in app.screen.question  # type: ignore[attr-defined]
         await pilot.press("n")
         await pilot.pause()
@@ -51,16 +52,16 @@ async def test_results_say_what_happened(persistent_guest: bed.Guest) -> None:
         app.main_screen.shutdown_grace_s = 600.0
         await pilot.press("h")
         requested = f"shutdown requested: {name}"
-        await wait_until(
-            pilot, lambda: any(x.startswith(requested) for x in _log(app)), 10, "requested"
+        await app_until(
+            pilot, lambda: any(x.startswith(requested) for x in _log(app)), "requested", 10
         )
         assert any(n.startswith(requested) for n in _notes(app))
         assert not any("— done" in x for x in _log(app) + _notes(app))
         # Force off: the result and the event say it is off.
         await pilot.press("X")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "force off?")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "force off?", 5)
         await pilot.press("y")
-        await wait_until(
-            pilot, lambda: f"{name}: shut off (forced off)" in _log(app), 20, "shut off event"
+        await app_until(
+            pilot, lambda: f"{name}: shut off (forced off)" in _log(app), "shut off event", 20
         )
         assert f"{name} forced off" in _log(app)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.test_app_demo import DEMO_GUESTS, demo_app, select, wait_for, wait_rows
+from tests.support.apps import app_until, demo_app
+from tests.test_app_demo import DEMO_GUESTS, select, wait_rows
 from tui.ui.compat import FooterKey
 from tui.ui.widgets.footer import KeysFooter
 
@@ -23,13 +24,13 @@ async def test_esc_after_a_filter_keeps_the_selected_guest() -> None:
         select(app, "web-frontend")  # a row chosen before the filter
         await pilot.pause()
         await pilot.press("slash", *"db", "enter")
-        await wait_for(pilot, lambda: app.table.row_count == 1, "the filtered row")
+        await app_until(pilot, lambda: app.table.row_count == 1, "the filtered row")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.table.row_count == len(DEMO_GUESTS), "every row")
+        await app_until(pilot, lambda: app.table.row_count == len(DEMO_GUESTS), "every row")
         assert app.table.selected_sample().name == "db-primary"  # type: ignore[union-attr]
         # typed and cleared at once (Esc while typing): the same
         await pilot.press("slash", *"router", "escape")
-        await wait_for(pilot, lambda: app.table.row_count == len(DEMO_GUESTS), "every row")
+        await app_until(pilot, lambda: app.table.row_count == len(DEMO_GUESTS), "every row")
         assert app.table.selected_sample().name == "router-lab"  # type: ignore[union-attr]
 
 
@@ -38,14 +39,14 @@ async def test_pause_key_reads_resume_on_a_paused_guest() -> None:
     async with app.run_test(size=(200, 50)) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
         select(app, "build-runner")  # paused in the demo
-        await wait_for(pilot, lambda: ("p", "Resume") in _footer(app.main_screen), "p Resume")
+        await app_until(pilot, lambda: ("p", "Resume") in _footer(app.main_screen), "p Resume")
         select(app, "web-frontend")
-        await wait_for(pilot, lambda: ("p", "Pause") in _footer(app.main_screen), "p Pause")
+        await app_until(pilot, lambda: ("p", "Pause") in _footer(app.main_screen), "p Pause")
         select(app, "build-runner")
-        await wait_for(pilot, lambda: ("p", "Resume") in _footer(app.main_screen), "p Resume")
+        await app_until(pilot, lambda: ("p", "Resume") in _footer(app.main_screen), "p Resume")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen is not app.main_screen, "the detail screen")
-        await wait_for(pilot, lambda: ("p", "Resume") in _footer(app.screen), "detail p Resume")
+        await app_until(pilot, lambda: app.screen is not app.main_screen, "the detail screen")
+        await app_until(pilot, lambda: ("p", "Resume") in _footer(app.screen), "detail p Resume")
 
 
 async def test_footer_labels_shorten_before_they_go() -> None:
@@ -54,11 +55,11 @@ async def test_footer_labels_shorten_before_they_go() -> None:
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
-        await wait_for(pilot, lambda: len(_footer(app.main_screen)) > 10, "the footer")
+        await app_until(pilot, lambda: len(_footer(app.main_screen)) > 10, "the footer")
         keys = dict(_footer(app.main_screen))
         assert {"enter", "w", "z"} <= set(keys), keys
         assert keys["h"] == "Shut" and keys["X"] == "Off" and keys["z"] == "Snap", keys
         labelled = [k for k, label in _footer(app.main_screen) if label]
-        assert labelled[: len(labelled)] == [k for k, _ in _footer(app.main_screen)][
-            : len(labelled)
-        ]  # only the last keys lose labels
+        assert (
+            labelled[: len(labelled)] == [k for k, _ in _footer(app.main_screen)][: len(labelled)]
+        )  # only the last keys lose labels

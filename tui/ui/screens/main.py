@@ -445,7 +445,7 @@ class MainScreen(Screen[None]):
         """Esc clears the filter, while typing it or after Enter kept it."""
         box = self.query_one("#filter", Input)
         if event.key == "escape" and (box.has_focus or box.value):
-            self.table.clear_filter()  # the rows first: the box's Changed comes later
+            self.table.set_filter("", now=True)  # the rows first: the box's Changed comes later
             box.value = ""
             box.remove_class("visible")
             self.table.focus()

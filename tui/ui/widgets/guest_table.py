@@ -23,7 +23,6 @@ from tui.model.addresses import summary as address_summary
 from tui.model.fleet import Change, Fleet, Guest
 from tui.model.guest import GuestSample
 from tui.model.ids import GuestKey, HostId
-from tui.registry import BY_ID
 from tui.ui.widgets.guest_columns import (
     SORT_FIELDS,
     SORT_MARK,
@@ -64,18 +63,11 @@ def _same(old: Text, new: Text) -> Text:
 class GuestTable(LineTable):
     """Rows keyed by :attr:`GuestKey.row`; the data comes from the fleet.
 
-    The cursor stays on the top row until the user picks a row (keys, mouse, the palette);
-    from then on it follows that guest through sorts, filters and relayouts. The selected row
-    is kept on screen (a mouse-wheel scroll brings the cursor along).
-    """
+    The cursor stays on the top row until the user picks a row (keys, mouse, the palette, a
+    filter); then it follows that guest through sorts, filters and relayouts, kept on screen."""
 
-    DEFAULT_CSS = """
-    GuestTable { height: 1fr; }
-    """
+    DEFAULT_CSS = "GuestTable { height: 1fr; }"
     BINDINGS = [
-        # Enter is the table's (it has the focus): shown in the footer as the registry's
-        # guest.detail, and rebound with it ([keymap]).
-        Binding("enter", "select_cursor", BY_ID["guest.detail"].footer_label, id="guest.detail"),
         Binding("home", "first_guest", "First guest", show=False, id="guest.first"),
         Binding("end", "last_guest", "Last guest", show=False, id="guest.last"),
     ]
@@ -440,22 +432,15 @@ class GuestTable(LineTable):
         runs after the keys already queued, never later than that (``now``: at once)."""
         if text == self.name_filter and not self._filter_due:
             return
+        if not text and self.name_filter:  # cleared: the keys typed so far first, then keep
+            self._apply_filter()  # the guest the filter left the cursor on (Esc, as in htop)
+            self._chosen = self.selected_row() or self._chosen
         self.name_filter = text
         if now:
             self._apply_filter()
         elif not self._filter_due:
             self._filter_due = True
             self.call_later(self._apply_filter)
-
-    def clear_filter(self) -> None:
-        """Esc: every row again, the cursor staying on the guest it was on in the filtered
-        list (as htop does), not on the row chosen before the filter."""
-        if self._filter_due:
-            self._apply_filter()  # the keys typed so far first: the cursor is on their result
-        row = self.selected_row() if self.name_filter and self.row_count else None
-        if row is not None:
-            self._chosen = row
-        self.set_filter("", now=True)
 
     def _apply_filter(self) -> None:
         if self._filter_due or self._applied_filter != self.name_filter:

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.registry import BY_ID
 from tui.ui.widgets.guest_table_paint import (
     CELL_PADDING,
     COMPONENT_CLASSES,
@@ -64,7 +65,8 @@ class LineTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = COMPONENT_CLASSES
     DEFAULT_CSS = DEFAULT_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Select", show=False),
+        # Enter: shown in the footer as the registry's guest.detail, rebound with it ([keymap])
+        Binding("enter", "select_cursor", BY_ID["guest.detail"].footer_label, id="guest.detail"),
         Binding("up", "cursor_up", "Cursor up", show=False),
         Binding("down", "cursor_down", "Cursor down", show=False),
         Binding("right", "scroll_right", "Scroll right", show=False),
