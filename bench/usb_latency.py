@@ -30,6 +30,8 @@ from textual.strip import Strip
 from testbed.usb import Missing, NotWrapped, UsbBed
 from testbed.wait import until
 from tui.adapters.local.udev import UsbMonitor
+from tui.core.runner import Runner
+from tui.core.usb.coordinator import UsbCoordinator
 from tui.model.usb import UsbEvent
 from tui.ui.screens.usb import UsbScreen
 
@@ -97,19 +99,34 @@ class PaintWatch:
 
 
 class BenchApp(App[None]):
+    """The app's path: the monitor feeds the USB coordinator, the screen renders its
+    snapshots (no host connection, so no owners reads)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.monitor = UsbMonitor(pyudev.Context())
-        self.usb = UsbScreen(udev_running=self.monitor.udev_running)
+        self.usb = UsbScreen()
         self.paint = PaintWatch(self.usb.table.render_line)
         self.usb.table.render_line = self.paint  # type: ignore[method-assign]
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.runner = Runner(loop, lambda _name, _exc: None)
+        self.coord = UsbCoordinator(self.runner, on_update=self.push)
         self.push_screen(self.usb)
-        self.usb.set_devices(self.monitor.start(asyncio.get_running_loop(), self.usb.apply_events))
+        self.coord.set_devices(self.monitor.start(loop, self.on_events))
+
+    def push(self) -> None:
+        self.usb.show(self.coord.view())
+
+    def on_events(self, events: list[UsbEvent]) -> None:
+        self.coord.usb_events(events)
+        self.usb.log_events(events)
 
     def on_unmount(self) -> None:
         self.monitor.stop()
+        self.coord.close()
+        self.runner.close()
 
 
 async def plug_to_row(bed: UsbBed, plugs: int) -> list[float]:

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual.app import App
 
 from tests.rules.helpers import RecordingConn, RecordingDomain
@@ -17,9 +18,10 @@ from tui.adapters.libvirt.hostdev import LibvirtHostdev
 from tui.cli.wiring import make_app
 from tui.config import rules_path
 from tui.core.usb.ports import UsbServices
+from tui.core.usb.requests import RuleStatus
 from tui.core.usb.rules import Rule, load_rules
 from tui.model.usb import UsbDevice, UsbEvent
-from tui.model.usb_doctor import HostProbe
+from tui.model.usb_doctor import HostProbe, UsbHostStatus
 from tui.ui.app import AppOptions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker
@@ -59,7 +61,7 @@ async def test_make_and_forget_a_rule_from_the_usb_screen() -> None:
         await app_until(pilot, lambda: load_rules(rules_path()) != [], "rules.toml", 10.0)
         assert load_rules(rules_path()) == [Rule(0x0781, 0x5581, "db-primary", persistent=True)]
         await app_until(
-            pilot, lambda: "rule 0781:5581" in str(feature.screen.rules_line.content), "line", 10.0
+            pilot, lambda: "0781:5581 → db-primary" in _rules_shown(feature.screen), "row", 10.0
         )
         await pilot.press("D")
         await app_until(pilot, lambda: load_rules(rules_path()) == [], "the rule forgotten", 10.0)
@@ -69,6 +71,13 @@ async def test_make_and_forget_a_rule_from_the_usb_screen() -> None:
 def _shown(screen: Any, selector: str) -> str:
     """The text a Static/Label shows (its visual, after any markup was applied)."""
     return str(screen.query_one(selector).visual.plain)
+
+
+def _rules_shown(screen: UsbScreen) -> str:
+    """The rules' heading, then each rule's row as drawn (plain text)."""
+    table = screen.rules_table
+    rows = [" ".join(c.plain for c in table.get_row_at(i)) for i in range(table.row_count)]
+    return "\n".join([_shown(screen, "#usb-rules-head"), *rows])
 
 
 # -- markup safety ---------------------------------------------------------------------------
@@ -110,7 +119,7 @@ class _Usb:
     def device_feed(self) -> _Feed:
         return _Feed()
 
-    def probe(self, device: UsbDevice) -> HostProbe | None:
+    def probe(self, device: UsbDevice | None) -> HostProbe | None:
         return None  # no host probes here
 
 
@@ -129,7 +138,7 @@ class _UsbApp(App[None]):
             local_feed=_Feed,
             remote_feed=lambda _c: _Feed(),
             hostdev=LibvirtHostdev,
-            udev_daemon_running=lambda: True,
+            local_status=lambda: UsbHostStatus(bus=True, udev=True),
             uses_node_devices=lambda _c: False,
             open_connection=lambda _u, _r: self.conn,
             close_connection=lambda _c: None,
@@ -196,12 +205,13 @@ async def test_device_strings_and_guest_names_are_plain_text() -> None:
             pilot, lambda: feature.coordinator.live_owner(EVIL) is None, "detached", 10.0
         )
         assert screen.table.owner_of(EVIL) == ""
-        # The event log of the USB screen and the rules line take such strings too.
-        screen.apply_events([UsbEvent("add", EVIL, EVIL.sys_path, 0.0)])
-        screen.set_rules_status("rule 0403:6001 → db[old]: held — Evil[/]")
+        # The event log of the USB screen and the rules rows take such strings too.
+        screen.log_events([UsbEvent("add", EVIL, EVIL.sys_path, 0.0)])
+        screen.rules_table.show((RuleStatus(Rule(0x0403, 0x6001, guest), "held", "Evil[/]"),))
         await pilot.pause()
         assert "Evil[/]" in screen.event_log.entries[-1]
-        assert _shown(screen, "#usb-rules") == "rule 0403:6001 → db[old]: held — Evil[/]"
+        assert _rules_shown(screen).endswith("1 0403:6001 → db[old] held — Evil[/]")
+        assert all(isinstance(c, Text) for c in screen.rules_table.get_row_at(0))  # no markup
 
 
 async def test_rule_by_port_from_the_picker_and_a_broken_file_on_the_screen() -> None:
@@ -234,23 +244,18 @@ async def test_rule_by_port_from_the_picker_and_a_broken_file_on_the_screen() ->
         screen = feature.screen
         assert screen is not None
         await app_until(
-            pilot,
-            lambda: "rule port 1-7 → db[old]" in _shown(screen, "#usb-rules"),
-            "condition",
-            10.0,
+            pilot, lambda: "port 1-7 → db[old]" in _rules_shown(screen), "the row", 10.0
         )
         good = path.read_text()
         broken = good + "persistent = tru\n"
         path.write_text(broken)
-        feature.coordinator.check_rules()  # what the tick does every few seconds
-        await app_until(
-            pilot, lambda: "keep applying" in _shown(screen, "#usb-rules"), "the error", 10.0
-        )
-        shown = _shown(screen, "#usb-rules")
+        feature.coordinator.rulebook.check_rules()  # what the tick does every few seconds
+        await app_until(pilot, lambda: "keep applying" in _rules_shown(screen), "the error", 10.0)
+        shown = _rules_shown(screen)
         line = broken.count("\n")
         assert shown.startswith(f"{path}:{line}: TOML syntax error")
         assert "The last good rules (1) keep applying" in shown
-        assert "rule port 1-7 → db[old]: pending" in shown
+        assert "1 port 1-7 → db[old] pending" in shown
         await pilot.press("R")
         await app_until(pilot, lambda: isinstance(app.screen, GuestPicker), "the picker", 10.0)
         await pilot.press("enter")

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from tests.rules.helpers import event, usb
+from tui.cli.wiring_usb import usb_services
 from tui.core.usb.headless import run_rules
 from tui.model.usb import UsbDevice, UsbEvent
 
@@ -46,6 +47,7 @@ def main() -> int:
         once=spec.get("once", False),
         source=lambda: ScriptedSource(present, later),
         stop_after=spec.get("stop_after"),
+        services=usb_services(),
     )
 
 

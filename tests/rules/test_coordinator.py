@@ -177,10 +177,10 @@ async def test_a_plugs_attach_goes_ahead_of_waiting_snapshots() -> None:
     h.coord.refresh_owners()  # running, held by the gate
     await until(lambda: order == ["owners"], "the first snapshot to run", 10.0, step=0.005)
     h.coord.refresh_owners()  # queued
-    h.coord.watch_rules()
-    h.coord.check_rules()  # queued
+    h.coord.rulebook.watch_rules()
+    h.coord.rulebook.check_rules()  # queued
     h.coord.usb_events([event("add", usb("001", "010"))])
-    assert [j.name for j in h.coord._queue] == ["usb rule win", "usb owners", "usb rules load"]
+    assert [j.name for j in h.coord.jobs.queue] == ["usb rule win", "usb owners", "usb rules load"]
     gate.set()
     await h.idle()
     assert order[:2] == ["owners", "attach"] and order.count("owners") >= 2
@@ -195,17 +195,17 @@ async def test_rules_are_saved_off_the_loop_and_readonly_refuses(tmp_path) -> No
     h.coord.set_devices([dev])
     h.coord.set_port(h.port)
     await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
-    assert h.coord.add_rule(dev, "win", persistent=False) is None
+    assert h.coord.rulebook.add_rule(dev, "win", persistent=False) is None
     await h.idle()
     assert load_rules(path) == [Rule(0x0403, 0x6001, "win", serial="A5XK3RJT")]
     assert len(attaches(win)) == 1  # the new rule applies at once
-    assert h.coord.forget_rules(dev) is None
+    assert h.coord.rulebook.forget_rules(dev) is None
     await h.idle()
     assert load_rules(path) == []
-    assert h.coord.forget_rules(dev) == "No rule matches FTDI FT232R USB UART (0403:6001)."
+    assert h.coord.rulebook.forget_rules(dev) == "No rule matches FTDI FT232R USB UART (0403:6001)."
 
     ro = Harness(RecordingConn([win]), [RULE], rules_file=path, readonly=True)
-    assert "Read-only" in (ro.coord.add_rule(dev, "win", False) or "")
+    assert "Read-only" in (ro.coord.rulebook.add_rule(dev, "win", False) or "")
     assert "Read-only" in (ro.coord.detach(dev, "win") or "")
 
 
@@ -216,10 +216,10 @@ async def test_a_rules_file_that_did_not_load_is_never_written(tmp_path) -> None
     )
     path.write_text(text)
     h = Harness(RecordingConn([]), [], rules_file=path)
-    h.coord.load_rules()
+    h.coord.rulebook.load_rules()
     await h.idle()
-    assert "USB rules not loaded" in h.texts()[0] and str(path) in h.coord.rules_error
-    refusal = h.coord.add_rule(usb(), "win", False)
+    assert "USB rules not loaded" in h.texts()[0] and str(path) in h.coord.rulebook.rules_error
+    refusal = h.coord.rulebook.add_rule(usb(), "win", False)
     assert refusal is not None and f"fix {path} first" in refusal
     assert path.read_text() == text
 

@@ -22,11 +22,13 @@ from testbed import bed
 from tests.rules.helpers import RecordingConn, RecordingDomain, event, usb
 from tests.rules.test_lock import HOLDER
 from tui.adapters.libvirt.hostdev import LibvirtHostdev
+from tui.cli.wiring_usb import usb_services
 from tui.core.usb.headless import EXIT_CONFIG, EXIT_LOCKED, list_rules, run_rules
 from tui.core.usb.ports import UsbServices
 from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import Rule, save_rules
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.model.usb_doctor import UsbHostStatus
 
 ROOT = Path(__file__).parents[2]
 MISSING_USB = "cannot open directory '/sys/bus/usb/devices'"
@@ -117,7 +119,9 @@ def test_second_instance_is_refused_with_the_holders_pid() -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         out = io.StringIO()
-        assert run_rules("qemu:///system", once=True, out=out) == EXIT_LOCKED
+        assert (
+            run_rules("qemu:///system", once=True, out=out, services=usb_services()) == EXIT_LOCKED
+        )
         assert (
             out.getvalue() == f"Rules not applied: applied by another kvmdeck (pid {holder.pid}).\n"
         )
@@ -132,14 +136,16 @@ def test_second_instance_is_refused_with_the_holders_pid() -> None:
 def test_list_and_bad_file() -> None:
     path = save_rules([Rule(0x0403, 0x6001, "win", serial="S1", persistent=True)])
     out = io.StringIO()
-    assert run_rules(None, list_only=True, out=out) == 0  # what `kvmdeck rules --list` calls
+    assert (
+        run_rules(None, list_only=True, out=out, services=usb_services()) == 0
+    )  # what `kvmdeck rules --list` calls
     assert out.getvalue().splitlines() == [
         f"{path}: 1 rule(s), no kvmdeck applies them right now",
         "  1  0403:6001 serial=S1 → win (persistent)",
     ]
     path.write_text('[[rule]]\nvendor = "nope"\n')
     out = io.StringIO()
-    assert run_rules(bed.SYSTEM_URI, once=True, out=out) == EXIT_CONFIG
+    assert run_rules(bed.SYSTEM_URI, once=True, out=out, services=usb_services()) == EXIT_CONFIG
     assert "key 'vendor' must be a hex USB id" in out.getvalue()
 
 
@@ -179,7 +185,7 @@ class _FakeHostSources:
             local_feed=Feed,
             remote_feed=lambda _c: Feed(),
             hostdev=Port,
-            udev_daemon_running=lambda: False,
+            local_status=lambda: UsbHostStatus(udev=False),
             uses_node_devices=lambda _c: False,
             open_connection=lambda _u, _r: RecordingConn([self.dom]),
             close_connection=lambda _c: None,
@@ -223,7 +229,9 @@ def test_headless_keeps_a_detached_device_detached_until_replug() -> None:
 def test_readonly_refuses_to_run() -> None:
     save_rules([Rule(0x0403, 0x6001, "win")])
     out = io.StringIO()
-    assert run_rules("qemu:///system", readonly=True, out=out) == EXIT_CONFIG
+    assert (
+        run_rules("qemu:///system", readonly=True, out=out, services=usb_services()) == EXIT_CONFIG
+    )
     assert "read-only" in out.getvalue()
 
 
@@ -268,7 +276,7 @@ def test_run_with_no_rules_keeps_watching_and_applies_the_first_one() -> None:
         path.write_text('[[rule]]\nvendor = "0403"\nproduct = "6001"\nguest = "win"\n')
 
     out = io.StringIO()
-    assert run_rules("test:///fake", once=True, out=out) == 0
+    assert run_rules("test:///fake", once=True, out=out, services=usb_services()) == 0
     assert "no rules, nothing to do" in out.getvalue()
     fake = _FakeHostSources(win, [(0.3, write_rule)])
     out = io.StringIO()

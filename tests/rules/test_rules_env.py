@@ -21,6 +21,7 @@ import pytest
 from testbed import bed
 from tests.rules.helpers import RecordingConn, RecordingDomain, usb
 from tests.rules.test_coordinator import Harness, until
+from tui.cli.wiring_usb import usb_services
 from tui.core.usb.headless import EXIT_CONFIG, run_rules
 from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import Rule, RulesError, load_rules, save_rules, update_rules
@@ -93,13 +94,13 @@ async def test_read_only_dir_coordinator_keeps_running(readonly_dir: Path) -> No
     h.coord.engine = None  # as in the app: the engine (and its lock) come with the file
     h.coord.set_devices([usb()])
     h.coord.set_port(h.port)
-    h.coord.load_rules()
+    h.coord.rulebook.load_rules()
     await until(lambda: h.coord.started, "the start pass")
     await h.idle()
     engine = h.coord.engine
     assert engine is not None and engine.rules == [Rule(0x0403, 0x6001, "win")]
     assert not engine.active and "cannot create the rules lock" in engine.passive_reason()
-    assert h.coord.add_rule(usb(), "lab", False) is None  # refused in the job, not a crash
+    assert h.coord.rulebook.add_rule(usb(), "lab", False) is None  # refused in the job, not a crash
     await h.idle()
     assert "Rules not saved:" in h.texts()[-1] and "read-only" in h.texts()[-1]
     h.coord.tick()
@@ -129,10 +130,10 @@ def test_full_disk_does_not_cost_the_lock(full_dir: Path) -> None:
 async def test_full_disk_coordinator_says_why(full_dir: Path) -> None:
     path = full_dir / "rules.toml"
     h = Harness(RecordingConn([]), [], rules_file=path)
-    h.coord.load_rules()
+    h.coord.rulebook.load_rules()
     await h.idle()
     for i in range(40):  # more and more rules until one save no longer fits
-        h.coord.add_rule(usb(product=i + 1, serial=f"S{i:03d}" * 20), "guest" * 20, True)
+        h.coord.rulebook.add_rule(usb(product=i + 1, serial=f"S{i:03d}" * 20), "guest" * 20, True)
         await h.idle()
         if "Rules not saved" in h.texts()[-1]:
             break
@@ -144,7 +145,10 @@ def test_readonly_flag_never_writes(tmp_path: Path) -> None:
     path = save_rules([Rule(0x0403, 0x6001, "win")], tmp_path / "rules.toml")
     before = path.read_bytes()
     out = io.StringIO()
-    assert run_rules(None, readonly=True, out=out, rules_file=path) == EXIT_CONFIG
+    assert (
+        run_rules(None, readonly=True, out=out, rules_file=path, services=usb_services())
+        == EXIT_CONFIG
+    )
     assert "read-only (--readonly)" in out.getvalue()
     assert path.read_bytes() == before
 
@@ -153,8 +157,11 @@ async def test_readonly_coordinator_refuses_rule_changes(tmp_path: Path) -> None
     path = save_rules([Rule(0x0403, 0x6001, "win")], tmp_path / "rules.toml")
     before = path.read_bytes()
     h = Harness(RecordingConn([]), [], rules_file=path, readonly=True)
-    h.coord.load_rules()
+    h.coord.rulebook.load_rules()
     await h.idle()
-    for refusal in (h.coord.add_rule(usb(), "lab", False), h.coord.forget_rules(usb())):
+    for refusal in (
+        h.coord.rulebook.add_rule(usb(), "lab", False),
+        h.coord.rulebook.forget_rules(usb()),
+    ):
         assert refusal == "Read-only (--readonly): USB rules are not changed."
     assert path.read_bytes() == before

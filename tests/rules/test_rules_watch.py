@@ -29,7 +29,7 @@ guest = "win"
 async def started(h: Harness, devices: list) -> None:  # type: ignore[type-arg]
     h.coord.set_devices(devices)
     h.coord.set_port(h.port)
-    h.coord.load_rules()
+    h.coord.rulebook.load_rules()
     await until(lambda: h.coord.started, "the start pass")
     await h.idle()
 
@@ -66,28 +66,28 @@ async def test_broken_edit_keeps_the_last_good_rules_and_refuses_saving(tmp_path
     good = list(h.coord.engine.rules)  # type: ignore[union-attr]
     broken = HAND.replace('guest = "win"', 'guest = "win"\npersistent = tru')
     path.write_text(broken)
-    h.coord.check_rules()
+    h.coord.rulebook.check_rules()
     await h.idle()
-    problem = h.coord.rules_problem()
+    problem = h.coord.rulebook.rules_problem()
     assert problem.startswith(f"{path}:6: TOML syntax error")
     assert "The last good rules (1) keep applying; nothing is saved until the file is fixed." in (
         problem
     )
     assert h.texts()[-1] == f"USB rules not reloaded: {problem}"
     assert h.coord.engine is not None and h.coord.engine.rules == good
-    refusal = h.coord.add_rule(LOGI, "win", False)
+    refusal = h.coord.rulebook.add_rule(LOGI, "win", False)
     assert refusal is not None and f"fix {path} first" in refusal and ":6:" in refusal
-    h.coord.check_rules()  # the same broken file again: no second message
+    h.coord.rulebook.check_rules()  # the same broken file again: no second message
     await h.idle()
     assert sum("not reloaded" in t for t in h.texts()) == 1
     assert path.read_text() == broken
     # Fixed by hand: loads again, saving works again.
     path.write_text(HAND.replace('guest = "win"', 'guest = "win"\npersistent = true'))
-    h.coord.check_rules()
+    h.coord.rulebook.check_rules()
     await h.idle()
-    assert h.coord.rules_problem() == "" and h.coord.rules_error == ""
+    assert h.coord.rulebook.rules_problem() == "" and h.coord.rulebook.rules_error == ""
     assert h.coord.engine.rules == [Rule(0x0403, 0x6001, "win", persistent=True)]
-    assert h.coord.add_rule(LOGI, "win", False) is None
+    assert h.coord.rulebook.add_rule(LOGI, "win", False) is None
     await h.idle()
     assert load_rules(path)[-1] == Rule(0x046D, 0xC52B, "win")
     assert path.read_text().startswith("# mine\n[[rule]]\n")
@@ -99,7 +99,7 @@ async def test_a_deleted_file_means_no_rules(tmp_path: Path) -> None:
                 rules_file=path)  # fmt: skip
     await started(h, [FTDI])
     path.unlink()
-    h.coord.check_rules()
+    h.coord.rulebook.check_rules()
     await h.idle()
     assert h.coord.engine is not None and h.coord.engine.rules == []
     assert h.coord.status_lines() == []
@@ -115,8 +115,8 @@ async def test_two_coordinators_on_one_dir_keep_both_rules(tmp_path: Path) -> No
     await started(one, [FTDI, LOGI])
     await started(two, [FTDI, LOGI])
     # Each saves a rule the other has not seen: the second save re-reads the file first.
-    assert one.coord.add_rule(LOGI, "lab", False, by="ids") is None
-    assert two.coord.add_rule(FTDI, "lab", False, by="port") is None
+    assert one.coord.rulebook.add_rule(LOGI, "lab", False, by="ids") is None
+    assert two.coord.rulebook.add_rule(FTDI, "lab", False, by="port") is None
     await one.idle()
     await two.idle()
     expected = [
@@ -130,7 +130,7 @@ async def test_two_coordinators_on_one_dir_keep_both_rules(tmp_path: Path) -> No
     # Whichever saved first notices the other's save on its next check (the two saves run
     # on two runners: either may reach the lock first).
     for h in (one, two):
-        h.coord.check_rules()
+        h.coord.rulebook.check_rules()
         await h.idle()
     for h in (one, two):
         assert h.coord.engine is not None and h.coord.engine.rules == expected

@@ -11,10 +11,13 @@ import pytest
 from tests.support import fixed
 from tests.support.apps import fixed_app
 from tui.adapters.libvirt.connection import demo_uri
+from tui.core.usb.rules import Rule
 from tui.model.fleet import Change
 from tui.model.host import PollResult
 from tui.model.ids import GuestKey
 from tui.model.link import LinkReport, LinkState
+from tui.model.usb import UsbOwners
+from tui.model.usb_doctor import LOCAL, UsbHostStatus
 from tui.model.vt import Check, Status, VtReport
 from tui.ui.app import KvmDeckApp
 
@@ -103,14 +106,27 @@ async def inject(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-async def inject_usb(pilot) -> None:  # type: ignore[no-untyped-def]
+async def inject_usb(pilot, bus: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The USB coordinator's state, as its feed, owners read and rules load would set it: a
+    host without a udev daemon (and with no USB bus at all when ``bus`` is False); two rules
+    for devices that are not plugged in (the engine has not started: no owners read)."""
     await inject(pilot)
     app: KvmDeckApp = pilot.app
-    app.usb.screen.set_source("udev on this host", udev_running=False)
-    app.usb.screen.set_devices(fixed.usb_devices())
-    app.usb.screen.set_owners(by_address={(1, 4): "db-primary"}, by_ids={})
+    coord = app.usb.coordinator
+    coord.set_source("udev on this host", UsbHostStatus(LOCAL, bus=bus, udev=False))
+    coord.set_devices(fixed.usb_devices() if bus else [])
+    coord.owners = UsbOwners(by_address={(1, 4): "db-primary"})
+    coord.use_rules(
+        [Rule(0x1234, 0x5678, "db-primary"), Rule(None, None, "web-frontend", port="3-1")],
+        None,
+    )
     running = {g.name: g.state == "running" for g in fixed.guest_samples()}
     app.usb.guests_changed(0, running)  # the picker's guests, as the app reports them
+    await pilot.pause()
+
+
+async def inject_usb_no_bus(pilot) -> None:  # type: ignore[no-untyped-def]
+    await inject_usb(pilot, bus=False)
 
 
 @sizes
@@ -158,6 +174,13 @@ def selecting(uuid: str):  # type: ignore[no-untyped-def]
 def test_force_off_confirmation(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(
         fixed_app(), terminal_size=(80, 24), run_before=selecting(DB_UUID), press=["X"]
+    )
+
+
+def test_usb_screen_without_a_usb_bus(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """This machine's case: no /sys/bus/usb, no udev daemon; the banner says so and what to do."""
+    assert snap_compare(
+        fixed_app(), terminal_size=(80, 24), run_before=inject_usb_no_bus, press=["u"]
     )
 
 

@@ -1,4 +1,5 @@
-"""UsbScreen fed by a real UsbMonitor on the app's loop, driven by a umockdev testbed."""
+"""UsbScreen fed by a real UsbMonitor through a real UsbCoordinator (the only holder of the
+devices; the screen renders its snapshots) on the app's loop, driven by a umockdev testbed."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from textual.app import App
 from testbed.pacing import churn
 from testbed.usb import UsbBed
 from testbed.wait import until
-from tui.adapters.local.udev import UsbMonitor
-from tui.model.usb import UsbDevice, UsbEvent
+from tui.adapters.local.udev import UsbMonitor, usb_host_status
+from tui.core.runner import Runner
+from tui.core.usb.coordinator import UsbCoordinator
+from tui.core.usb.host_doctor import NO_BUS, NO_UDEV
+from tui.model.usb import UsbDevice, UsbEvent, UsbOwners
+from tui.model.usb_doctor import REMOTE, UsbHostStatus
 from tui.ui.screens.picker import GuestPicker
-from tui.ui.screens.usb import LOCAL_SOURCE, NO_UDEV_WARNING, UsbScreen
+from tui.ui.screens.usb import LOCAL_SOURCE, UsbScreen
 from tui.ui.widgets.usb_table import UsbEventLog, UsbTable
 
 LOGI = (0x046D, 0xC52B)
@@ -54,31 +59,44 @@ class RecordedActions:
     def forget_rules(self, device: UsbDevice) -> str | None:
         return "not here"
 
+    def forget_rule(self, rule: object) -> str | None:
+        return "not here"
+
+    def diagnose(self, device: object, done: object) -> None: ...
+
 
 class UsbApp(App[None]):
-    """What the real app does: start the monitor in on_mount with the running loop."""
+    """What the real app does: start the monitor in on_mount with the running loop, feed the
+    coordinator, and render its snapshots (no host connection: no owners reads)."""
 
     def __init__(self, highlight_seconds: float = 3.0) -> None:
         super().__init__()
         self.monitor = UsbMonitor(pyudev.Context())
         self.actions = RecordedActions()
-        self.usb = UsbScreen(
-            source=LOCAL_SOURCE, udev_running=self.monitor.udev_running, actions=self.actions
-        )
+        self.usb = UsbScreen(actions=self.actions)
         self.usb.table.highlight_seconds = highlight_seconds
         self.received = 0
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.runner = Runner(loop, lambda name, exc: None)
+        self.coord = UsbCoordinator(self.runner, on_update=self.push)
+        self.coord.set_source(LOCAL_SOURCE, usb_host_status())
         self.push_screen(self.usb)
-        devices = self.monitor.start(asyncio.get_running_loop(), self.on_usb_events)
-        self.usb.set_devices(devices)
+        self.coord.set_devices(self.monitor.start(loop, self.on_usb_events))
+
+    def push(self) -> None:
+        self.usb.show(self.coord.view())
 
     def on_usb_events(self, events: list[UsbEvent]) -> None:
         self.received += len(events)
-        self.usb.apply_events(events)
+        self.coord.usb_events(events)
+        self.usb.log_events(events)
 
     def on_unmount(self) -> None:
         self.monitor.stop()
+        self.coord.close()
+        self.runner.close()
 
 
 def table_of(app: UsbApp) -> UsbTable:
@@ -145,10 +163,13 @@ async def test_root_hub_toggle_source_and_warning(usb_bed: UsbBed) -> None:
         assert table.shown_keys == []
 
         assert str(app.usb.source_line.content) == LOCAL_SOURCE
-        # This VM runs no udev daemon; the warning says what that costs.
+        # This VM runs no udev daemon; the banner says what that costs and what to do. The
+        # testbed has a USB bus: no word of a missing one.
         assert app.usb.warning_shown == (not app.monitor.udev_running)
-        assert str(app.usb.warning_line.content) == NO_UDEV_WARNING
-        app.usb.set_source("libvirt node devices of vm", udev_running=True)
+        assert (NO_UDEV in app.usb.banner) == (not app.monitor.udev_running)
+        assert "systemd-udevd" in app.usb.banner or app.monitor.udev_running
+        assert NO_BUS not in app.usb.banner
+        app.coord.set_source("libvirt node devices of vm", UsbHostStatus(REMOTE))
         await pilot.pause()
         assert not app.usb.warning_shown
         assert str(app.usb.source_line.content) == "libvirt node devices of vm"
@@ -167,7 +188,8 @@ async def test_rows_sorted_cursor_kept_owner_and_requests(usb_bed: UsbBed) -> No
         assert table.shown_keys == [a.path, b.path]  # natural port order: 1-2 before 1-10
         assert table.selected_device is not None and table.selected_device.port == "1-10"
 
-        table.set_owners(by_address={(1, 5): "win11"}, by_ids={LOGI: "build-vm"})
+        app.coord.owners = UsbOwners(by_address={(1, 5): "win11"}, by_ids={LOGI: "build-vm"})
+        app.coord.on_update()  # what an owners read does
         assert row_text(table, b.path)[-1] == "win11"
         assert row_text(table, a.path)[-1] == "build-vm"
 

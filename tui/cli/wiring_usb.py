@@ -12,6 +12,7 @@ from typing import Any
 
 from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
 from tui.model.usb import HostdevError
+from tui.model.usb_doctor import UsbHostStatus
 
 
 def _local_feed() -> DeviceFeed:
@@ -32,10 +33,10 @@ def _hostdev(conn: Any) -> HostdevPort:
     return LibvirtHostdev(conn)
 
 
-def _udev_daemon_running() -> bool:
-    from tui.adapters.local.udev import udev_daemon_running
+def _local_status() -> UsbHostStatus:
+    from tui.adapters.local.udev import usb_host_status
 
-    return udev_daemon_running()
+    return usb_host_status()
 
 
 def _uses_node_devices(conn: Any) -> bool:
@@ -78,7 +79,7 @@ def usb_services() -> UsbServices:
         local_feed=_local_feed,
         remote_feed=_remote_feed,
         hostdev=_hostdev,
-        udev_daemon_running=_udev_daemon_running,
+        local_status=_local_status,
         uses_node_devices=_uses_node_devices,
         open_connection=_open_connection,
         close_connection=_close_connection,

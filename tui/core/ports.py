@@ -163,9 +163,10 @@ class UsbHostPort(Protocol):
         """The node-device feed (only used when :attr:`node_devices`)."""
         ...
 
-    def probe(self, device: UsbDevice) -> HostProbe | None:
+    def probe(self, device: UsbDevice | None) -> HostProbe | None:
         """The USB doctor's probes of the device's host (files and kernel log of this machine
-        only); None: this host has none to run. Blocks."""
+        only); ``device`` None: the host's report (``/dev/bus/usb`` itself, the QEMU user, the
+        kernel log). None: this host has none to run. Blocks."""
         ...
 
 

@@ -74,6 +74,23 @@ class HostProbe:
 
 
 @dataclass(frozen=True)
+class UsbHostStatus:
+    """Can this host show USB devices at all? Read once by the feed's adapter
+    (:func:`tui.adapters.local.udev.usb_host_status` for this machine); the USB screen and the
+    USB doctor's host report judge it (:func:`tui.core.usb.doctor.host_problems`).
+
+    ``bus``: /sys/bus/usb/devices exists (False: no USB controller, common in a VM); None when
+    not known (a remote host's node devices, the demo). ``udev``: a udev daemon runs (names from
+    the hwdb, bind events); None when it does not apply. ``error``: why USB cannot be read
+    (a permission, no netlink socket), "" when it can."""
+
+    where: str = LOCAL
+    bus: bool | None = None
+    udev: bool | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class GuestUsbFacts:
     """One guest's USB controllers (``<controller type='usb' model=…>``; "" is libvirt's
     default model). ``controllers`` is None when its XML is not read yet."""
@@ -92,4 +109,5 @@ __all__ = [
     "HostProbe",
     "KernelLog",
     "QemuUser",
+    "UsbHostStatus",
 ]

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ from textual.timer import Timer
 from tui.core.ports import UsbHostPort
 from tui.core.usb.coordinator import UsbCoordinator
 from tui.core.usb.doctor import Finding, usb_findings
+from tui.core.usb.host_doctor import host_findings
 from tui.core.usb.ports import DeviceFeed, UsbServices
 from tui.core.usb.requests import UsbNote
+from tui.core.usb.rules import Rule
 from tui.model.usb import UsbDevice, UsbEvent
-from tui.model.usb_doctor import LOCAL, GuestUsbFacts, HostProbe
-from tui.ui.screens.usb import LOCAL_SOURCE, NO_RULES, UsbScreen, remote_source
+from tui.model.usb_doctor import LOCAL, REMOTE, GuestUsbFacts, HostProbe, UsbHostStatus
+from tui.ui.screens.usb import LOCAL_SOURCE, UsbScreen, remote_source
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class UsbFeature:
         self._guests: dict[str, bool] = {}
         self._tick: Timer | None = None
         self._port: UsbHostPort | None = None  # host 0's USB family, once connected
-        self._shown_rules = ""
+        self._push_queued = False
 
     # -- the one way to blocking work --------------------------------------------------
     def submit(
@@ -88,11 +91,11 @@ class UsbFeature:
         """The main screen is mounted: install the USB screen (it takes events before it is
         first shown)."""
         self.screen = UsbScreen(
-            source=LOCAL_SOURCE,
             actions=self,
             show_root_hubs=bool(getattr(self.settings, "show_root_hubs", False)),
         )
         self.app.install_screen(self.screen, name="usb")
+        self._push()
 
     def start(self) -> None:
         """After the first guest frame: rules, the local feed (unless host 0 is remote or the
@@ -100,7 +103,7 @@ class UsbFeature:
         if self.started or self.stopped:
             return
         self.started = True
-        self.coordinator.load_rules()
+        self.coordinator.rulebook.load_rules()
         if self.node_devices is not True:
             self._start_local()
         self._tick = self.app.set_interval(1.0, self.coordinator.tick, name="usb-rules-tick")
@@ -137,8 +140,8 @@ class UsbFeature:
         feed = port.device_feed()
         self.remote_feed = feed
         source = remote_source(label or "the host")
-        if self.screen is not None:
-            self.screen.set_source(source, udev_running=True)
+        nodedev = UsbHostStatus(REMOTE)  # the host's own udev names them
+        self.coordinator.set_source(source, nodedev)
         loop = asyncio.get_running_loop()
 
         def listed(_devices: list[UsbDevice]) -> None:
@@ -148,14 +151,13 @@ class UsbFeature:
             note = getattr(feed, "note", "")  # node-device events refused: it lists instead
             if note:
                 self._log(f"USB of {label or 'the host'}: {note}")
-                if self.screen is not None:
-                    self.screen.set_source(f"{source} ({note})", udev_running=True)
+                self.coordinator.set_source(f"{source} ({note})", nodedev)
             # The feed's set now: events that arrived while it listed are in it already.
             self._set_devices(feed.devices())
 
         def failed(exc: BaseException) -> bool:
-            if self.screen is not None and feed is self.remote_feed:
-                self.screen.set_source(f"{source}: {exc}", udev_running=True)
+            if feed is self.remote_feed:
+                self.coordinator.set_source(source, UsbHostStatus(REMOTE, error=str(exc)))
             log.warning("USB node devices unavailable: %s", exc)
             return True
 
@@ -186,20 +188,20 @@ class UsbFeature:
         if self.local_feed is not None or self.services is None or self.screen is None:
             return
         services = self.services
-        self.screen.set_source(LOCAL_SOURCE, udev_running=services.udev_daemon_running())
+        status = services.local_status()
+        self.coordinator.set_source(LOCAL_SOURCE, status)
         try:
             feed = services.local_feed()
             devices = feed.start(asyncio.get_running_loop(), self._usb_events)
         except Exception as exc:  # no /sys, no netlink: the screen says so, the app goes on
             log.warning("USB monitor unavailable: %s", exc)
-            self.screen.set_source(f"USB feed unavailable: {exc}", udev_running=True)
+            error = f"the USB monitor did not start: {exc}"
+            self.coordinator.set_source(LOCAL_SOURCE, replace(status, error=error))
             return
         self.local_feed = feed
         self._set_devices(devices)
 
     def _set_devices(self, devices: list[UsbDevice]) -> None:
-        if self.screen is not None:
-            self.screen.set_devices(devices)
         self.coordinator.set_devices(devices)
 
     def _usb_events(self, events: list[UsbEvent]) -> None:
@@ -210,7 +212,7 @@ class UsbFeature:
             return
         self.coordinator.usb_events(events)
         if self.screen is not None:
-            self.screen.apply_events(events)
+            self.screen.log_events(events)
         for ev in events:
             if ev.action in ("add", "remove") and ev.device is not None:
                 self._log(f"USB {ev.action}: {ev.device.label} ({ev.device.address})", ev.wall)
@@ -229,18 +231,17 @@ class UsbFeature:
         self._log(note.text, note.wall)
 
     def _update(self) -> None:
-        screen = self.screen
-        if screen is None:
+        """The coordinator changed: one snapshot for the screen per loop turn, however many
+        changes came in it (a burst of events, a snapshot and its rule results)."""
+        if self._push_queued or self.screen is None:
             return
-        owners = self.coordinator.owners
-        screen.set_owners(by_address=owners.by_address, by_ids=owners.by_ids)
-        coordinator = self.coordinator
-        problem = coordinator.rules_problem()  # a broken rules.toml: what still applies
-        lines = [problem, *coordinator.status_lines()] if problem else coordinator.status_lines()
-        text = "\n".join(lines) if lines else NO_RULES
-        if text != self._shown_rules:
-            self._shown_rules = text
-            screen.set_rules_status(text)
+        self._push_queued = True
+        self.app.call_later(self._push)
+
+    def _push(self) -> None:
+        self._push_queued = False
+        if self.screen is not None:
+            self.screen.show(self.coordinator.view())
 
     # -- actions for the USB screen (tui.ui.screens.usb.UsbActions) ------------------------
     @property
@@ -267,25 +268,35 @@ class UsbFeature:
     def add_rule(
         self, device: UsbDevice, guest: str, persistent: bool, by: str = "auto"
     ) -> str | None:
-        return self.coordinator.add_rule(device, guest, persistent, by)
+        return self.coordinator.rulebook.add_rule(device, guest, persistent, by)
 
     def forget_rules(self, device: UsbDevice) -> str | None:
-        return self.coordinator.forget_rules(device)
+        return self.coordinator.rulebook.forget_rules(device)
 
-    def diagnose(self, device: UsbDevice, done: Callable[[list[Finding]], None]) -> None:
-        """The USB doctor for ``device``: the host probes in a thread (``UsbHostPort.probe``), then
-        ``done(findings)`` on the loop."""
+    def forget_rule(self, rule: Rule) -> str | None:
+        return self.coordinator.rulebook.forget_rule(rule)
+
+    def diagnose(self, device: UsbDevice | None, done: Callable[[list[Finding]], None]) -> None:
+        """The USB doctor for ``device`` (None: the host's report): the host probes in a
+        thread (``UsbHostPort.probe``), then ``done(findings)`` on the loop."""
         coordinator = self.coordinator
-        findings = functools.partial(
-            usb_findings,
-            device,
-            present=list(coordinator.devices.values()) or self._shown_devices(),
-            owners=coordinator.owners,
-            guests=self._guest_facts(),
-            targets=sorted({r.guest for r in coordinator.rules_matching(device)}),
-        )
+        present = list(coordinator.devices.values())
+        findings: Callable[..., list[Finding]]
+        if device is None:
+            findings = functools.partial(
+                host_findings, coordinator.host, present=present, guests=self._guest_facts()
+            )
+        else:
+            findings = functools.partial(
+                usb_findings,
+                device,
+                present=present,
+                owners=coordinator.owners,
+                guests=self._guest_facts(),
+                targets=sorted({r.guest for r in coordinator.rulebook.matching(device)}),
+            )
         port = self._port
-        if port is None or device.is_root_hub:  # nothing to probe
+        if port is None or (device is not None and device.is_root_hub):  # nothing to probe
             done(findings())
             return
 
@@ -297,9 +308,6 @@ class UsbFeature:
             return isinstance(exc, OSError)  # anything else: the one error handler too
 
         self.submit("usb doctor", lambda: port.probe(device), probed, failed)
-
-    def _shown_devices(self) -> list[UsbDevice]:
-        return list(self.screen.table.devices.values()) if self.screen is not None else []
 
     def _guest_facts(self) -> list[GuestUsbFacts]:
         """Host 0's guests and their USB controllers, from the fleet's facts (XML already

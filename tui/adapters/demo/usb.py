@@ -268,7 +268,7 @@ class DemoUsb:
     def device_feed(self) -> DemoUsbFeed:
         return DemoUsbFeed(self.link.conn)
 
-    def probe(self, device: UsbDevice) -> HostProbe:
+    def probe(self, device: UsbDevice | None) -> HostProbe:
         return HostProbe(DEMO)
 
 

@@ -168,9 +168,10 @@ def uses_node_devices(uri: str | None) -> bool:
     return forced or is_remote(uri) or is_test_driver(uri)
 
 
-def usb_probe(uri: str | None, device: UsbDevice) -> HostProbe:
+def usb_probe(uri: str | None, device: UsbDevice | None) -> HostProbe:
     """The USB doctor's host probes: files and the kernel log of this machine only (a remote
-    host's are not readable from here; the demo's devices have none). Blocks."""
+    host's are not readable from here; the demo's devices have none); ``device`` None: the
+    host's report (``/dev/bus/usb`` itself). Blocks."""
     from tui.model.usb_doctor import DEMO, REMOTE, HostProbe
 
     uri = uri or ""
@@ -178,9 +179,10 @@ def usb_probe(uri: str | None, device: UsbDevice) -> HostProbe:
         return HostProbe(DEMO)
     if is_remote(uri):
         return HostProbe(REMOTE)
-    from tui.adapters.local.usbprobe import probe_device
+    from tui.adapters.local.usbprobe import probe_device, probe_host
 
-    return probe_device(device, session=urlsplit(uri).path.rstrip("/") == "/session")
+    session = urlsplit(uri).path.rstrip("/") == "/session"
+    return probe_device(device, session=session) if device else probe_host(session=session)
 
 
 class LibvirtUsb:
@@ -216,7 +218,7 @@ class LibvirtUsb:
 
         return RemoteUsbFeed(_conn(self.link))
 
-    def probe(self, device: UsbDevice) -> HostProbe:
+    def probe(self, device: UsbDevice | None) -> HostProbe:
         return usb_probe(self._uri(), device)
 
 

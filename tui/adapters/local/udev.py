@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,12 +25,14 @@ from pathlib import Path
 import pyudev
 
 from tui.model.usb import UsbDevice, UsbEvent
+from tui.model.usb_doctor import LOCAL, UsbHostStatus
 
 __all__ = [
     "UsbMonitor",
     "device_from_udev",
     "enumerate_devices",
     "udev_daemon_running",
+    "usb_host_status",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,25 @@ EventsCallback = Callable[[list[UsbEvent]], None]
 def udev_daemon_running(root: Path = Path("/")) -> bool:
     """True when a udev daemon runs (``/run/udev`` exists under ``root``)."""
     return (Path(root) / "run" / "udev").exists()
+
+
+USB_BUS_DIR = "sys/bus/usb/devices"
+
+
+def usb_host_status(root: Path = Path("/")) -> UsbHostStatus:
+    """Can this machine show USB devices: a USB bus in sysfs, a udev daemon, and read access.
+    Read once when the feed starts (the USB screen and the USB doctor judge it)."""
+    bus: bool | None
+    error = ""
+    try:
+        os.listdir(Path(root) / USB_BUS_DIR)
+        bus = True
+    except FileNotFoundError:
+        bus = False
+    except OSError as exc:
+        bus = None
+        error = f"cannot read /{USB_BUS_DIR}: {exc.strerror or exc}"
+    return UsbHostStatus(LOCAL, bus, udev_daemon_running(root), error)
 
 
 def _prop(dev: pyudev.Device, name: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "kernel_log",
     "mac_status",
     "probe_device",
+    "probe_host",
     "qemu_conf",
     "qemu_user",
 ]
@@ -123,7 +124,10 @@ def qemu_user(root: Path = Path("/"), *, session: bool = False) -> QemuUser:
 
 def device_node(busnum: int, devnum: int, root: Path = Path("/")) -> DeviceNode:
     """Owner and mode of ``/dev/bus/usb/BBB/DDD`` (names from ``root``'s passwd and group)."""
-    shown = f"/dev/bus/usb/{busnum:03d}/{devnum:03d}"
+    return _node(f"/dev/bus/usb/{busnum:03d}/{devnum:03d}", root)
+
+
+def _node(shown: str, root: Path) -> DeviceNode:
     try:
         st = (root / shown.lstrip("/")).stat()
     except FileNotFoundError:
@@ -196,6 +200,19 @@ def probe_device(
     return HostProbe(
         LOCAL,
         node=device_node(dev.busnum, dev.devnum, root),
+        qemu=qemu_user(root, session=session),
+        kernel=kernel_log(command, root),
+    )
+
+
+def probe_host(
+    *, root: Path = Path("/"), session: bool = False, command: Sequence[str] = DMESG
+) -> HostProbe:
+    """The local probes without a device (the USB doctor's host report): ``/dev/bus/usb``
+    itself, the QEMU user, the kernel log (blocks: files and ``dmesg``)."""
+    return HostProbe(
+        LOCAL,
+        node=_node("/dev/bus/usb", root),
         qemu=qemu_user(root, session=session),
         kernel=kernel_log(command, root),
     )

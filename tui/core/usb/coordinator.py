@@ -1,8 +1,12 @@
 """One USB coordinator per host, for the TUI and ``kvmdeck rules --run`` alike.
 
-It holds the rule engine, runs the executor through the host's :class:`HostdevPort`, keeps the
-owners view (who holds which device, from live and saved XML) and saves rules. No textual, no
-libvirt, no pyudev: the adapters come in through :mod:`tui.core.usb.ports`.
+It holds the rule engine and the rule book (:class:`tui.core.usb.rulebook.RuleBook`: rules.toml
+loaded, watched, saved), runs the executor through the host's :class:`HostdevPort`, and is the
+**only holder** of the present devices, the owners view (who holds which device, from live and
+saved XML), the rules' states and what the host can show (:class:`UsbHostStatus`). The UI
+renders :meth:`UsbCoordinator.view`, an immutable snapshot (:class:`tui.core.usb.view.UsbView`),
+and keeps no copy. No textual, no libvirt, no pyudev: the adapters come in through
+:mod:`tui.core.usb.ports`.
 
 Threading: every method runs on the event loop's thread. Blocking work (libvirt calls, rules.toml
 I/O) goes to the runner as *jobs*, **one at a time** (a serial queue): an owners read never
@@ -25,15 +29,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tui.config import rules_path
 from tui.core.usb import executor
 from tui.core.usb.engine import RuleEngine
+from tui.core.usb.jobs import Job, SerialJobs
 from tui.core.usb.ports import BlockingRunner, HostdevPort
 from tui.core.usb.requests import (
     HOLD_DETACHED,
@@ -42,10 +46,15 @@ from tui.core.usb.requests import (
     describe_manual,
     describe_request,
     describe_result,
+    format_status,
     held_elsewhere,
 )
 from tui.core.usb.rulebook import RuleBook
+from tui.core.usb.rulelock import RulesLock
+from tui.core.usb.rules import Rule
+from tui.core.usb.view import UsbView, freeze
 from tui.model.usb import HostdevError, HostdevResult, UsbDevice, UsbEvent, UsbOwners
+from tui.model.usb_doctor import UsbHostStatus
 
 LIFECYCLE_KINDS = ("started", "stopped", "crashed", "undefined", "defined")
 
@@ -53,20 +62,10 @@ LIFECYCLE_KINDS = ("started", "stopped", "crashed", "undefined", "defined")
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Job:
-    name: str
-    fn: Callable[[], Any]
-    done: Callable[[Any], None]
-    failed: Callable[[BaseException], bool | None] | None = None
-    snapshot: bool = False
-    urgent: bool = False  # an attach or detach: ahead of queued snapshots and rules checks
-    queued: float = field(default_factory=time.monotonic)
-
-
-class UsbCoordinator(RuleBook):
+class UsbCoordinator:
     """USB of one host: feed it devices, guest events and polls; call its manual actions.
-    Rules (load, reload on change, save) are :class:`tui.core.usb.rulebook.RuleBook`'s."""
+    Rules (load, reload on change, save) are its :attr:`rulebook`'s; the screen renders
+    :meth:`view`."""
 
     def __init__(
         self,
@@ -85,69 +84,39 @@ class UsbCoordinator(RuleBook):
         self.on_update = on_update or (lambda: None)
         self.clock = clock
         self.engine: RuleEngine | None = None
-        self.rules_error = ""  # why rules.toml did not load (then it is never written)
+        self.rulebook = RuleBook(
+            self,
+            self.rules_file,
+            readonly=readonly,
+            clock=clock,
+            on_note=lambda n: self.on_note(n),
+            on_update=lambda: self.on_update(),
+        )
         self.port: HostdevPort | None = None
         self.devices: dict[str, UsbDevice] = {}
         self.devices_known = False
+        self.generation = 0  # the device set was replaced this many times
+        self.source = ""  # where the devices come from ("udev on this host" …)
+        self.host: UsbHostStatus | None = None  # can the host show USB at all
+        self._view: UsbView | None = None
         self.owners = UsbOwners()
         self.running: dict[str, bool] = {}
         self.snapshot_done = False
         self.started = False  # the engine made its "present at start" pass
         self.failures = 0  # rule requests that failed (``rules --run --once`` exits 1)
         self.closed = False
-        self._queue: deque[_Job] = deque()
-        self._busy = False
+        self.jobs = SerialJobs(runner)  # one blocking job at a time (tui.core.usb.jobs)
         self._snapshot_queued = False
         self._polled: dict[str, bool] | None = None
         self._started_pending: set[str] = set()
 
-    # -- jobs: one at a time -------------------------------------------------------------------
+    # -- jobs: one at a time (tui.core.usb.jobs) ---------------------------------------------------
     @property
     def idle(self) -> bool:
-        return not self._busy and not self._queue
+        return self.jobs.idle
 
-    def _enqueue(self, job: _Job) -> None:
-        """Queue a job; an urgent one (a rule's or a key's attach or detach) goes ahead of the
-        snapshots and rules reads waiting, behind the urgent ones. Under TCG in the lab an
-        owners snapshot takes 0.3-0.7 s, and a plug's attach waited behind one or two: the
-        TUI's plug -> attached by a rule was 0.6 s slower than rules --run's."""
-        if self.closed:
-            return
-        if job.urgent:
-            at = next((i for i, j in enumerate(self._queue) if not j.urgent), len(self._queue))
-            self._queue.insert(at, job)
-        else:
-            self._queue.append(job)
-        self._pump()
-
-    def _pump(self) -> None:
-        if self._busy or not self._queue or self.closed:
-            return
-        job = self._queue.popleft()
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "usb job %s: %.0f ms in the queue", job.name, (time.monotonic() - job.queued) * 1000
-            )
-        if job.snapshot:
-            self._snapshot_queued = False
-        self._busy = True
-
-        def done(result: Any) -> None:
-            self._busy = False
-            try:
-                if not self.closed:
-                    job.done(result)
-            finally:
-                self._pump()
-
-        def failed(exc: BaseException) -> bool | None:
-            self._busy = False
-            try:
-                return job.failed(exc) if job.failed is not None and not self.closed else None
-            finally:
-                self._pump()
-
-        self.runner.submit(job.name, job.fn, done, failed)
+    def _enqueue(self, job: Job) -> None:
+        self.jobs.enqueue(job)
 
     def _job(
         self,
@@ -156,12 +125,12 @@ class UsbCoordinator(RuleBook):
         done: Callable[[Any], None],
         failed: Callable[[BaseException], bool | None] | None = None,
     ) -> None:
-        self._enqueue(_Job(name, fn, done, failed))
+        self._enqueue(Job(name, fn, done, failed))
 
     def close(self) -> None:
         """Forget queued work (a job already running is abandoned) and release the lock."""
         self.closed = True
-        self._queue.clear()
+        self.jobs.close()
         if self.engine is not None and self.engine.lock is not None:
             self.engine.lock.release()
 
@@ -172,10 +141,17 @@ class UsbCoordinator(RuleBook):
         if port is not None:
             self.refresh_owners()
 
+    def set_source(self, source: str, host: UsbHostStatus | None = None) -> None:
+        """Where the devices come from, and what the host can show (None: not known)."""
+        self.source = source
+        self.host = host
+        self.on_update()
+
     def set_devices(self, devices: Iterable[UsbDevice]) -> None:
         """The feed (re)started: the whole device set."""
         self.devices = {d.key: d for d in devices}
         self.devices_known = True
+        self.generation += 1
         if self.started and self.engine is not None:
             self._submit(self.engine.sync(devices=self.devices.values()))
         self._maybe_start()
@@ -243,7 +219,10 @@ class UsbCoordinator(RuleBook):
         def failed(exc: BaseException) -> bool:
             return isinstance(exc, HostdevError)  # the host went away: keep what we know
 
-        self._enqueue(_Job("usb owners", read, self._snapshot, failed, snapshot=True))
+        def started() -> None:
+            self._snapshot_queued = False  # reading now: a later change needs another read
+
+        self._enqueue(Job("usb owners", read, self._snapshot, failed, on_start=started))
 
     def _snapshot(self, result: tuple[dict[str, bool], UsbOwners]) -> None:
         states, owners = result
@@ -283,7 +262,67 @@ class UsbCoordinator(RuleBook):
         rules.toml (changed by hand or by another kvmdeck?) every few seconds."""
         if self.started and self.engine is not None:
             self._submit(self.engine.tick())
-        self._tick_rules()
+        self.rulebook.tick()
+
+    # -- what the UI shows ---------------------------------------------------------------------
+    def view(self) -> UsbView:
+        """The snapshot the screen renders: a new one only when something it shows changed."""
+        statuses = tuple(self.engine.statuses()) if self.engine is not None else ()
+        old = self._view
+        view = UsbView(
+            old.version if old is not None else 0,
+            self.generation,
+            self.source,
+            self.host,
+            old.devices
+            if old is not None and old.devices == self.devices
+            else freeze(self.devices),
+            self.devices_known,
+            self.owners,
+            statuses,
+            self.engine is not None,
+            self.rulebook.rules_problem(),
+        )
+        if old is not None and view == old:
+            return old
+        self._view = replace(view, version=view.version + 1)
+        return self._view
+
+    # -- rules: the rule book's owner (tui.core.usb.rulebook.RulesOwner) --------------------------
+    def rules_job(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[BaseException], bool | None] | None = None,
+    ) -> None:
+        self._job(name, fn, done, failed)
+
+    def current_rules(self) -> list[Rule] | None:
+        return self.engine.rules if self.engine is not None else None
+
+    def install_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
+        self.use_rules(rules, lock)
+
+    def change_rules(self, rules: list[Rule]) -> None:
+        assert self.engine is not None
+        if self.started:
+            self._submit(self.engine.set_rules(rules))
+        else:
+            self.engine.rules = list(rules)  # the start pass evaluates them
+
+    def release_device(self, key: str) -> None:
+        if self.engine is not None:
+            self.engine.release(key)
+
+    def use_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
+        """Start the engine with these rules (``rules --run`` loads and locks them itself)."""
+        self.engine = RuleEngine(rules, lock=lock, clock=self.clock, readonly=self.readonly)
+        self._maybe_start()
+        self.on_update()
+
+    def status_lines(self) -> list[str]:
+        return [format_status(s) for s in self.engine.statuses()] if self.engine else []
 
     # -- the rules' requests ---------------------------------------------------------------------
     def _submit(self, requests: list[Request]) -> None:
@@ -292,7 +331,7 @@ class UsbCoordinator(RuleBook):
         if requests:
             self.on_update()
 
-    def _request_job(self, req: Request) -> _Job:
+    def _request_job(self, req: Request) -> Job:
         what = describe_request(req)
         port = self.port
         present = list(self.devices.values())
@@ -315,7 +354,7 @@ class UsbCoordinator(RuleBook):
             self._after(req, str(exc))
             return True
 
-        return _Job(f"usb rule {req.guest}", run, done, failed, urgent=True)
+        return Job(f"usb rule {req.guest}", run, done, failed, urgent=True)
 
     def _after(self, req: Request, error: str | None) -> None:
         if self.engine is not None:
@@ -383,7 +422,7 @@ class UsbCoordinator(RuleBook):
             self.refresh_owners()
             return True
 
-        self._enqueue(_Job(f"usb {verb} {guest}", run, done, failed, urgent=True))
+        self._enqueue(Job(f"usb {verb} {guest}", run, done, failed, urgent=True))
         return None
 
 

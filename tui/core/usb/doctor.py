@@ -6,6 +6,8 @@ controllers and what the probes found on the host (:class:`tui.model.usb_doctor.
 the device node's owner and mode, the QEMU user, AppArmor/SELinux denials in the kernel log).
 One :class:`~tui.model.display.Finding` per fact, in the display doctor's shape. Every string
 a device or a guest supplies stays plain text for the screen to show as such.
+
+The same doctor without a device is :mod:`tui.core.usb.host_doctor`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from tui.model.usb import UsbDevice, UsbOwners
 from tui.model.usb_doctor import DEMO, REMOTE, GuestUsbFacts, HostProbe, KernelLog, QemuUser
 from tui.util import shell_command
 
-__all__ = ["Finding", "Level", "bus_speed", "device_speed", "node_path", "usb_findings"]
+__all__ = [
+    "Finding",
+    "Level",
+    "bus_speed",
+    "device_speed",
+    "node_path",
+    "usb_findings",
+]
 
 XHCI = ("qemu-xhci", "nec-xhci")
 SUPER = 5000  # Mbit/s: SuperSpeed (USB 3) and faster
@@ -67,7 +76,7 @@ def device_speed(dev: UsbDevice, present: Iterable[UsbDevice]) -> tuple[float | 
     return (float(bus), f"bus {dev.busnum}'s root hub") if bus is not None else (None, "")
 
 
-def _names(names: Sequence[str]) -> str:
+def quoted_names(names: Sequence[str]) -> str:
     shown = ", ".join(f"'{n}'" for n in names[:SHOWN_GUESTS])
     more = len(names) - SHOWN_GUESTS
     return f"{shown} and {more} more" if more > 0 else shown
@@ -92,7 +101,7 @@ def _owners(dev: UsbDevice, owners: UsbOwners) -> Finding:
         return Finding(
             "Held by",
             Level.WARN,
-            f"attached live to {_names(live)}: another guest cannot have it until it is "
+            f"attached live to {quoted_names(live)}: another guest cannot have it until it is "
             "detached there (libvirt: 'device is in use')",
             "d detaches it; a with another guest offers to move it",
         )
@@ -100,7 +109,7 @@ def _owners(dev: UsbDevice, owners: UsbOwners) -> Finding:
         return Finding(
             "Held by",
             Level.INFO,
-            f"in the saved config of {_names(saved)}: whichever guest starts first takes it",
+            f"in the saved config of {quoted_names(saved)}: whichever guest starts first takes it",
             "d after that guest starts, or remove it from its config (virsh edit)",
         )
     if owners.errors:
@@ -118,7 +127,7 @@ def _controllers(
     speed, source = device_speed(dev, present)
     wanted = [g for g in guests if g.name in targets] if targets else list(guests)
     rule = "the rule's guest" if len(targets) == 1 else "the rules' guests"
-    whom = f"{rule} {_names(list(targets))}" if targets else "every guest"
+    whom = f"{rule} {quoted_names(list(targets))}" if targets else "every guest"
     known = [g for g in wanted if g.controllers is not None]
     unread = [g.name for g in wanted if g.controllers is None]
     no_usb = [g.name for g in known if not [m for m in (g.controllers or ()) if m != "none"]]
@@ -128,11 +137,15 @@ def _controllers(
         if not wanted:
             return Finding(name, Level.INFO, f"{what}; no guests to check")
         if not known:
-            return Finding(name, Level.INFO, f"{what}; guests' XML not read yet: {_names(unread)}")
-        if unread:
-            shown = _names([g.name for g in known])
             return Finding(
-                name, Level.OK, f"{what}; {has} in {shown} (XML not read yet: {_names(unread)})"
+                name, Level.INFO, f"{what}; guests' XML not read yet: {quoted_names(unread)}"
+            )
+        if unread:
+            shown = quoted_names([g.name for g in known])
+            return Finding(
+                name,
+                Level.OK,
+                f"{what}; {has} in {shown} (XML not read yet: {quoted_names(unread)})",
             )
         return Finding(name, Level.OK, f"{what}; {has} in {whom}")
 
@@ -142,7 +155,7 @@ def _controllers(
             return Finding(
                 "USB 3 controller",
                 Level.WARN if not targets else Level.FAIL,
-                f"{what}; no xhci controller in {_names(no_xhci)}: QEMU refuses it there "
+                f"{what}; no xhci controller in {quoted_names(no_xhci)}: QEMU refuses it there "
                 "('speed mismatch') or it runs at USB 2 speed at best",
                 add_xhci(no_xhci[0]) + ", or S in the guest's detail",
             )
@@ -156,7 +169,7 @@ def _controllers(
         return Finding(
             "USB controller",
             Level.FAIL if targets else Level.WARN,
-            f"{what}; no USB controller in {_names(no_usb)} (model='none'): nothing can be "
+            f"{what}; no USB controller in {quoted_names(no_usb)} (model='none'): nothing can be "
             "attached there",
             add_xhci(no_usb[0]),
         )
@@ -164,7 +177,7 @@ def _controllers(
         return Finding(
             "USB controller",
             Level.INFO,
-            f"{what}; if it is a USB 3 device, {_names(no_xhci)} need an xhci controller",
+            f"{what}; if it is a USB 3 device, {quoted_names(no_xhci)} need an xhci controller",
             add_xhci(no_xhci[0]),
         )
     return fine("USB controller", what, "a USB controller")
@@ -270,7 +283,7 @@ def _kernel(dev: UsbDevice, log: KernelLog | None) -> Finding:
     return Finding(name, Level.FAIL, f"{len(mine)} denial(s) for this device:\n{shown}", fix)
 
 
-def _host(dev: UsbDevice, probe: HostProbe | None) -> list[Finding]:
+def host_checks(dev: UsbDevice, probe: HostProbe | None) -> list[Finding]:
     if probe is None:
         return [Finding("Host checks", Level.INFO, "not run")]
     if probe.where == REMOTE:
@@ -304,4 +317,4 @@ def usb_findings(
         _owners(dev, owners or UsbOwners()),
         _controllers(dev, present, guests, targets),
     ]
-    return found + _host(dev, probe)
+    return found + host_checks(dev, probe)

@@ -67,42 +67,6 @@ def list_rules(out: TextIO = sys.stdout, *, rules_file: Path | None = None) -> i
     return EXIT_OK
 
 
-def _default_services() -> UsbServices:
-    """The adapters, when the caller passed none. tui/cli/wiring_usb.py builds the same for
-    the TUI; ``kvmdeck rules`` should pass ``usb_services()`` from there."""
-    from tui.adapters.libvirt.connection import (
-        ConnectFailed,
-        is_remote,
-        is_test_driver,
-        open_connection,
-        register_event_loop,
-    )
-    from tui.adapters.libvirt.hostdev import LibvirtHostdev
-    from tui.adapters.libvirt.nodedev import RemoteUsbFeed
-    from tui.adapters.local.udev import UsbMonitor, udev_daemon_running
-
-    def opener(uri: str | None, readonly: bool) -> object:
-        try:
-            return open_connection(uri, readonly)
-        except ConnectFailed as exc:
-            raise HostdevError("not-connected", str(exc)) from exc
-
-    def close(conn: object) -> None:
-        with contextlib.suppress(Exception):
-            conn.close()  # type: ignore[attr-defined]
-
-    return UsbServices(
-        local_feed=UsbMonitor,
-        remote_feed=RemoteUsbFeed,
-        hostdev=LibvirtHostdev,
-        udev_daemon_running=udev_daemon_running,
-        uses_node_devices=lambda c: is_remote(c.getURI()) or is_test_driver(c.getURI()),
-        open_connection=opener,
-        close_connection=close,
-        register_event_loop=register_event_loop,
-    )
-
-
 def run_rules(
     uri: str | None,
     *,
@@ -113,11 +77,12 @@ def run_rules(
     stop_after: float | None = None,
     list_only: bool = False,
     readonly: bool = False,
-    services: UsbServices | None = None,
+    services: UsbServices,
 ) -> int:
     """Apply the rules to ``uri``'s guests. ``once``: the devices present now, then exit;
     otherwise keep watching until SIGINT/SIGTERM (or ``stop_after`` seconds, for tests).
-    ``list_only``: print the rules instead (:func:`list_rules`). ``readonly`` refuses."""
+    ``list_only``: print the rules instead (:func:`list_rules`). ``readonly`` refuses.
+    ``services``: the adapters (:func:`tui.cli.wiring_usb.usb_services`; the core builds none)."""
     if list_only:
         return list_rules(out, rules_file=rules_file)
     if readonly:
@@ -146,7 +111,7 @@ def run_rules(
     except RulesError as exc:
         out.write(f"{terminal_safe(exc, multiline=True)}\n")
         return EXIT_CONFIG
-    svc = services or _default_services()
+    svc = services
     try:
         return asyncio.run(
             _run(uri, svc, rules, lock, path, out, once, source or svc.local_feed, stop_after)
@@ -186,7 +151,7 @@ async def _run(
     runner = Runner(loop, lambda name, exc: _say(out, f"{name}: {type(exc).__name__}: {exc}"))
     coord = UsbCoordinator(runner, rules_file=path, on_note=lambda n: _note(out, n))
     coord.use_rules(rules, lock)
-    coord.watch_rules()  # a hand edit (or R/D in a TUI) is reloaded while this runs
+    coord.rulebook.watch_rules()  # a hand edit (or R/D in a TUI) is reloaded while this runs
     port = svc.hostdev(conn)
     # A remote host's USB is its libvirt node devices, not this machine's udev.
     remote = make_feed is svc.local_feed and svc.uses_node_devices(conn)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from tui.model.domain import UsbHostdev
 from tui.model.usb import GuestUsb, HostdevResult, UsbDevice, UsbEvent, UsbOwners
+from tui.model.usb_doctor import UsbHostStatus
 
 EventsCallback = Callable[[list[UsbEvent]], None]
 GuestEventCallback = Callable[[str, str], None]  # (guest name, lifecycle kind: "started"…)
@@ -109,7 +110,8 @@ class UsbServices:
     local_feed: Callable[[], DeviceFeed]
     remote_feed: Callable[[Any], DeviceFeed]  # an opaque libvirt connection
     hostdev: Callable[[Any], HostdevPort]
-    udev_daemon_running: Callable[[], bool]
+    # Can this machine show USB (a bus in sysfs, a udev daemon, read access)? Reads files.
+    local_status: Callable[[], UsbHostStatus]
     # Does this connection's host show its USB through libvirt node devices (a remote host, or
     # the demo's test driver) rather than through pyudev here? Never blocks.
     uses_node_devices: Callable[[Any], bool]

@@ -1,8 +1,9 @@
 """The USB coordinator's rules side: load ``rules.toml``, notice changes to it, save changes.
 
-:class:`RuleBook` is a base class of :class:`tui.core.usb.coordinator.UsbCoordinator`; it runs
-every file access as one of the coordinator's serial jobs (a worker thread, never the loop), so
-a reload never overtakes a save and the other way round.
+:class:`RuleBook` is an object the coordinator (:class:`tui.core.usb.coordinator.
+UsbCoordinator`) holds. It talks back through a :class:`RulesOwner`: every file access is one of
+the coordinator's serial jobs (a worker thread, never the loop), so a reload never overtakes a
+save and the other way round; rules that loaded (or changed) go to the coordinator's engine.
 
 * **Load**: a file that does not load leaves the engine with no rules, a message naming the file
   and the line, and saving refused until it is fixed.
@@ -11,17 +12,17 @@ a reload never overtakes a save and the other way round.
   changed it is read again and the rules re-evaluated. A broken edit keeps the last good rules
   applying (the USB screen says so) and refuses saving until the file loads again.
 * **Saves** (``R``/``D``): :func:`tui.core.usb.rules.edit_rules`, read-modify-write under the
-  save lock, changing only the one rule's lines. Refused under ``--readonly``.
+  save lock, changing only the one rule's lines. Refused under ``--readonly``. ``D`` forgets a
+  rule by itself (a row of the rules list) whether or not its device is plugged in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from tui.core.usb.engine import RuleEngine
-from tui.core.usb.requests import Request, UsbNote, format_status
+from tui.core.usb.requests import UsbNote
 from tui.core.usb.rulelock import RulesLock
 from tui.core.usb.rules import (
     Rule,
@@ -41,37 +42,63 @@ UNKNOWN: Any = object()  # no signature yet: the next check reads the file
 ReadResult = tuple[Signature, list[Rule] | None, str]
 
 
-class RuleBook:
-    """Rules for the coordinator. It provides the attributes and the three methods below."""
+class RulesOwner(Protocol):
+    """What the rule book needs from its coordinator (the loop's thread only)."""
 
-    engine: RuleEngine | None
-    rules_file: Path
-    readonly: bool
-    started: bool
-    clock: Callable[[], float]
-    on_note: Callable[[UsbNote], None]
-    on_update: Callable[[], None]
-
-    rules_error = ""  # why rules.toml does not load (then it is never written)
-    _rules_sig: Any = UNKNOWN
-    _rules_watched = False  # rules given by the caller (use_rules) are not watched
-    _rules_checked_at: float | None = None
-    _rules_reading = False
-
-    def _job(
+    def rules_job(
         self,
         name: str,
         fn: Callable[[], Any],
         done: Callable[[Any], None],
         failed: Callable[[BaseException], bool | None] | None = None,
     ) -> None:
-        raise NotImplementedError  # the coordinator's serial queue
+        """Run ``fn`` as one of the coordinator's serial jobs."""
+        ...
 
-    def _submit(self, requests: list[Request]) -> None:
-        raise NotImplementedError
+    def current_rules(self) -> list[Rule] | None:
+        """The rules the engine applies, or None while there is no engine yet."""
+        ...
 
-    def _maybe_start(self) -> None:
-        raise NotImplementedError
+    def install_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
+        """Rules loaded for the first time: start the engine with them (and this lock)."""
+        ...
+
+    def change_rules(self, rules: list[Rule]) -> None:
+        """The file's rules changed (a reload or a save): the engine applies these now."""
+        ...
+
+    def release_device(self, key: str) -> None:
+        """A new rule for this device: what was done by hand no longer holds it back."""
+        ...
+
+
+class RuleBook:
+    """rules.toml for one coordinator: load, reload on change, save (each a job of its)."""
+
+    def __init__(
+        self,
+        owner: RulesOwner,
+        rules_file: Path,
+        *,
+        readonly: bool,
+        clock: Callable[[], float],
+        on_note: Callable[[UsbNote], None],
+        on_update: Callable[[], None],
+    ) -> None:
+        self.owner = owner
+        self.rules_file = rules_file
+        self.readonly = readonly
+        self.clock = clock
+        self.on_note = on_note
+        self.on_update = on_update
+        self.rules_error = ""  # why rules.toml does not load (then it is never written)
+        self._rules_sig: Any = UNKNOWN
+        self._rules_watched = False  # rules given by the caller (use_rules) are not watched
+        self._rules_checked_at: float | None = None
+        self._rules_reading = False
+
+    def _kept(self) -> int:
+        return len(self.owner.current_rules() or ())
 
     # -- loading and noticing changes ---------------------------------------------------------
     def load_rules(self) -> None:
@@ -88,10 +115,15 @@ class RuleBook:
     def check_rules(self) -> None:
         """Reload rules.toml if it changed on disk (by hand, by another kvmdeck): a stat in a
         job, a read only when the signature differs. At most one check waits at a time."""
-        if self._rules_watched and self.engine is not None and not self._rules_reading:
+        if (
+            self._rules_watched
+            and self.owner.current_rules() is not None
+            and not self._rules_reading
+        ):
             self._read_rules(self._rules_sig)
 
-    def _tick_rules(self) -> None:
+    def tick(self) -> None:
+        """From the coordinator's tick: a look at the file every :data:`RULES_CHECK_S`."""
         now = self.clock()
         if self._rules_checked_at is None or now - self._rules_checked_at >= RULES_CHECK_S:
             self._rules_checked_at = now
@@ -121,47 +153,34 @@ class RuleBook:
             self._rules_reading = False
             return False  # a bug: the runner's one error handler reports it
 
-        self._job("usb rules load" if known is UNKNOWN else "usb rules check", run, done, failed)
+        name = "usb rules load" if known is UNKNOWN else "usb rules check"
+        self.owner.rules_job(name, run, done, failed)
 
     def _rules_read(self, sig: Signature, rules: list[Rule] | None, error: str) -> None:
         self._rules_sig = sig
-        path, engine = self.rules_file, self.engine
+        path, current = self.rules_file, self.owner.current_rules()
         if error:
             if error != self.rules_error:
                 self.rules_error = error
-                kept = len(engine.rules) if engine is not None else 0
-                if kept:
+                if current:
                     self.on_note(UsbNote(f"USB rules not reloaded: {self.rules_problem()}", False))
                 else:
                     self.on_note(UsbNote(f"USB rules not loaded: {error}", ok=False))
-            if engine is None:
-                self.use_rules([], RulesLock.beside(path))
+            if current is None:
+                self.owner.install_rules([], RulesLock.beside(path))
             self.on_update()
             return
         if rules is None:
             return  # unchanged
         fixed, self.rules_error = bool(self.rules_error), ""
-        if engine is None:
-            self.use_rules(rules, RulesLock.beside(path))
+        if current is None:
+            self.owner.install_rules(rules, RulesLock.beside(path))
             return
-        if rules != engine.rules:
+        if rules != current:
             self.on_note(UsbNote(f"USB rules reloaded from {path}: {len(rules)} rule(s)"))
-            self._set_rules(rules)
+            self.owner.change_rules(rules)
         elif fixed:
             self.on_note(UsbNote(f"USB rules: {path} loads again ({len(rules)} rule(s))"))
-        self.on_update()
-
-    def _set_rules(self, rules: list[Rule]) -> None:
-        assert self.engine is not None
-        if self.started:
-            self._submit(self.engine.set_rules(rules))
-        else:
-            self.engine.rules = list(rules)  # the start pass evaluates them
-
-    def use_rules(self, rules: list[Rule], lock: RulesLock | None) -> None:
-        """Start the engine with these rules (``rules --run`` loads and locks them itself)."""
-        self.engine = RuleEngine(rules, lock=lock, clock=self.clock, readonly=self.readonly)
-        self._maybe_start()
         self.on_update()
 
     # -- what the UI shows --------------------------------------------------------------------
@@ -169,7 +188,7 @@ class RuleBook:
         """Why rules.toml is not in use (empty when it is), and what still applies."""
         if not self.rules_error:
             return ""
-        kept = len(self.engine.rules) if self.engine is not None else 0
+        kept = self._kept()
         if kept:
             return (
                 f"{self.rules_error} The last good rules ({kept}) keep applying; nothing is "
@@ -177,11 +196,8 @@ class RuleBook:
             )
         return f"Rules not loaded (nothing is saved until it is fixed): {self.rules_error}"
 
-    def status_lines(self) -> list[str]:
-        return [format_status(s) for s in self.engine.statuses()] if self.engine else []
-
-    def rules_matching(self, dev: UsbDevice) -> list[Rule]:
-        return [r for r in self.engine.rules if r.matches(dev)] if self.engine else []
+    def matching(self, dev: UsbDevice) -> list[Rule]:
+        return [r for r in self.owner.current_rules() or () if r.matches(dev)]
 
     # -- saving ---------------------------------------------------------------------------------
     def add_rule(
@@ -201,7 +217,7 @@ class RuleBook:
 
     def forget_rules(self, dev: UsbDevice) -> str | None:
         """Delete the rule(s) matching ``dev``. Returns why not, or None (saved in a job)."""
-        gone = len(self.rules_matching(dev))
+        gone = len(self.matching(dev))
         if not gone:
             return f"No rule matches {dev.label} ({dev.ids})."
 
@@ -209,6 +225,17 @@ class RuleBook:
             return [r for r in rules if not r.matches(dev)]
 
         return self._change_rules(change, f"removed {gone} rule(s) for {dev.label}")
+
+    def forget_rule(self, rule: Rule) -> str | None:
+        """Delete this one rule (a row of the rules list), plugged in or not. Returns why not,
+        or None (saved in a job)."""
+        if rule not in (self.owner.current_rules() or ()):
+            return f"The rule {rule.describe()} is no longer in {self.rules_file}."
+
+        def change(rules: list[Rule]) -> list[Rule]:
+            return [r for r in rules if r != rule]
+
+        return self._change_rules(change, f"removed the rule {rule.describe()}")
 
     def _change_rules(
         self,
@@ -218,7 +245,7 @@ class RuleBook:
     ) -> str | None:
         if self.readonly:
             return "Read-only (--readonly): USB rules are not changed."
-        if self.engine is None:
+        if self.owner.current_rules() is None:
             return "USB rules are still loading."
         if self.rules_error:
             return f"Rules not saved: fix {self.rules_file} first ({self.rules_error})"
@@ -226,11 +253,10 @@ class RuleBook:
 
         def saved(result: tuple[list[Rule], Signature]) -> None:
             rules, self._rules_sig = result
-            assert self.engine is not None
             if release is not None:
-                self.engine.release(release.key)  # a new rule for it: rules apply again
+                self.owner.release_device(release.key)  # a new rule for it: rules apply again
             self.on_note(UsbNote(f"Saved to {path}: {what}"))
-            self._set_rules(rules)
+            self.owner.change_rules(rules)
             self.on_update()
 
         def failed(exc: BaseException) -> bool:
@@ -239,8 +265,8 @@ class RuleBook:
             self.on_note(UsbNote(f"Rules not saved: {exc}", ok=False))
             return True
 
-        self._job("usb rules save", lambda: edit_rules(change, path), saved, failed)
+        self.owner.rules_job("usb rules save", lambda: edit_rules(change, path), saved, failed)
         return None
 
 
-__all__ = ["RULES_CHECK_S", "RuleBook"]
+__all__ = ["RULES_CHECK_S", "RuleBook", "RulesOwner"]

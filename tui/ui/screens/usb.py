@@ -1,16 +1,21 @@
-"""The USB screen: device table, event log, where the data comes from, and its own actions.
+"""The USB screen: device table, rules, event log, where the data comes from, and its keys.
 
-The screen does not start a source: :class:`tui.ui.usb_feature.UsbFeature` owns the feed and
-feeds the screen with :meth:`set_devices` and :meth:`apply_events` (both work before the screen
-is first shown). The keys are handled here (picker, confirmation, messages) and carried out by
-the :class:`UsbActions` given to the screen (the feature, which hands them to the coordinator).
-``w`` opens the USB doctor (:mod:`tui.ui.screens.usb_doctor`) for the selected device.
+The screen holds no USB state: the coordinator (:class:`tui.core.usb.coordinator.
+UsbCoordinator`) does, and :class:`tui.ui.usb_feature.UsbFeature` pushes its snapshots here
+(:meth:`UsbScreen.show`, a :class:`tui.core.usb.view.UsbView`; it works before the screen is
+first shown) and the feed's event batches to the log (:meth:`UsbScreen.log_events`). When the
+host cannot show USB (no USB bus, no udev daemon, USB unreadable) a banner says so, with what to
+do. The keys are handled here (picker, confirmation, messages) and carried out by the
+:class:`UsbActions` given to the screen (the feature, which hands them to the coordinator).
+Rules are rows of their own (Tab moves between devices and rules): ``D`` forgets the selected
+rule whether or not its device is plugged in. ``w`` opens the USB doctor
+(:mod:`tui.ui.screens.usb_doctor`) for the selected device, or the host's report without one.
 Every string a device supplies is shown as plain text, never as markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol
 
 from rich.text import Text
@@ -19,20 +24,26 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.core.usb.doctor import Finding, usb_findings
-from tui.core.usb.rules import match_choices
+from tui.core.usb.host_doctor import host_findings, host_problems
+from tui.core.usb.requests import RuleStatus
+from tui.core.usb.rules import Rule, match_choices
+from tui.core.usb.view import UsbView
+from tui.model.display import Level
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker, Pick
 from tui.ui.screens.usb_doctor import UsbDoctorScreen
 from tui.ui.widgets.footer import KeysFooter
-from tui.ui.widgets.usb_table import OwnerKey, UsbEventLog, UsbTable
+from tui.ui.widgets.usb_rules import UsbRulesTable
+from tui.ui.widgets.usb_table import UsbEventLog, UsbTable
 from tui.util import terminal_safe
 
 LOCAL_SOURCE = "udev on this host"
-NO_UDEV_WARNING = "no udev daemon: names from sysfs, no bind events"
 NO_RULES = "No auto-attach rules (R on a device makes one)."
+RULES_HINT = "Rules, first match wins (Tab: select one; D forgets it, plugged in or not):"
 NO_ACTIONS = "USB actions are not available here."
+NOTHING_SELECTED = "No USB device selected"
 
 
 def remote_source(host: str) -> str:
@@ -64,34 +75,48 @@ class UsbActions(Protocol):
 
     def forget_rules(self, device: UsbDevice) -> str | None: ...
 
-    def diagnose(self, device: UsbDevice, done: Callable[[list[Finding]], None]) -> None:
-        """The USB doctor: ``done(findings)`` on the loop, once the probes ran."""
+    def forget_rule(self, rule: Rule) -> str | None: ...
+
+    def diagnose(self, device: UsbDevice | None, done: Callable[[list[Finding]], None]) -> None:
+        """The USB doctor for ``device`` (None: the host's report): ``done(findings)`` on the
+        loop, once the probes ran."""
         ...
+
+
+def banner_text(view: UsbView) -> Text:
+    """What keeps the host from showing USB, each with its fix; empty when nothing does."""
+    text = Text()
+    for f in host_problems(view.host):
+        if text:
+            text.append("\n")
+        style = "bold red" if f.status is Level.FAIL else "bold yellow"
+        text.append(terminal_safe(f.detail), style=style)  # an OS error is not ours
+        if f.fix:
+            text.append(f". Fix: {f.fix}.")
+    return text
 
 
 class UsbScreen(Screen[None]):
     # 80x24: the table takes two thirds of what the lines around it leave, the event log the
-    # rest (at least 4 lines); the rules line shows at most RULE_LINES lines.
+    # rest (at least 4 lines); the rules list shows at most 6 lines (then it scrolls).
     DEFAULT_CSS = """
     UsbScreen #usb-source { height: 1; padding: 0 1; color: $text-muted; }
-    UsbScreen #usb-warning { height: 1; padding: 0 1; color: $warning; }
+    UsbScreen #usb-warning { height: auto; max-height: 4; padding: 0 1; }
     UsbScreen #usb-warning.-hidden { display: none; }
     UsbScreen #usb-table { height: 2fr; min-height: 4; }
-    UsbScreen #usb-rules {
-        height: auto; max-height: 4; padding: 0 1; color: $text-muted;
+    UsbScreen #usb-rules-head {
+        height: auto; max-height: 3; padding: 0 1; color: $text-muted;
         border-top: solid $panel;
     }
+    UsbScreen #usb-rules { height: auto; max-height: 5; }
+    UsbScreen #usb-rules.-hidden { display: none; }
     UsbScreen #usb-log { height: 1fr; min-height: 4; max-height: 14; }
     """
-    RULE_LINES = 3
 
     BINDINGS = actions.bindings("usb")
 
     def __init__(
         self,
-        source: str = LOCAL_SOURCE,
-        udev_running: bool = True,
-        devices: Iterable[UsbDevice] = (),
         name: str | None = None,
         id: str | None = None,
         actions: UsbActions | None = None,
@@ -99,69 +124,68 @@ class UsbScreen(Screen[None]):
     ) -> None:
         super().__init__(name=name, id=id)
         self.actions = actions
+        self.view = UsbView()
         self.table = UsbTable(id="usb-table", show_root_hubs=show_root_hubs)
+        self.rules_table = UsbRulesTable(id="usb-rules")
         self.event_log = UsbEventLog(id="usb-log")
-        self.source_line = Static(terminal_safe(source), id="usb-source", markup=False)
-        self.warning_line = Static(NO_UDEV_WARNING, id="usb-warning", markup=False)
-        self.rules_line = Static(NO_RULES, id="usb-rules", markup=False)
-        self._source = source
-        self._udev_running = udev_running
-        self.table.set_devices(devices)
+        self.source_line = Static("", id="usb-source", markup=False)
+        self.warning_line = Static("", id="usb-warning", markup=False, classes="-hidden")
+        self.rules_line = Static(NO_RULES, id="usb-rules-head", markup=False)
 
     def compose(self) -> ComposeResult:
         yield self.source_line
         yield self.warning_line
         yield self.table
         yield self.rules_line
+        yield self.rules_table
         yield self.event_log
         yield KeysFooter()
 
     def on_mount(self) -> None:
-        self._show_source()
+        self._paint(None)
         self.table.focus()
 
-    # -- feeding ------------------------------------------------------------------------
-    def set_source(self, source: str, udev_running: bool = True) -> None:
-        """``udev_running`` only matters for the local source (libvirt names come from the
-        remote host's own udev)."""
-        self._source = source
-        self._udev_running = udev_running
+    # -- fed by the feature ----------------------------------------------------------------
+    def show(self, view: UsbView) -> None:
+        """Render a snapshot of the coordinator (before mount: drawn once mounted)."""
+        if view.version == self.view.version and view is self.view:
+            return
+        old, self.view = self.view, view
+        self.table.show(view)
+        self.rules_table.show(view.rules)
         if self.is_mounted:
-            self._show_source()
+            self._paint(old)
 
-    def set_devices(self, devices: Iterable[UsbDevice]) -> None:
-        self.table.set_devices(devices)
-
-    def apply_events(self, events: list[UsbEvent]) -> None:
-        """Feed a batch from the monitor (the ``on_events`` callback of a device feed)."""
-        self.table.apply_events(events)
+    def log_events(self, events: list[UsbEvent]) -> None:
+        """A batch from the feed, for the event log (the devices come with the next view)."""
         self.event_log.log_events(events)
-
-    def set_owners(
-        self,
-        by_address: dict[OwnerKey, str] | None = None,
-        by_ids: dict[OwnerKey, str] | None = None,
-    ) -> None:
-        self.table.set_owners(by_address, by_ids)
-
-    def set_rules_status(self, text: str) -> None:
-        """One line per rule and its state (attached, pending, failed …), as plain text.
-
-        At most :attr:`RULE_LINES` lines show, then how many more (``kvmdeck rules --list``
-        lists them all)."""
-        lines = text.splitlines()
-        if len(lines) > self.RULE_LINES:
-            more = len(lines) - (self.RULE_LINES - 1)
-            lines = [*lines[: self.RULE_LINES - 1], f"… {more} more (kvmdeck rules --list)"]
-        self.rules_line.update(Text("\n".join(terminal_safe(line) for line in lines)))
 
     @property
     def warning_shown(self) -> bool:
         return not self.warning_line.has_class("-hidden")
 
-    def _show_source(self) -> None:
-        self.source_line.update(Text(terminal_safe(self._source)))
-        self.warning_line.set_class(self._udev_running, "-hidden")
+    @property
+    def banner(self) -> str:
+        """The banner's text ("" when hidden): no USB bus, no udev, USB unreadable."""
+        return banner_text(self.view).plain
+
+    def _paint(self, old: UsbView | None) -> None:
+        view = self.view
+        if old is None or (view.source, view.host) != (old.source, old.host):
+            self.source_line.update(Text(terminal_safe(view.source)))
+            banner = banner_text(view)
+            self.warning_line.update(banner)
+            self.warning_line.set_class(not banner, "-hidden")
+        if old is None or (view.rules, view.rules_problem, view.rules_loaded) != (
+            old.rules,
+            old.rules_problem,
+            old.rules_loaded,
+        ):
+            head = RULES_HINT if view.rules else NO_RULES
+            if view.rules_problem:
+                head = f"{view.rules_problem}\n{head}" if view.rules else view.rules_problem
+            self.rules_line.update(Text(terminal_safe(head, multiline=True)))
+            self.rules_table.set_class(not view.rules, "-hidden")
 
     # -- keys ---------------------------------------------------------------------------
     def _say(self, text: str, severity: str = "warning") -> None:
@@ -171,12 +195,8 @@ class UsbScreen(Screen[None]):
         """--readonly: the mutating USB keys are greyed in the footer (the registry decides)."""
         return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
 
-    def _ready(self, action_id: str) -> tuple[UsbDevice, UsbActions] | None:
+    def _allowed(self, action_id: str) -> UsbActions | None:
         if actions.refuse(self.app, action_id):
-            return None
-        device = self.table.selected_device
-        if device is None:
-            self._say("No USB device selected")
             return None
         if self.actions is None:
             self._say(NO_ACTIONS)
@@ -184,7 +204,28 @@ class UsbScreen(Screen[None]):
         if self.actions.readonly:
             self._say("Read-only (--readonly): USB devices and rules are not changed here.")
             return None
-        return device, self.actions
+        return self.actions
+
+    def _ready(self, action_id: str) -> tuple[UsbDevice, UsbActions] | None:
+        if actions.refuse(self.app, action_id):
+            return None
+        device = self.table.selected_device
+        if device is None:
+            self._say(self._why_no_device())
+            return None
+        allowed = self._allowed(action_id)
+        return (device, allowed) if allowed is not None else None
+
+    def _why_no_device(self) -> str:
+        """No device selected: say why there is none when the host cannot show any."""
+        problems = host_problems(self.view.host)
+        if not self.table.devices and problems:
+            return f"{NOTHING_SELECTED}: {problems[0].detail}."
+        return NOTHING_SELECTED
+
+    @property
+    def _rules_focused(self) -> bool:
+        return self.rules_table.has_focus
 
     def _refused(self, why: str | None) -> None:
         if why:
@@ -255,20 +296,46 @@ class UsbScreen(Screen[None]):
         self.app.push_screen(GuestPicker(title, actions.guest_choices(), matches=matches), picked)
 
     def action_forget_rule(self) -> None:
+        """``D``: on the rules list, forget the selected rule (plugged in or not); on the
+        devices, the rules matching the selected device."""
+        if self._rules_focused:
+            status = self.rules_table.selected_rule
+            if status is None:
+                self._say("No rule selected")
+                return
+            allowed = self._allowed("usb.forget_rule")
+            if allowed is not None:
+                self._forget(allowed, status)
+            return
         ready = self._ready("usb.forget_rule")
         if ready is not None:
             dev, actions = ready
             self._refused(actions.forget_rules(dev))
 
+    def _forget(self, actions: UsbActions, status: RuleStatus) -> None:
+        rule = status.rule
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._refused(actions.forget_rule(rule))
+
+        where = "" if status.device is None else f" (its device {status.device.label} is here)"
+        question = f"Forget the rule {rule.describe()}{where}?"
+        self.app.push_screen(ConfirmScreen(question, yes_label="Forget"), confirmed)
+
     def action_doctor(self) -> None:
-        """``w``: the USB doctor for the selected device (works under --readonly too)."""
-        device = self.table.selected_device
-        if device is None:
-            self._say("No USB device selected")
-            return
+        """``w``: the USB doctor for the selected device; on the rules list or without a
+        device, the host's report (works under --readonly too)."""
+        device = None if self._rules_focused else self.table.selected_device
         screen = UsbDoctorScreen(device)
         self.app.push_screen(screen)
-        if self.actions is None:  # no host: what the device itself says
-            screen.show(usb_findings(device))
+        if self.actions is None:  # no host: what the device (or the view) itself says
+            view = self.view
+            found = (
+                usb_findings(device)
+                if device is not None
+                else host_findings(view.host, present=list(view.devices.values()))
+            )
+            screen.show(found)
             return
         self.actions.diagnose(device, screen.show)

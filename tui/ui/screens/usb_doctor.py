@@ -1,4 +1,6 @@
-"""``w`` on the USB screen: the USB doctor for the selected device, each finding with its fix.
+"""``w`` on the USB screen: the USB doctor for the selected device, each finding with its fix;
+without a device (nothing selected, no USB bus, the rules list focused) the host's report: USB
+bus, udev, permissions, AppArmor/SELinux, the guests' USB controllers.
 
 The screen opens at once ("checking …") and shows the findings when they come:
 :meth:`tui.ui.usb_feature.UsbFeature.diagnose` runs the host probes in a worker thread and
@@ -29,8 +31,16 @@ HEAD = {
     Level.WARN: "an attach may fail: see the fixes",
     Level.FAIL: "an attach will fail: see the fixes",
 }
+HOST_HEAD = {
+    Level.OK: "nothing in the way of USB passthrough",
+    Level.INFO: "nothing in the way of USB passthrough (some checks could not run)",
+    Level.WARN: "USB passthrough may fail: see the fixes",
+    Level.FAIL: "no USB passthrough from this host: see the fixes",
+}
 CLOSE_HINT = "Esc q close · ↑ ↓ scroll"
 CHECKING = "Checking the device node, the QEMU user, the kernel log, the guests …"
+CHECKING_HOST = "Checking the USB bus, udev, the QEMU user, the kernel log, the guests …"
+HOST_TEXT = "This host's USB (no device selected: select one for its own checks)"
 
 
 def worst(findings: list[Finding]) -> Level:
@@ -62,18 +72,19 @@ def finding_text(f: Finding) -> Text:
     return text
 
 
-def findings_text(findings: list[Finding]) -> Text:
+def findings_text(findings: list[Finding], host: bool = False) -> Text:
     """The findings as plain lines (tests, logs): what :func:`findings_table` shows."""
-    lines = [f"Verdict: {HEAD[worst(findings)]}"]
+    lines = [f"Verdict: {(HOST_HEAD if host else HEAD)[worst(findings)]}"]
     lines += [f"{MARK[f.status]} {finding_text(f).plain}" for f in findings]
     return Text("\n".join(lines))
 
 
-def findings_table(findings: list[Finding]) -> Table:
+def findings_table(findings: list[Finding], host: bool = False) -> Table:
     """A verdict, then one row per finding: its status, then the text with a hanging indent."""
     table = Table.grid(padding=(0, 1), expand=True)
     level = worst(findings)
-    table.title = Text.assemble(("Verdict: ", "bold"), (HEAD[level], STYLE[level]))
+    head = (HOST_HEAD if host else HEAD)[level]
+    table.title = Text.assemble(("Verdict: ", "bold"), (head, STYLE[level]))
     table.title_justify = "left"
     table.add_column(width=4, no_wrap=True)
     table.add_column(ratio=1)
@@ -83,7 +94,8 @@ def findings_table(findings: list[Finding]) -> Table:
 
 
 class UsbDoctorScreen(ModalScreen[None]):
-    """The findings for one device (``findings`` is None while the probes run)."""
+    """The findings for one device, or the host's (``device`` None); ``findings`` is None
+    while the probes run."""
 
     BINDINGS = actions.bindings("doctor")
     DEFAULT_CSS = """
@@ -97,17 +109,22 @@ class UsbDoctorScreen(ModalScreen[None]):
     UsbDoctorScreen #usb-doctor-device { padding: 0 0 1 0; }
     """
 
-    def __init__(self, device: UsbDevice) -> None:
+    def __init__(self, device: UsbDevice | None) -> None:
         super().__init__()
         self.device = device
         self.findings: list[Finding] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="usb-doctor-scroll") as box:
-            box.border_title = "USB doctor: why an attach may fail"
+            dev = self.device
+            box.border_title = (
+                "USB doctor: why an attach may fail" if dev else "USB doctor: this host's USB"
+            )
             box.border_subtitle = CLOSE_HINT
-            yield Static(device_text(self.device), id="usb-doctor-device")
-            yield Static(Text(CHECKING, style="dim"), id="usb-doctor-findings")
+            head = device_text(dev) if dev is not None else Text(HOST_TEXT, style="bold")
+            yield Static(head, id="usb-doctor-device")
+            checking = CHECKING if dev is not None else CHECKING_HOST
+            yield Static(Text(checking, style="dim"), id="usb-doctor-findings")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -125,4 +142,5 @@ class UsbDoctorScreen(ModalScreen[None]):
 
     def _paint(self) -> None:
         if self.findings is not None:
-            self.query_one("#usb-doctor-findings", Static).update(findings_table(self.findings))
+            table = findings_table(self.findings, host=self.device is None)
+            self.query_one("#usb-doctor-findings", Static).update(table)

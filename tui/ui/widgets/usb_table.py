@@ -1,8 +1,8 @@
-"""The USB device table and the USB event log.
+"""The USB device table and the USB event log (the rules table: :mod:`.usb_rules`).
 
-Both are fed plain :class:`UsbDevice` / :class:`UsbEvent` objects (from ``tui.adapters.local.udev`` or
-libvirt node devices); they never talk to a source themselves. Both accept data before they are
-mounted and show it once they are.
+The table renders :class:`tui.core.usb.view.UsbView` snapshots pushed to it (:meth:`UsbTable.
+show`): the coordinator holds the devices, owners and rule states, the table only what it drew. The log is fed :class:`UsbEvent` batches (a stream, not state).
+All of them accept data before they are mounted and show it once they are.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, RichLog
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from tui.core.usb.view import UsbView
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.util import terminal_safe
-
-OwnerKey = tuple[int, int]  # (busnum, devnum) or (vendor_id, product_id)
 
 Column = tuple[str, str, int]  # (column key, label, width)
 
@@ -104,13 +103,12 @@ def _cells_sort_key(cells: tuple[Text, Text, Text]) -> tuple[object, ...]:
 class UsbTable(DataTable[Text]):
     """USB devices, one row per device, keyed by :attr:`UsbDevice.key`.
 
-    * :meth:`set_devices` replaces everything, :meth:`apply_events` applies a batch and touches
-      only rows whose cells changed.
+    * :meth:`show` renders a snapshot and touches only rows whose cells changed.
     * Root hubs (vendor 1d6b) are hidden unless :attr:`show_root_hubs` (see
       :meth:`toggle_root_hubs`).
-    * A device that arrives while the table is mounted is highlighted for
-      :attr:`highlight_seconds`.
-    * The owner column comes from :meth:`set_owners` (hostdevs by bus/device address or by
+    * A device that arrives within one generation of snapshots (plugged in, not listed at a
+      feed's start) is highlighted for :attr:`highlight_seconds`.
+    * The owner column comes from the snapshot's owners (hostdevs by bus/device address or by
       vendor/product ids); an address match wins over an ids match.
     """
 
@@ -130,9 +128,7 @@ class UsbTable(DataTable[Text]):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self.show_root_hubs = show_root_hubs
-        self.devices: dict[str, UsbDevice] = {}
-        self._owners_by_address: dict[OwnerKey, str] = {}
-        self._owners_by_ids: dict[OwnerKey, str] = {}
+        self.view = UsbView()  # the snapshot drawn (or to draw once mounted)
         self._shown: dict[str, tuple[str, ...]] = {}  # row key -> plain cells on screen
         self._fresh: dict[str, Timer] = {}
         self._ready = False
@@ -165,50 +161,30 @@ class UsbTable(DataTable[Text]):
                 self.move_cursor(row=self.get_row_index(selected.key), animate=False)
 
     # -- public API ----------------------------------------------------------------------
-    def set_devices(self, devices: Iterable[UsbDevice]) -> None:
-        """Replace the whole device set (initial enumeration, reconnect, host switch)."""
-        self.devices = {d.key: d for d in devices}
-        self._sync_all()
+    @property
+    def devices(self) -> Mapping[str, UsbDevice]:
+        """The snapshot's devices (read-only): {key: device}."""
+        return self.view.devices
 
-    def apply_events(self, events: Iterable[UsbEvent]) -> None:
-        """Apply a batch of monitor events; only rows that changed are touched."""
-        touched: dict[str, bool] = {}  # key -> is new
-        for event in events:
-            key = event.device.key if event.device is not None else event.sys_path
-            if event.action == "remove":
-                self.devices.pop(key, None)
-                touched.setdefault(key, False)
-            elif event.device is not None:
-                is_new = key not in self.devices
-                self.devices[key] = event.device
-                touched[key] = touched.get(key, False) or (is_new and event.action == "add")
-        if touched:
-            self._sync(touched)
-
-    def set_owners(
-        self,
-        by_address: Mapping[OwnerKey, str] | None = None,
-        by_ids: Mapping[OwnerKey, str] | None = None,
-    ) -> None:
-        """Replace the owner map: {(busnum, devnum): guest} and {(vendor_id, product_id): guest}."""
-        self._owners_by_address = dict(by_address or {})
-        self._owners_by_ids = dict(by_ids or {})
-        self._sync({key: False for key in self.devices})
-
-    def set_owner(self, device: UsbDevice, guest: str | None) -> None:
-        """Mark one device (by its bus/device address) as attached to ``guest`` (None: free)."""
-        address = (device.busnum, device.devnum)
-        if guest:
-            self._owners_by_address[address] = guest
-        else:
-            self._owners_by_address.pop(address, None)
-        self._sync({device.key: False})
+    def show(self, view: UsbView) -> None:
+        """Render ``view``; only rows whose cells changed are touched. A device new within the
+        same generation was plugged in: it is highlighted."""
+        old, self.view = self.view, view
+        if view.generation != old.generation or not old.devices_known:
+            self._sync_all()
+            return
+        changed = {
+            k: k not in old.devices for k, d in view.devices.items() if old.devices.get(k) != d
+        }
+        changed.update({k: False for k in old.devices if k not in view.devices})
+        if view.owners is not old.owners:
+            for k in view.devices:
+                changed.setdefault(k, False)
+        if changed:
+            self._sync(changed)
 
     def owner_of(self, device: UsbDevice) -> str:
-        return self._owners_by_address.get(
-            (device.busnum, device.devnum),
-            self._owners_by_ids.get((device.vendor_id, device.product_id), ""),
-        )
+        return self.view.owner_of(device)
 
     def toggle_root_hubs(self) -> bool:
         self.show_root_hubs = not self.show_root_hubs
