@@ -183,6 +183,9 @@ def test_named_keys_are_textual_keys() -> None:
         ("cmd+x", "'cmd' is not a modifier"),
         ("ctrl+", "names no key"),
         ("", "empty"),
+        ("ctrl+banana", "'banana' is not a key name"),  # issue 22: was accepted, shown as ^🍌
+        ("ctrl+slahs", "did you mean 'slash'"),
+        ("euro_sign", "'euro_sign' is not a key name"),
     ],
 )
 def test_bad_key_names_say_the_fix(key: str, needle: str) -> None:
@@ -208,6 +211,11 @@ def test_keymap_unknown_id_lists_close_matches() -> None:
     assert "'guest.destory' is not a binding id" in err and "'guest.destroy'" in err
     (err,) = validate_keymap({"zzz": "x"})
     assert "'zzz' is not a binding id" in err
+
+
+def test_keymap_refuses_an_unknown_key_name() -> None:
+    (err,) = validate_keymap({"guest.destroy": "ctrl+banana"})
+    assert "'guest.destroy'" in err and "'banana' is not a key name" in err
 
 
 def test_keymap_bad_key_names_the_id() -> None:

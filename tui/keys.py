@@ -103,14 +103,16 @@ def key_problem(key: str) -> str | None:
             return f"'{mod}' is not a modifier (use {', '.join(MODIFIERS)})"
     if not base:
         return f"'{key}' names no key after the modifier"
-    if base in NAMED_KEYS or len(base) == 1 or key_char(base) is not None:
+    # A character's own name (``slash``, ``question_mark``) only for the printable ASCII ones:
+    # Unicode names (``banana``: 🍌) are no key a terminal sends with a modifier.
+    if base in NAMED_KEYS or len(base) == 1 or base in _CHAR_NAMES:
         if mods and len(base) == 1 and base.isupper():
             return f'after a modifier letters are lowercase: "{"+".join([*mods, base.lower()])}"'
         if len(base) == 1 and not base.isprintable():
             return f"{base!r} is not a printable character"
         return None
     lowered = base.lower()
-    if lowered in NAMED_KEYS or key_char(lowered) is not None:
+    if lowered in NAMED_KEYS or lowered in _CHAR_NAMES:
         return f'key names are lowercase: "{"+".join([*mods, lowered])}"'
     close = difflib.get_close_matches(base, sorted({*NAMED_KEYS, *_CHAR_NAMES}), n=3)
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""

@@ -60,8 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-c", "--connect", dest="sub_connect", action="append", metavar="URI")
     r = sub.add_parser("rules", help="USB auto-attach rules")
-    r.add_argument("--run", action="store_true", help="apply rules headless until interrupted")
-    r.add_argument("--list", action="store_true", help="print the rules")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--run", action="store_true", help="apply rules headless until interrupted")
+    mode.add_argument(
+        "--once",
+        action="store_true",
+        help="apply rules to the devices plugged in now, then exit (exit 1: a rule failed)",
+    )
+    mode.add_argument("--list", action="store_true", help="print the rules")
     r.add_argument("-c", "--connect", dest="sub_connect", metavar="URI")
     return p
 
@@ -108,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rules":
         from tui.cli.wiring_usb import run_rules_command
 
-        if not (args.run or args.list):
-            parser.error("rules: say --run or --list")
+        if not (args.run or args.once or args.list):
+            parser.error("rules: say --run, --once or --list")
         readonly = args.readonly or settings.readonly
         return run_rules_command(uris[0], once=not args.run, list_only=args.list, readonly=readonly)
     # Start-up (bench P5): the hosts connect and answer their first poll in threads while
