@@ -19,7 +19,13 @@ KVMDECK = str(Path(sys.executable).with_name("kvmdeck"))
 class Term:
     """One kvmdeck in its own tmux server (``-L``), sized like an operator's terminal."""
 
-    def __init__(self, args: list[str], size: tuple[int, int] = (80, 24), env: dict | None = None):
+    def __init__(
+        self,
+        args: list[str],
+        size: tuple[int, int] = (80, 24),
+        env: dict | None = None,
+        remain_on_exit: bool = False,  # keep the pane after kvmdeck ends: what it left there
+    ):
         bed.require_cmd("tmux", "tmux")
         self.name = f"kvmdeck-{uuid.uuid4().hex[:8]}"
         self.server = ["tmux", "-L", self.name]
@@ -42,6 +48,8 @@ class Term:
             check=True,
             env=full_env,
         )
+        if remain_on_exit:
+            subprocess.run([*self.server, "set-option", "-g", "remain-on-exit", "on"], check=True)
         out = subprocess.run(
             [*self.server, "display", "-p", "-t", "k", "#{pane_pid}"],
             capture_output=True,
@@ -53,9 +61,11 @@ class Term:
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.server, "send-keys", "-t", "k", *keys], check=False)
 
-    def screen(self) -> str:
+    def screen(self, history: bool = False) -> str:
+        """The pane's text (``history``: its scrollback too)."""
+        start = ["-S", "-"] if history else []
         out = subprocess.run(
-            [*self.server, "capture-pane", "-p", "-t", "k"], capture_output=True, text=True
+            [*self.server, "capture-pane", "-p", *start, "-t", "k"], capture_output=True, text=True
         )
         return out.stdout
 

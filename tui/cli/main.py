@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tui import __version__
 from tui.config import ConfigError, Settings, config_path, load_settings
+from tui.util import terminal_safe
 
 if TYPE_CHECKING:
     import asyncio
@@ -90,14 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"kvmdeck: {exc}", file=sys.stderr)
+        print(f"kvmdeck: {terminal_safe(exc, multiline=True)}", file=sys.stderr)
         return 2
     if args.refresh is not None and not 0.25 <= args.refresh <= 3600:
         print("kvmdeck: --refresh must be between 0.25 and 3600 seconds.", file=sys.stderr)
         return 2
-    from tui.logsetup import setup_logging
+    from tui.logsetup import LogFileError, setup_logging
 
-    setup_logging(args.log)
+    try:
+        setup_logging(args.log)
+    except LogFileError as exc:
+        print(f"kvmdeck: {terminal_safe(exc)}", file=sys.stderr)
+        return 2
     uris = _uris(args, settings)
     if args.command == "doctor":
         if args.guest is not None:

@@ -130,6 +130,7 @@ class KvmDeckApp(QuietToasts, App[int]):
     def main_ready(self) -> None:
         """The main screen is mounted: start the sources (called by MainScreen.on_mount)."""
         self.runner = make_runner(self.errors)
+        self.watch_log_failures()  # a full disk under --log: one notice (needs the event log)
         self._loop_thread = threading.get_ident()
         if self.services.usb is not None:
             from tui.ui.usb_feature import UsbFeature
@@ -170,6 +171,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
+        self.unwatch_log_failures()
         self.shutdown()
 
     def shutdown(self) -> None:

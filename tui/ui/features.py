@@ -3,6 +3,8 @@ badge and the doctor screen), the consoles (the launcher and its viewers), and q
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -136,6 +138,32 @@ class QuietToasts(App[int]):
         cap = self.NOTIFY_MAX_S.get(severity, self.NOTIFICATION_TIMEOUT)
         timeout = cap if timeout is None else min(timeout, cap)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def watch_log_failures(self) -> None:
+        """The ``--log`` file stops taking lines (a full disk): one notice and one event-log
+        line, never ``--- Logging error ---`` over the screen (tui/logsetup.py)."""
+        from tui import logsetup
+
+        loop = asyncio.get_running_loop()
+
+        def failed(text: str) -> None:  # any thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(self._log_failed, text)
+
+        self._unwatch_log = logsetup.on_write_failure(failed)
+
+    def unwatch_log_failures(self) -> None:
+        unwatch = getattr(self, "_unwatch_log", None)
+        if unwatch is not None:
+            unwatch()
+
+    def _log_failed(self, text: str) -> None:
+        if not self.is_running:
+            return
+        self.notify(text, title="log file", severity="error", timeout=8, markup=False)
+        log_event = getattr(self, "log_event", None)
+        if log_event is not None:
+            log_event(text)
 
     def on_notify(self, _event: Notify) -> None:
         """Runs before Textual's own handler adds the new notification: the toast shown goes,
