@@ -13,7 +13,7 @@ BELOW_UI = [
     "tui.core.scheduler",
     "tui.core.runner",
     "tui.core.ports",
-    "tui.core.doctor",
+    "tui.cli.doctor",
     "tui.core.usb.coordinator",
     "tui.core.usb.headless",
     "tui.adapters.libvirt.host",
@@ -56,7 +56,7 @@ def test_the_app_loads_launcher_doctor_and_usb_only_when_used() -> None:
         if m.startswith(
             (
                 "tui.adapters.launch",
-                "tui.core.doctor",
+                "tui.cli.doctor",
                 "tui.adapters.local.vt",
                 "tui.core.usb",
                 "tui.adapters.local.udev",

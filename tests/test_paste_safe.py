@@ -22,8 +22,8 @@ import pytest
 from tui.adapters.launch import client_instructions
 from tui.adapters.libvirt.connection import demo_xml_path
 from tui.adapters.libvirt.graphics import DisplayError, DisplayTarget, target_from_xml
+from tui.cli.doctor import run_guest
 from tui.cli.main import build_parser
-from tui.core.doctor import run_guest
 from tui.core.usb.doctor import add_xhci
 from tui.util import option_words, shell_command, shell_quote
 

@@ -8,6 +8,7 @@ import os
 import shlex
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 
 DASH = "—"
@@ -180,3 +181,9 @@ def fmt_duration(seconds: float | None) -> str:
     if days:
         return f"{days}d {hours:02d}:{minutes:02d}"
     return f"{hours:02d}:{minutes:02d}:{s:02d}"
+
+
+def display_available(env: Mapping[str, str]) -> bool:
+    """A graphical display here ($DISPLAY or $WAYLAND_DISPLAY): a viewer can start. The one test
+    for it (the launcher, the display doctor in the TUI and in ``kvmdeck doctor --guest``)."""
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

@@ -1,4 +1,4 @@
-"""tui.core.doctor.run: text and JSON output, exit codes 0/1/2, libvirt failures."""
+"""tui.cli.doctor.run: text and JSON output, exit codes 0/1/2, libvirt failures."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import tui.core.doctor
-from tui.core.doctor import run
+import tui.cli.doctor
+from tui.cli.doctor import run
 
 
 def test_no_kvm_exits_1_with_json(trees: dict[str, Path]) -> None:
@@ -54,7 +54,7 @@ def test_internal_error_exits_2(
     def boom(_uri: str | None, _root: Path) -> None:
         raise RuntimeError("kaputt")
 
-    monkeypatch.setattr(tui.core.doctor, "build_report", boom)
+    monkeypatch.setattr(tui.cli.doctor, "build_report", boom)
     out = io.StringIO()
     assert run(None, True, out) == 2
     assert out.getvalue() == ""

@@ -34,10 +34,10 @@ from tui.adapters.launch import ClientInstructions, Launcher, ViewerState, open_
 from tui.adapters.libvirt.domxml import parse_domain
 from tui.adapters.libvirt.graphics import read_guest_display, resolve_display
 from tui.adapters.libvirt.spice_ready import apply, plan
+from tui.cli.doctor import run_guest
 from tui.cli.main import main as cli_main
 from tui.cli.wiring import make_app
 from tui.core.display import display_findings, verdict
-from tui.core.doctor import run_guest
 from tui.model.display import Level
 from tui.ui.app import AppOptions, KvmDeckApp
 from tui.ui.screens.console import ClientCommandDialog

@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     uris = _uris(args, settings)
     if args.command == "doctor":
         if args.guest is not None:
-            from tui.core.doctor import run_guest
+            from tui.cli.doctor import run_guest
 
             return run_guest(uris[0], args.guest, args.json, args.readonly or settings.readonly)
-        from tui.core.doctor import run as run_doctor
+        from tui.cli.doctor import run as run_doctor
 
         return run_doctor(uris[0], args.json)
     if args.command == "stats":

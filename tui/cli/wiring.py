@@ -70,7 +70,7 @@ def _host_cpus() -> int:
 
 
 def _vt_probe(uri: str | None) -> VtReport:
-    from tui.core.doctor import build_report
+    from tui.cli.doctor import build_report
 
     return build_report(uri)
 

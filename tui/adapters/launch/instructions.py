@@ -11,11 +11,8 @@ from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
 from tui.model.viewers import ClientInstructions
+from tui.util import display_available as display_available  # tui.adapters.launch's name
 from tui.util import shell_command
-
-
-def display_available(env: Mapping[str, str]) -> bool:
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def _client_uri(uri: str) -> str:

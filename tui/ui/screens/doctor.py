@@ -1,7 +1,7 @@
 """``d``: the virtualization doctor's report, every check with its status, detail and fix.
 
 The screen only shows a :class:`tui.model.vt.VtReport`; the app builds it in a thread
-worker (``tui.core.doctor.build_report``) and passes it in, or updates it with :meth:`show`.
+worker (``tui.cli.doctor.build_report``) and passes it in, or updates it with :meth:`show`.
 """
 
 from __future__ import annotations

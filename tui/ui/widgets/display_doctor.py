@@ -24,7 +24,7 @@ from tui.model.display import Finding, Level, SpiceReadyPlan
 from tui.model.domain import DomainInfo
 from tui.model.ids import GuestKey
 from tui.ui import actions
-from tui.util import terminal_safe
+from tui.util import display_available, terminal_safe
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -67,7 +67,7 @@ def where(app: Any, key: GuestKey) -> tuple[bool, bool]:
     a viewer would run on the hypervisor host itself (a local URI and a display here)."""
     services = getattr(app, "services", None)
     remote = bool(services and services.is_remote_uri(key.host.libvirt_uri))
-    display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    display = display_available(os.environ)
     return remote, display and not remote
 
 

@@ -96,10 +96,10 @@ def run_guest(
     such guest, or an internal error (nothing printed on stdout)."""
     import os
 
-    from tui.adapters.launch.instructions import display_available
     from tui.adapters.libvirt.connection import ConnectFailed, open_connection
     from tui.adapters.libvirt.graphics import DisplayError, read_guest_display
     from tui.core.display import Level, display_findings, format_json, format_text, verdict
+    from tui.util import display_available
 
     out = sys.stdout if out is None else out  # read at call time (tests capture stdout)
     try:
