@@ -248,9 +248,8 @@ ACTIONS: tuple[Action, ...] = (
            " Space: persistent, m: by serial, ids or port)", refusal="change USB rules"),
     Action("usb.forget_rule", ("D",), "Forget the selected rule (or this device's)", "usb",
            "forget_rule", mutating=True, priority=13, group="USB", label="Forget rule", short="Forget",
-           description="forget the rule selected in the rules list (Tab; plugged in or not,"
-           " asks first), or the rule(s) matching the selected device",
-           refusal="change USB rules"),
+           description="forget the rule selected in the rules list (Tab; plugged in or not, asks"
+           " first), or the rule(s) matching the selected device", refusal="change USB rules"),
     Action("usb.root_hubs", ("r",), "Show / hide root hubs", "usb", "toggle_root_hubs",
            priority=20, group="USB", label="Root hubs", short="Hubs", description="show / hide root hubs"),
     Action("usb.doctor", ("w",), "Why an attach may fail (USB doctor)", "usb", "doctor",
@@ -258,8 +257,7 @@ ACTIONS: tuple[Action, ...] = (
            description="the USB doctor: why attaching the selected device may fail (node"
            " permissions, AppArmor/SELinux, USB 3 without xhci, held by a guest, root hub),"
            " each with its fix; with no device selected (or from the rules list) the host's"
-           " report: USB bus, udev, permissions, AppArmor/SELinux, the guests' USB"
-           " controllers"),
+           " report: USB bus, udev, permissions, AppArmor/SELinux, the guests' USB controllers"),
     Action("picker.cancel", ("escape", "q"), "Cancel", "picker", "cancel", priority=1,
            group="USB", description="cancel (Enter picks the guest)"),
     Action("picker.persistent", ("space",), "Persistent: keep it in the saved config",
