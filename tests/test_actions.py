@@ -41,6 +41,7 @@ MUTATING = {
     "guest.reboot",
     "guest.pause",
     "guest.destroy",
+    "guest.snapshot_marked",
     "detail.start",
     "detail.shutdown",
     "detail.reboot",

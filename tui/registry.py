@@ -25,6 +25,7 @@ from tui.keys import (
     key_problem,
     normalize_key,
 )
+from tui.registry_fleet import fleet_actions
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ SCOPES: dict[str, str] = {
     "snapshots": "snapshots",
     "snapshot_new": "new snapshot dialog",
     "doctor": "doctor",
+    "hosts": "hosts",
     "help": "help",
 }
 
@@ -161,6 +163,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("sort.net", ("T",), "Sort by network (traffic)", "main", "sort('net')",
            show=False, priority=64, group="View",
            description="sort by network (traffic) rate; again reverses"),
+    *fleet_actions(Action, "main"),  # sort by host, marks, bulk snapshot, hosts
     Action("guest.first", ("home",), "First guest", "main", "first_guest", show=False,
            priority=65, group="View", description="select the first guest"),
     Action("guest.last", ("end",), "Last guest", "main", "last_guest", show=False,
@@ -288,6 +291,7 @@ ACTIONS: tuple[Action, ...] = (
            group="Dialogs", description="yes"),
     Action("confirm.no", ("n", "escape", "q"), "No", "confirm", "answer(False)", priority=11,
            group="Dialogs", description="no"),
+    *fleet_actions(Action, "hosts"),
     Action("doctor.close", ("escape", "q"), "Close the doctor", "doctor", "dismiss",
            priority=1, group="Dialogs", label="Close", description="close the report"),
     Action("help.close", ("escape", "q", "question_mark"), "Close help", "help", "dismiss",

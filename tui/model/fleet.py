@@ -71,7 +71,8 @@ class Guest:
 class Host:
     id: HostId
     label: str
-    uri_text: str = ""  # the URI as shown (a test-driver path shortened)
+    uri_text: str = ""  # the URI as shown (a test-driver path shortened, no query)
+    hostname: str = ""  # the name libvirt reports (the test driver: this machine's, for all)
     state: LinkState = LinkState.CONNECTING
     report: LinkReport | None = None
     since: float = field(default_factory=time.monotonic)  # when the state last changed
@@ -80,6 +81,7 @@ class Host:
     polled_at: float | None = None  # monotonic time of the last applied poll
     seq: int = 0  # the newest poll applied
     polls: int = 0
+    latency_s: float | None = None  # how long the last applied poll took (the hosts screen)
 
     @property
     def up(self) -> bool:
@@ -150,6 +152,9 @@ class Fleet:
         for h in self.hosts.values():
             yield from h.guests.values()
 
+    def labels(self) -> dict[HostId, str]:
+        return {h: host.label for h, host in self.hosts.items()}
+
     def find(self, name: str, host: HostId | None = None) -> Guest | None:
         for g in self.guests():
             if g.name == name and (host is None or g.key.host == host):
@@ -161,7 +166,12 @@ class Fleet:
         self.hosts.setdefault(host, Host(host, label, uri_text or str(host)))
         return Change(hosts=frozenset({host}), link=True)
 
-    def apply_link(self, host: HostId, report: LinkReport, label: str | None = None) -> Change:
+    def apply_link(
+        self, host: HostId, report: LinkReport, label: str | None = None, hostname: str = ""
+    ) -> Change:
+        """A host's link state. ``label`` renames the host (tests); ``hostname`` is what
+        libvirt reports, kept beside the label (never instead of it: the test driver reports
+        this machine's name for every host)."""
         h = self.hosts[host]
         if report.state is not h.state:
             h.since = time.monotonic()
@@ -169,6 +179,8 @@ class Fleet:
         h.report = report
         if label:
             h.label = label
+        if hostname:
+            h.hostname = hostname
         return Change(hosts=frozenset({host}), link=True)
 
     def apply_poll(self, host: HostId, seq: int, result: PollResult) -> Change:
@@ -179,6 +191,7 @@ class Fleet:
         h.seq = seq
         h.polls += 1
         h.polled_at = time.monotonic()
+        h.latency_s = result.elapsed_s
         h.remote = result.remote_host
         added: set[GuestKey] = set()
         changed: set[GuestKey] = set()

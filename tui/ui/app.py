@@ -34,6 +34,7 @@ from tui.ui.commands import GuestCommands
 from tui.ui.features import Consoles, QuietToasts, VtProbe
 from tui.ui.screens.main import MainScreen
 from tui.ui.widgets.guest_table import GuestTable
+from tui.ui.widgets.hosts_bar import HOST_LINES
 from tui.ui.workers import ErrorHandler, make_runner
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,16 @@ class KvmDeckApp(QuietToasts, App[int]):
         self._loop_thread = threading.get_ident()  # the loop's, set again in main_ready
         self._host_timer: Any = None
         labels = self.options.host_labels or []
+        named = {h.uri: h.name for h in self.settings.hosts if h.name}
         for i, uri in enumerate(self.options.uris):
             host = HostId.of(uri)
-            shown = services.display_uri(uri)
-            self.fleet.add_host(host, labels[i] if i < len(labels) else shown, shown)
+            shown = services.display_uri(uri).split("?", 1)[0]  # never a key path
+            label = labels[i] if i < len(labels) else named.get(uri or "") or host.short
+            self.fleet.add_host(host, label, shown)
             self.host_order.append(host)
-        self.is_demo = self.options.demo or any(services.is_test_uri(u) for u in self.options.uris)
+        # DEMO only when every host is the test driver: one test:/// host beside real ones is
+        # not a demo session.
+        self.is_demo = self.options.demo or all(services.is_test_uri(u) for u in self.options.uris)
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
@@ -140,7 +145,9 @@ class KvmDeckApp(QuietToasts, App[int]):
         listener = HostListener(
             link=self._on_link,
             polled=self._on_polled,
-            poll_failed=lambda h, error: self.log_event(f"stats failed on {h}: {error}"),
+            poll_failed=lambda h, error: self.log_event(
+                f"stats failed on {self.label(h)}: {error}"
+            ),
             lifecycle=self._on_lifecycle,
             device=self._on_device,
             action_done=self._on_action_done,
@@ -249,6 +256,15 @@ class KvmDeckApp(QuietToasts, App[int]):
             markup=False,
         )
 
+    def label(self, host: HostId) -> str:
+        """A host's label (``[[hosts]] name``, else the short URI): every title names it."""
+        h = self.fleet.hosts.get(host)
+        return h.label if h is not None else host.short
+
+    def where(self, host: HostId) -> str:
+        """`` on LABEL`` with more than one host (titles and questions name the host), else ""."""
+        return f" on {self.label(host)}" if len(self.fleet.hosts) > 1 else ""
+
     def log_event(self, text: str, wall: float | None = None, key: Any = None) -> None:
         self.fleet.log(text, wall, key)
         self.changed(Change())
@@ -257,16 +273,20 @@ class KvmDeckApp(QuietToasts, App[int]):
     def _on_link(self, host: HostId, report: LinkReport) -> None:
         ctl = self.controllers[host]
         up = report.state is LinkState.UP
-        label = (ctl.hostname or None) if up and not self.options.host_labels else None
-        before = self.fleet.host(host).state
-        self.changed(self.fleet.apply_link(host, report, label))
+        h = self.fleet.host(host)
+        before = h.state
+        self.changed(self.fleet.apply_link(host, report, hostname=ctl.hostname if up else ""))
         if report.state is LinkState.UP:
-            self.log_event(f"connected to {host} ({ctl.hostname})")
+            self.log_event(f"connected to {h.label} ({h.uri_text}, hostname {ctl.hostname})")
             if self.usb is not None and (usb := ctl.capabilities.usb) is not None:
                 self.usb.host_connected(self.host_order.index(host), usb, ctl.hostname)
         elif report.error and (before is LinkState.UP or report.attempt == 0):
-            self.log_event(f"{host}: {report.error}")
-            self.notify(report.error, title="libvirt", severity="error", timeout=8, markup=False)
+            self.log_event(f"{h.label}: {report.error}")
+            if len(self.host_order) > HOST_LINES:
+                return  # many hosts: the summary line counts it, the hosts screen says why
+            self.notify(
+                report.error, title=f"libvirt: {h.label}", severity="error", timeout=8, markup=False
+            )
 
     def _on_polled(self, host: HostId, seq: int, result: PollResult, held: bool = False) -> None:
         hold = self._sampler is not None and not self._sampler_stuck()

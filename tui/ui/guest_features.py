@@ -101,11 +101,12 @@ def open_serial(app: KvmDeckApp, g: Guest, binding_id: str) -> None:
         app.notify("The serial console is not available here.", severity="warning")
         return
     uuid, name = g.key.uuid, g.name
+    where = f"{name}{app.where(g.key.host)}"
 
     def failed(exc: BaseException) -> bool:
         if not isinstance(exc, BackendError):
             return False
-        app.notify(exc.message, title=f"Serial console of {name}", severity="error", markup=False)
+        app.notify(exc.message, title=f"Serial console of {where}", severity="error", markup=False)
         app.log_event(f"serial console {name}: {exc.message}", key=g.key)
         return True
 

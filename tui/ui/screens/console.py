@@ -57,15 +57,18 @@ class ClientCommandDialog(ModalScreen[None]):
         Binding("escape,q", "dismiss", "Close", id="console.dismiss"),
     ]
 
-    def __init__(self, instructions: ClientInstructions) -> None:
+    def __init__(self, instructions: ClientInstructions, host: str = "") -> None:
         super().__init__()
         self.instructions = instructions
+        self.host = host  # the host's label: with several hosts, titles name it
 
     def compose(self) -> ComposeResult:
         ins = self.instructions
         with VerticalScroll(id="client-commands"):
             title = Text("Open the console of ")
             title.append(terminal_safe(ins.guest))  # a guest name: plain text, never markup
+            if self.host:
+                title.append(f" on {terminal_safe(self.host)}")
             title.append(" from your workstation")
             yield Static(title, classes="title")
             for heading, lines in ins.options:

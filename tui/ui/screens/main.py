@@ -30,11 +30,12 @@ from tui.model.guest import GuestState
 from tui.model.ids import GuestKey
 from tui.model.viewers import ConsoleResult, ViewerOpened, ViewerState
 from tui.ui import actions
+from tui.ui.bulk import FleetKeys
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.host_panel import HostPanel
-from tui.ui.widgets.hosts_bar import HostsBar, host_line
+from tui.ui.widgets.hosts_bar import HOST_LINES, HostsBar, host_line, summary_line
 
 if TYPE_CHECKING:
     from tui.ui.app import KvmDeckApp
@@ -62,7 +63,7 @@ GATED: dict[tuple[str, tuple[object, ...]], str] = {
 }
 
 
-class MainScreen(Screen[None]):
+class MainScreen(FleetKeys, Screen[None]):
     """The dashboard."""
 
     BINDINGS = actions.bindings("main")
@@ -94,7 +95,10 @@ class MainScreen(Screen[None]):
         with Vertical(id="guests"):
             yield GuestTable(show_host=self.show_host_column, id="guest-table")
         yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
-        yield Input(placeholder="filter guests by name (Enter to keep, Esc to clear)", id="filter")
+        yield Input(
+            placeholder="filter guests by name, host:NAME for one host (Enter keeps, Esc clears)",
+            id="filter",
+        )
         yield KeysFooter(id="footer")
 
     @property
@@ -137,7 +141,13 @@ class MainScreen(Screen[None]):
 
     def _render_hosts(self, fleet: Fleet) -> None:
         app = self.deck
-        lines = [host_line(h) for h in fleet.hosts.values()]
+        hosts = list(fleet.hosts.values())
+        if len(hosts) <= HOST_LINES:
+            lines = [host_line(h) for h in hosts]
+        else:  # many hosts: one line; the hosts screen (H) lists them with causes and fixes
+            lines = [
+                summary_line(hosts, actions.keys_hint(actions.BY_ID["hosts"], app.settings.keymap))
+            ]
         self.query_one(HostsBar).show(lines, app.vt.badge, app.is_demo, app.refresh_s, app.readonly)
 
     def _write_events(self, fleet: Fleet) -> None:
@@ -185,9 +195,10 @@ class MainScreen(Screen[None]):
         return {v.guest: v.pid for v in launcher.viewers() if getattr(v, "alive", True)}
 
     def _state_refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
-        """(binding id, why) when a gated key cannot apply to the selected guest now."""
+        """(binding id, why) when a gated key cannot apply to the selected guest now. With
+        guests marked, the lifecycle keys act on the marks and refuse per guest instead."""
         action_id = GATED.get((name, tuple(params)))
-        if action_id is None:
+        if action_id is None or (name == "guest" and self.table.marks):
             return None
         g = self.table.selected_guest()
         if g is None:
@@ -253,6 +264,9 @@ class MainScreen(Screen[None]):
         return g
 
     def action_guest(self, verb: str) -> None:
+        if self.table.marks:
+            self._bulk(verb)
+            return
         g = self._selected()
         if g is None:
             return
@@ -269,8 +283,8 @@ class MainScreen(Screen[None]):
         if verb == "destroy":
             self._ask_force_off(
                 g.key,
-                f"Force off '{g.name}'? This is like pulling the power cord: "
-                "unsaved data in the guest is lost.",
+                f"Force off '{g.name}'{app.where(g.key.host)}? This is like pulling the "
+                "power cord: unsaved data in the guest is lost.",
             )
             return
         if verb == "reboot":
@@ -329,7 +343,10 @@ class MainScreen(Screen[None]):
             if not g.sample.active:
                 continue
             grace = f"{self.shutdown_grace_s:g} s"
-            text = f"{g.name} is still running {grace} after the shutdown request"
+            text = (
+                f"{g.name}{app.where(g.key.host)} is still running {grace} after the "
+                "shutdown request"
+            )
             app.notify(
                 f"{text} (it may ignore ACPI): X forces it off.",
                 title="Shut down guest (ACPI)",
@@ -357,11 +374,12 @@ class MainScreen(Screen[None]):
         ctl = app.controllers[g.key.host]
         consoles = ctl.capabilities.consoles
         if consoles is None or app.runner is None or app.services.launcher is None:
-            app.notify(f"{g.key.host} is not connected.", severity="error", markup=False)
+            app.notify(f"{app.label(g.key.host)} is not connected.", severity="error", markup=False)
             return
         app.notify(f"Opening the console of {g.name}…", timeout=3, markup=False)
         launcher = app.consoles.launcher
         name = g.name
+        where = f"{name}{app.where(g.key.host)}"
         self._opening.add(name)
 
         def failed(exc: BaseException) -> bool:
@@ -369,7 +387,7 @@ class MainScreen(Screen[None]):
             if not isinstance(exc, BackendError):
                 return False
             app.notify(
-                exc.message, title=f"Console of {name}", severity="error", timeout=10, markup=False
+                exc.message, title=f"Console of {where}", severity="error", timeout=10, markup=False
             )
             app.log_event(f"console {name}: {exc.message}")
             return True
@@ -377,11 +395,11 @@ class MainScreen(Screen[None]):
         app.runner.submit(
             f"console {name}",
             lambda: consoles.open(name, launcher, _usb_redirect(name)),
-            done=lambda result: self._console_opened(name, result),
+            done=lambda result: self._console_opened(name, result, app.label(g.key.host)),
             failed=failed,
         )
 
-    def _console_opened(self, name: str, result: ConsoleResult) -> None:
+    def _console_opened(self, name: str, result: ConsoleResult, host: str = "") -> None:
         app = self.deck
         self._opening.discard(name)
         if isinstance(result, ViewerOpened):  # a viewer was started
@@ -393,7 +411,7 @@ class MainScreen(Screen[None]):
             return
         from tui.ui.screens.console import ClientCommandDialog
 
-        app.push_screen(ClientCommandDialog(result))
+        app.push_screen(ClientCommandDialog(result, host if len(app.fleet.hosts) > 1 else ""))
 
     def action_detail(self) -> None:
         g = self.table.selected_guest()

@@ -134,7 +134,11 @@ COLUMNS: tuple[Column, ...] = (
         lambda s: s.name.lower(),
         field="name",
     ),
-    Column("host", "Host", 12, lambda s, h, host: Text(terminal_safe(host)), None),
+    # The host's label ([[hosts]] name, else the short URI); sorted by the table (the label
+    # is not in the sample: see GuestTable.apply_sort).
+    Column(
+        "host", "Host", 12, lambda s, h, host: Text(terminal_safe(host)), lambda s: "", field="host"
+    ),
     Column("state", "State", 13, _state, lambda s: s.state),
     Column(
         "vcpus", "vCPU", 4, lambda s, h, _: DASH if s.vcpus is None else str(s.vcpus), align="right"
@@ -217,12 +221,14 @@ SORT_FIELDS: dict[str, Callable[[GuestSample], float | str]] = {
     "mem": lambda s: _num(s.mem_cur_kib),
     "disk": _disk_key,
     "net": _net_key,
+    "host": lambda s: "",  # by the host's label: GuestTable.apply_sort
 }
-SORTS = {"cpu": "cpu", "mem": "mem", "name": "name", "disk": "disk", "net": "net"}
+SORTS = {"cpu": "cpu", "mem": "mem", "name": "name", "disk": "disk", "net": "net", "host": "host"}
 
 # How the table narrows: applied in order until the columns fit. ("drop", key), ("merge",
 # merged key) or ("narrow", key, width[, label]). The first to go: Host%, In-guest and the
-# CPU history; Name, State, CPU%, Mem, Disk and Net last.
+# CPU history; Name, State, CPU%, Mem, Disk and Net last. The Host column (shown with more
+# than one host) narrows but never goes: rows of different hosts must not look the same.
 SHRINK: tuple[tuple[object, ...], ...] = (
     ("drop", "ip"),
     ("drop", "used"),
@@ -237,10 +243,11 @@ SHRINK: tuple[tuple[object, ...], ...] = (
     ("narrow", "name", 16),
     ("narrow", "host", 10),
     ("narrow", "name", 14),
-    ("drop", "host"),
+    ("narrow", "host", 8),
     ("drop", "net"),
     ("drop", "disk"),
     ("narrow", "name", 12),
+    ("narrow", "host", 6),
 )
 
 

@@ -36,7 +36,9 @@ from tui.ui.widgets.guest_columns import (
     justify,
     layout,
 )
+from tui.ui.widgets.guest_filter import GuestFilter, parse_filter
 from tui.ui.widgets.guest_table_lines import LineColumn, LineTable
+from tui.ui.widgets.guest_table_marks import GuestMarks
 from tui.util import terminal_safe
 
 HISTORY_CELLS = 12  # the CPU history column's width: the history a row's cells depend on
@@ -60,7 +62,7 @@ def _same(old: Text, new: Text) -> Text:
     return old if old == new and old.style == new.style else new
 
 
-class GuestTable(LineTable):
+class GuestTable(GuestMarks, GuestFilter, LineTable):
     """Rows keyed by :attr:`GuestKey.row`; the data comes from the fleet.
 
     The cursor stays on the top row until the user picks a row (keys, mouse, the palette, a
@@ -88,6 +90,7 @@ class GuestTable(LineTable):
         self._filter_due = False  # a filter change waits for this turn's other keys
         self._applied_filter = ""
         self.viewers: frozenset[str] = frozenset()  # names of guests with a viewer open
+        self.marks: set[GuestKey] = set()  # marked guests (bulk actions): view state
         self._chosen: str | None = None  # the row the user picked; None: the top row
         self.row_renders = 0  # rows whose cells were computed (tests and the bench)
         self.cell_writes = 0  # cells that changed
@@ -252,6 +255,7 @@ class GuestTable(LineTable):
             entry.stale,
             entry.label if "host" in keys else "",
             g.addresses if "ip" in keys else (),
+            g.key in self.marks,
         )
 
     def _render_entry(self, row: str, entry: _Row) -> bool:
@@ -280,6 +284,9 @@ class GuestTable(LineTable):
         return False
 
     def _name_cell(self, g: Guest, width: int) -> Text:
+        return self.with_mark(g.key, self._name_marks(g, width), width)
+
+    def _name_marks(self, g: Guest, width: int) -> Text:
         marks = []
         if g.info is not None and g.info.usb_hostdevs:
             marks.append(USB_MARK)
@@ -367,6 +374,7 @@ class GuestTable(LineTable):
     def _drop_row(self, row: str) -> bool:
         if self._rows.pop(row, None) is None:
             return False
+        self.marks.discard(GuestKey.parse_row(row))
         self.forget_row(row)
         return True
 
@@ -387,7 +395,7 @@ class GuestTable(LineTable):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_key = field
-            self.sort_reverse = field != "name"  # busiest first
+            self.sort_reverse = field not in ("name", "host")  # numbers: busiest first
         self.apply_sort()
 
     def sort_column(self) -> str | None:
@@ -409,9 +417,10 @@ class GuestTable(LineTable):
         marked = self.sort_column()
         self.set_header_labels([self._label(s, marked) for s in self.shown])
         sorter = SORT_FIELDS[self.sort_key]
-        numeric = self.sort_key != "name"
+        by_host = self.sort_key == "host"
+        numeric = self.sort_key not in ("name", "host")
         reverse = self.sort_reverse
-        needle = self.name_filter.lower()
+        needle, shown_hosts = parse_filter(self.name_filter, self.fleet.labels())
         keyed: list[tuple[tuple[float | str, str, str], str]] = []
         hosts = self.fleet.hosts
         for row, entry in self._rows.items():
@@ -419,31 +428,12 @@ class GuestTable(LineTable):
             g = host.guests.get(entry.uuid) if host is not None else None
             if g is None or (needle and needle not in g.sample.name.lower()):
                 continue
-            value = sorter(g.sample)
+            if entry.host not in shown_hosts:
+                continue
+            value = entry.label.lower() if by_host else sorter(g.sample)
             if reverse and numeric and isinstance(value, float | int):
                 value = -value  # descending, while equal keys stay in name order
             keyed.append(((value, g.sample.name, row), row))
         keyed.sort(key=lambda pair: pair[0], reverse=reverse and not numeric)
         rows = [row for _key, row in keyed]
         self.set_rows(rows, self._cursor_for(rows, keep))
-
-    def set_filter(self, text: str, now: bool = False) -> None:
-        """Filter rows by name (``/``). Keys that arrive together are applied once: the filter
-        runs after the keys already queued, never later than that (``now``: at once)."""
-        if text == self.name_filter and not self._filter_due:
-            return
-        if not text and self.name_filter:  # cleared: the keys typed so far first, then keep
-            self._apply_filter()  # the guest the filter left the cursor on (Esc, as in htop)
-            self._chosen = self.selected_row() or self._chosen
-        self.name_filter = text
-        if now:
-            self._apply_filter()
-        elif not self._filter_due:
-            self._filter_due = True
-            self.call_later(self._apply_filter)
-
-    def _apply_filter(self) -> None:
-        if self._filter_due or self._applied_filter != self.name_filter:
-            self._filter_due = False
-            self._applied_filter = self.name_filter
-            self.apply_sort()

@@ -54,6 +54,7 @@ from tui.ui.widgets.host_items import (
     pack_best,
     panel_budget,
 )
+from tui.ui.widgets.hosts_bar import bar_host_lines
 
 if TYPE_CHECKING:
     from tui.model.fleet import Change, Fleet
@@ -159,7 +160,7 @@ class HostPanel(Widget):
         label = ""
         if remote_only and fleet.local is not None:
             label = f"here: {fleet.local.hostname}"
-        self.show(fleet.local, fleet.local_history, hosts=len(hosts), label=label)
+        self.show(fleet.local, fleet.local_history, hosts=bar_host_lines(len(hosts)), label=label)
 
     def show(
         self,

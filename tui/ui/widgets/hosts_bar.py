@@ -37,6 +37,35 @@ def remote_summary(r: RemoteHostSample) -> str:
     return f"host cpu {cpu} of {r.cpus or DASH} · mem {mem} (via libvirt)"
 
 
+HOST_LINES = 2  # up to this many hosts get a line each; more: one summary line
+STATE_ORDER = (LinkState.UP, LinkState.CONNECTING, LinkState.RECONNECTING, LinkState.DOWN)
+
+
+def bar_host_lines(hosts: int) -> int:
+    """How many lines the hosts take in the bar (below its title line)."""
+    return hosts if hosts <= HOST_LINES else 1
+
+
+def summary_line(hosts: list[Host], key: str = "H") -> Text:
+    """``12 hosts · 10 up · 1 reconnecting · 1 down``, then where the causes are."""
+    counts = {s: 0 for s in STATE_ORDER}
+    for h in hosts:
+        counts[h.state] += 1
+    line = Text()
+    line.append(f"{len(hosts)} hosts", style="bold")
+    for state in STATE_ORDER:
+        if counts[state]:
+            line.append(" · ")
+            line.append(f"{counts[state]} {state.value}", style=LINK_STYLE[state])
+    running = sum(1 for h in hosts for g in h.guests.values() if g.sample.active)
+    total = sum(len(h.guests) for h in hosts)
+    line.append(f" · {running}/{total} guests running", style="dim")
+    if key:
+        trouble = counts[LinkState.DOWN] or counts[LinkState.RECONNECTING]
+        line.append(f"  {key} {'why' if trouble else 'hosts'}", style="dim")
+    return line
+
+
 def host_line(h: Host) -> Text:
     """One line of the hosts bar: state, name, URI, and why it is not up. Plain text."""
     style = LINK_STYLE[h.state]
@@ -82,6 +111,8 @@ class HostsBar(Static):
             line.no_wrap = True
             line.overflow = "ellipsis"
         out = Text("\n").join([head, *lines])
+        out.no_wrap = True
+        out.overflow = "ellipsis"
         if out == self._last:
             return  # nothing changed: no repaint at all
         # Its height only changes with the number of lines (hosts): skip the layout pass else.

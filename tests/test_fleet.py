@@ -1,0 +1,259 @@
+"""A fleet an operator can read (issue 23), in Pilot on the fleet test bed: libvirt's test driver
+with one node XML per host (``bench/fleetbed.py``), down hosts (nothing listens) and a hung
+host (a loopback listener that accepts and never answers). Nothing is faked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.fleetbed import Fleet, guest_name, make_fleet
+from tui.cli.wiring import make_app
+from tui.config import HostEntry, Settings
+from tui.model.ids import HostId, short_uri
+from tui.model.link import LinkState
+from tui.ui.app import AppOptions, KvmDeckApp
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.hosts import HostsScreen
+from tui.ui.widgets.guest_columns import layout
+from tui.ui.widgets.guest_filter import parse_filter
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = make_fleet(tmp_path / "fleet", hosts=3, guests=6, down=1)
+    yield fleet
+    fleet.close()
+
+
+def fleet_app(fleet: Fleet, **kw: object) -> KvmDeckApp:
+    hosts = tuple(HostEntry(uri=u, name=n) for u, n in zip(fleet.uris, fleet.names, strict=True))
+    return make_app(
+        AppOptions(
+            uris=list(fleet.uris), settings=Settings(hosts=hosts), vt_badge="KVM: test", **kw
+        )  # type: ignore[arg-type]
+    )
+
+
+async def until(pilot, what: str, pred: Callable[[], bool], tries: int = 200) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if pred():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def polled(app: KvmDeckApp, n: int) -> bool:
+    return sum(1 for h in app.fleet.hosts.values() if h.polls) >= n
+
+
+def row_names(app: KvmDeckApp) -> list[str]:
+    return [app.table.get_cell(r, "name").plain.removeprefix("▶ ") for r in app.table.rows]
+
+
+def state_of(app: KvmDeckApp, name: str) -> str:
+    g = app.fleet.find(name)
+    assert g is not None, name
+    return g.sample.state
+
+
+# -- host identity --------------------------------------------------------------------------
+def test_short_uri_never_shows_the_query_or_a_key_path() -> None:
+    ssh = "qemu+ssh://root@10.0.0.7:2222/system?keyfile=/home/op/.ssh/id&no_verify=1"
+    assert short_uri(ssh) == "root@10.0.0.7:2222"
+    assert short_uri("qemu+ssh://kvm1.example/system") == "kvm1.example"
+    assert short_uri("qemu:///system") == "qemu:///system"
+    assert short_uri("test:///srv/bed/host07.xml") == "test:host07"
+    assert short_uri("qemu+tcp://127.0.0.1:16509/system") == "qemu:127.0.0.1:16509"
+    assert short_uri(None) == "libvirt default"
+    assert "keyfile" not in HostId(ssh).short
+
+
+def test_the_host_column_narrows_and_never_goes() -> None:
+    for width in (200, 120, 100, 80, 60):
+        keys = [s.key for s in layout(width, show_host=True)]
+        assert "host" in keys, width
+    assert "host" not in [s.key for s in layout(80, show_host=False)]
+
+
+def test_filter_words() -> None:
+    labels = {HostId("a"): "kvm1", HostId("b"): "kvm10", HostId("c"): "lab a"}
+    assert parse_filter("web", labels) == ("web", set(labels))
+    assert parse_filter("host:kvm1 web", labels) == ("web", {HostId("a")})  # exact label wins
+    assert parse_filter("host:kvm", labels)[1] == {HostId("a"), HostId("b")}
+    assert parse_filter('host:"lab a"', labels)[1] == {HostId("c")}
+
+
+async def test_labels_are_config_names_and_rows_name_their_host(bed: Fleet) -> None:
+    app = fleet_app(bed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, "three hosts polled", lambda: polled(app, 3))
+        await pilot.pause(0.2)
+        labels = [h.label for h in app.fleet.hosts.values()]
+        assert labels == bed.names  # not libvirt's hostname ("vm" for every test host)
+        assert "host" in app.table.column_keys  # at 80 columns too
+        top = app.table.rows[0]
+        g = app.fleet.guest(app.table.selected_key())  # type: ignore[arg-type]
+        assert g is not None
+        assert app.table.get_cell(top, "host").plain == app.fleet.host(g.key.host).label
+        bar = str(app.query_one("#hosts").content)
+        assert "DEMO" not in bar  # a down qemu+tcp host beside the test hosts: not a demo
+        assert "4 hosts" in bar and "3 up" in bar  # one summary line
+        assert "?" not in bar.split("\n")[1]  # no URI query anywhere
+        await pilot.press("enter")
+        await pilot.pause()
+        assert f"on {app.fleet.host(g.key.host).label}" in str(app.screen.title_text)  # type: ignore[attr-defined]
+
+
+async def test_demo_banner_only_when_every_host_is_the_test_driver(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "f", hosts=2, guests=2)
+    app = fleet_app(fleet)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 2))
+        await pilot.pause(0.1)
+        assert "DEMO" in str(app.query_one("#hosts").content)
+
+
+# -- the guest table across hosts ---------------------------------------------------------
+async def test_sort_by_host_and_filter_by_host(bed: Fleet) -> None:
+    app = fleet_app(bed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await pilot.press("O")
+        await pilot.pause(0.1)
+        hosts = [app.table.get_cell(r, "host").plain for r in app.table.rows]
+        assert hosts == sorted(hosts) and app.table.sort_key == "host"
+        await pilot.press("O")  # again: reversed
+        await pilot.pause(0.1)
+        hosts = [app.table.get_cell(r, "host").plain for r in app.table.rows]
+        assert hosts == sorted(hosts, reverse=True)
+        await pilot.press("slash", *"host:kvm01", "enter")
+        await pilot.pause(0.2)
+        names = row_names(app)
+        assert names and all(n.startswith("h01-") for n in names)
+        assert len(names) == 6
+
+
+# -- the hosts area and the hosts screen ----------------------------------------------------
+async def test_fifty_hosts_leave_twelve_guest_rows_at_80x24(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "f", hosts=50, guests=20, down=2, hung=1)
+    try:
+        app = fleet_app(fleet)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, "50 hosts polled", lambda: polled(app, 50))
+            await pilot.pause(0.3)
+            assert app.table.row_count == 1000
+            assert len(app.table.visible_rows()) >= 12
+            bar = str(app.query_one("#hosts").content)
+            assert bar.count("\n") == 1  # the title line and one summary line
+            assert "53 hosts" in bar
+    finally:
+        fleet.close()
+
+
+async def test_hosts_screen_lists_causes_reconnects_and_filters(bed: Fleet) -> None:
+    app = fleet_app(bed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        down = HostId(bed.uris[3])
+        await until(pilot, "the down host", lambda: app.fleet.host(down).report is not None)
+        await pilot.press("H")
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, HostsScreen)
+        table = screen.query_one("DataTable")
+        assert table.row_count == 4  # type: ignore[attr-defined]
+        row = [c.plain for c in screen._rows[bed.uris[0]]]
+        assert (row[0] == "kvm00" and row[1] == "up" and row[2] == "4/6") or row[2].endswith("/6")
+        assert row[5].endswith("ms")  # the last poll's latency
+        down_row = [c.plain for c in screen._rows[bed.uris[3]]]
+        assert down_row[0] == "down00" and "libvirtd" in down_row[1]
+        for _ in range(3):
+            await pilot.press("down")
+        await pilot.pause(0.1)
+        cause = str(screen.query_one("#hosts-cause").content)  # type: ignore[attr-defined]
+        assert "down00" in cause and "fix:" in cause
+        attempts = app.controllers[down].generation
+        await pilot.press("r")
+        await until(pilot, "a new attempt", lambda: app.controllers[down].generation > attempts)
+        assert app.fleet.host(down).state is not LinkState.UP
+        await pilot.press("up", "g")  # kvm02's guests only
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, HostsScreen)
+        assert app.table.name_filter == "host:kvm02"
+        assert set(n[:3] for n in row_names(app)) == {"h02"}
+
+
+# -- marks and bulk actions ------------------------------------------------------------------
+async def test_marks_and_bulk_pause_refuse_per_guest_across_hosts(bed: Fleet) -> None:
+    app = fleet_app(bed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await pilot.press("slash", *"vm00", "enter")  # h00-vm00, h01-vm00, h02-vm00
+        await pilot.pause(0.2)
+        shown = row_names(app)
+        assert shown == [guest_name(h, 0) for h in range(3)]
+        await pilot.press("A")
+        await pilot.pause(0.1)
+        assert len(app.table.marks) == 3
+        assert all(app.table.get_cell(r, "name").plain.startswith("▶ ") for r in app.table.rows)
+        states = {n: state_of(app, n) for n in shown}
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ConfirmScreen)
+        question = app.screen.question
+        acting = [n for n, s in states.items() if s in ("running", "paused")]
+        assert f"{len(acting)} marked guest" in question
+        assert "on 2 hosts" in question or len({n[:3] for n in acting}) < 2
+        await pilot.press("y")
+        for n, s in states.items():
+            want = {"running": "paused", "paused": "running"}.get(s, s)
+            await until(pilot, f"{n} {want}", lambda n=n, want=want: state_of(app, n) == want)
+        refused = [line for line in app.fleet.events if "refused guest.pause" in line]
+        off = [n for n, s in states.items() if s == "shut off"]
+        assert len(refused) == len(off)
+        for n in off:
+            assert any(f"{n} is shut off" in line for line in refused)  # not "paused"
+        await pilot.press("U")
+        await pilot.pause()
+        assert not app.table.marks
+
+
+async def test_space_marks_and_moves_down_and_bulk_start(bed: Fleet) -> None:
+    app = fleet_app(bed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await pilot.press("slash", *"host:kvm00", "enter")
+        await pilot.pause(0.2)
+        first, second = app.table.rows[:2]
+        await pilot.press("space", "space")
+        await pilot.pause()
+        assert {k.row for k in app.table.marks} == {first, second}
+        assert app.table.cursor_row == 2
+        await pilot.press("space")  # a third one, then unmark it again
+        await pilot.press("up", "space")
+        assert len(app.table.marks) == 2
+        names = [app.fleet.guest(k).name for k in app.table.marks]  # type: ignore[union-attr]
+        await pilot.press("s")
+        await pilot.pause()
+        if isinstance(app.screen, ConfirmScreen):  # some of them were off
+            await pilot.press("y")
+        for n in names:
+            await until(
+                pilot, f"{n} running", lambda n=n: state_of(app, n) in ("running", "paused")
+            )
+
+
+async def test_bulk_actions_are_refused_read_only(bed: Fleet) -> None:
+    app = fleet_app(bed, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await pilot.press("A", "X")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("refused guest.destroy" in line for line in app.fleet.events)
+        await pilot.press("Z")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmScreen)
