@@ -1,5 +1,5 @@
 """A fleet an operator can read (issue 23), in Pilot on the fleet test bed: libvirt's test driver
-with one node XML per host (``bench/fleetbed.py``), down hosts (nothing listens) and a hung
+with one node XML per host (``testbed/fleet.py``), down hosts (nothing listens) and a hung
 host (a loopback listener that accepts and never answers). Nothing is faked."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.fleetbed import Fleet, guest_name, make_fleet
+from testbed.fleet import Fleet, guest_name, make_fleet
 from tui.cli.wiring import make_app
 from tui.config import HostEntry, Settings
 from tui.model.ids import HostId, short_uri

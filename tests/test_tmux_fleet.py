@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.fleetbed import Fleet, make_fleet
+from testbed.fleet import Fleet, make_fleet
 from tests.support.tmux import Term
 
 

@@ -150,7 +150,7 @@ ACTIONS: tuple[Action, ...] = (
            description="virtualization doctor"),
     Action("filter", ("slash",), "Filter guests by name", "main", "filter",
            priority=50, group="View", label="Filter", short="Find",
-           description="filter guests by name (Esc clears)"),
+           description="filter guests by name; host:NAME for one host's (Esc clears)"),
     Action("sort.cpu", ("P",), "Sort by CPU", "main", "sort('cpu')", show=False,
            priority=60, group="View", description="sort by CPU; again reverses"),
     Action("sort.mem", ("M",), "Sort by memory", "main", "sort('mem')", show=False,

@@ -35,7 +35,7 @@ from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.host_panel import HostPanel
-from tui.ui.widgets.hosts_bar import HOST_LINES, HostsBar, host_line, summary_line
+from tui.ui.widgets.hosts_bar import HostsBar, host_lines
 
 if TYPE_CHECKING:
     from tui.ui.app import KvmDeckApp
@@ -95,10 +95,7 @@ class MainScreen(FleetKeys, Screen[None]):
         with Vertical(id="guests"):
             yield GuestTable(show_host=self.show_host_column, id="guest-table")
         yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
-        yield Input(
-            placeholder="filter guests by name, host:NAME for one host (Enter keeps, Esc clears)",
-            id="filter",
-        )
+        yield Input(placeholder="filter: name or host:NAME (Enter keeps, Esc clears)", id="filter")
         yield KeysFooter(id="footer")
 
     @property
@@ -141,13 +138,8 @@ class MainScreen(FleetKeys, Screen[None]):
 
     def _render_hosts(self, fleet: Fleet) -> None:
         app = self.deck
-        hosts = list(fleet.hosts.values())
-        if len(hosts) <= HOST_LINES:
-            lines = [host_line(h) for h in hosts]
-        else:  # many hosts: one line; the hosts screen (H) lists them with causes and fixes
-            lines = [
-                summary_line(hosts, actions.keys_hint(actions.BY_ID["hosts"], app.settings.keymap))
-            ]
+        key = actions.keys_hint(actions.BY_ID["hosts"], app.settings.keymap)
+        lines = host_lines(list(fleet.hosts.values()), key)  # many hosts: one summary line
         self.query_one(HostsBar).show(lines, app.vt.badge, app.is_demo, app.refresh_s, app.readonly)
 
     def _write_events(self, fleet: Fleet) -> None:
@@ -195,8 +187,7 @@ class MainScreen(FleetKeys, Screen[None]):
         return {v.guest: v.pid for v in launcher.viewers() if getattr(v, "alive", True)}
 
     def _state_refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
-        """(binding id, why) when a gated key cannot apply to the selected guest now. With
-        guests marked, the lifecycle keys act on the marks and refuse per guest instead."""
+        """(binding id, why) a gated key cannot apply to the selected guest (marks: bulk.py)."""
         action_id = GATED.get((name, tuple(params)))
         if action_id is None or (name == "guest" and self.table.marks):
             return None
@@ -342,11 +333,8 @@ class MainScreen(FleetKeys, Screen[None]):
             app.changed(app.fleet.clear_pending(g.key))
             if not g.sample.active:
                 continue
-            grace = f"{self.shutdown_grace_s:g} s"
-            text = (
-                f"{g.name}{app.where(g.key.host)} is still running {grace} after the "
-                "shutdown request"
-            )
+            grace, on = f"{self.shutdown_grace_s:g} s", app.where(g.key.host)
+            text = f"{g.name}{on} is still running {grace} after the shutdown request"
             app.notify(
                 f"{text} (it may ignore ACPI): X forces it off.",
                 title="Shut down guest (ACPI)",
@@ -379,7 +367,7 @@ class MainScreen(FleetKeys, Screen[None]):
         app.notify(f"Opening the console of {g.name}…", timeout=3, markup=False)
         launcher = app.consoles.launcher
         name = g.name
-        where = f"{name}{app.where(g.key.host)}"
+        where, host = f"{name}{app.where(g.key.host)}", app.label(g.key.host)
         self._opening.add(name)
 
         def failed(exc: BaseException) -> bool:
@@ -395,7 +383,7 @@ class MainScreen(FleetKeys, Screen[None]):
         app.runner.submit(
             f"console {name}",
             lambda: consoles.open(name, launcher, _usb_redirect(name)),
-            done=lambda result: self._console_opened(name, result, app.label(g.key.host)),
+            done=lambda result: self._console_opened(name, result, host),
             failed=failed,
         )
 

@@ -66,6 +66,14 @@ def summary_line(hosts: list[Host], key: str = "H") -> Text:
     return line
 
 
+def host_lines(hosts: list[Host], key: str) -> list[Text]:
+    """The bar's host lines: one per host up to :data:`HOST_LINES`, else one summary line
+    (the hosts screen, ``key``, lists them with causes and fixes)."""
+    if len(hosts) <= HOST_LINES:
+        return [host_line(h) for h in hosts]
+    return [summary_line(hosts, key)]
+
+
 def host_line(h: Host) -> Text:
     """One line of the hosts bar: state, name, URI, and why it is not up. Plain text."""
     style = LINK_STYLE[h.state]

@@ -3,8 +3,8 @@
 hosts that are down (nothing listens) and hosts that hang (a loopback listener that accepts and
 never answers: ``qemu+tcp://127.0.0.1:PORT/system``).
 
-Shared by ``tests/`` and ``bench/`` (bench imports nothing from tests). Nothing here is a fake:
-the test driver is libvirt's own, and a hung host is a real socket that never answers.
+Shared by ``tests/`` and ``bench/``. Nothing here is a fake: the test driver is libvirt's own,
+and a hung host is a real socket that never answers.
 """
 
 from __future__ import annotations
