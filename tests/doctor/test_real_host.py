@@ -16,9 +16,9 @@ import pytest
 
 from tests.doctor.conftest import expected_real_mode, real_host_is_guest, require_real_kvm
 from tui.adapters.libvirt.capabilities import kvm_view, open_kvm_view
+from tui.adapters.local.kernellog import read_kernel_log
 from tui.adapters.local.vt import probe, probe_host
 from tui.adapters.local.vtdevkvm import probe_kvm
-from tui.adapters.local.vtfirmware import read_kernel_log
 from tui.model.vt import Status
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tui.adapters.local.kernellog import read_kernel_log
 from tui.adapters.local.vt import remote_report, with_libvirt
 from tui.adapters.local.vtcpu import read_cpuinfo
 from tui.adapters.local.vtdevkvm import Identity, Node, mode_allows_rw, probe_kvm
 from tui.adapters.local.vtextras import cgroup_check
-from tui.adapters.local.vtfirmware import bios_log_check, read_kernel_log
+from tui.adapters.local.vtfirmware import bios_log_check
 from tui.model.vt import KvmView, Status, VtReport
 
 

@@ -15,8 +15,8 @@ from tui.model.usb_doctor import (
     DeviceNode,
     GuestUsbFacts,
     HostProbe,
-    KernelLog,
     QemuUser,
+    SecurityLog,
 )
 
 STICK = UsbDevice(
@@ -37,8 +37,8 @@ def by_name(findings: list[Finding]) -> dict[str, Finding]:
     return {f.name: f for f in findings}
 
 
-def local(node: DeviceNode = ROOT_NODE, qemu: QemuUser = QEMU, kernel: KernelLog | None = None):  # type: ignore[no-untyped-def]
-    return HostProbe(LOCAL, node, qemu, kernel or KernelLog(True, mac=("AppArmor",)))
+def local(node: DeviceNode = ROOT_NODE, qemu: QemuUser = QEMU, kernel: SecurityLog | None = None):  # type: ignore[no-untyped-def]
+    return HostProbe(LOCAL, node, qemu, kernel or SecurityLog(True, mac=("AppArmor",)))
 
 
 def test_root_hub_cannot_be_passed_and_nothing_else_is_said() -> None:
@@ -151,7 +151,7 @@ OTHER = APPARMOR.replace("/dev/bus/usb/002/004", "/dev/bus/usb/002/003")
 
 
 def mac(lines: tuple[str, ...], *, modules: tuple[str, ...] = ("AppArmor",)) -> Finding:
-    probe = local(kernel=KernelLog(True, denials=lines, mac=modules))
+    probe = local(kernel=SecurityLog(True, denials=lines, mac=modules))
     return by_name(usb_findings(STICK, probe=probe))["AppArmor/SELinux"]
 
 
@@ -165,7 +165,7 @@ def test_apparmor_denials_of_this_device() -> None:
 def test_selinux_denial_named_by_basename() -> None:
     f = mac((SELINUX,), modules=("SELinux (enforcing)",))
     assert f.status is Level.FAIL and "virt_use_usb" in f.fix
-    mouse = by_name(usb_findings(MOUSE, probe=local(kernel=KernelLog(True, denials=(SELINUX,)))))[
+    mouse = by_name(usb_findings(MOUSE, probe=local(kernel=SecurityLog(True, denials=(SELINUX,)))))[
         "AppArmor/SELinux"
     ]
     assert mouse.status is Level.OK  # device 007, not 004
@@ -181,7 +181,7 @@ def test_no_denial_and_others_counted() -> None:
 
 def test_unreadable_kernel_log_is_said_never_claimed_clean() -> None:
     probe = local(
-        kernel=KernelLog(False, "dmesg: read kernel buffer failed: Operation not permitted")
+        kernel=SecurityLog(False, "dmesg: read kernel buffer failed: Operation not permitted")
     )
     f = by_name(usb_findings(STICK, probe=probe))["AppArmor/SELinux"]
     assert f.status is Level.INFO

@@ -2,26 +2,23 @@
 
 This machine has no USB bus (no /dev/bus/usb), so the device-node probe reads a directory
 standing in for ``/`` (``root``): a real file with a real owner and mode under
-``root/dev/bus/usb/BBB/DDD``, and real passwd/group/qemu.conf files beside it. The kernel-log
-probe runs the real ``dmesg``, and as the unprivileged user ``nobody`` to see it refused.
+``root/dev/bus/usb/BBB/DDD``, and real passwd/group/qemu.conf files beside it. The kernel log
+comes from the one reader the virtualization doctor uses too (/dev/kmsg, else kern.log), read
+as root and as the unprivileged user ``nobody`` to see it refused.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tui.adapters.local.usbprobe import (
-    device_node,
-    kernel_log,
-    mac_status,
-    probe_device,
-    qemu_conf,
-    qemu_user,
-)
+from tui.adapters.local.qemuuser import qemu_conf, qemu_user
+from tui.adapters.local.usbprobe import device_node, mac_status, probe_device, security_log
 from tui.core.usb.doctor import usb_findings
 from tui.model.display import Level
 from tui.model.usb import UsbDevice
@@ -82,7 +79,8 @@ def test_qemu_user_default_and_configured(tmp_path: Path) -> None:
         1000,
         "/etc/libvirt/qemu.conf",
     )
-    assert set(user.gids) == {107, 46} and not user.dynamic_ownership
+    # libvirt's virGetGroupList: the primary group (1000), the configured one, the memberships
+    assert set(user.gids) == {1000, 107, 46} and not user.dynamic_ownership
     (root / "etc/libvirt/qemu.conf").write_text('user = "+0"\n')
     assert qemu_user(root).is_root
 
@@ -97,11 +95,11 @@ def test_permissions_end_to_end(tmp_path: Path) -> None:
     """Files → probe → finding: dynamic_ownership = 0 and a root-only node fails, with the fix."""
     root = make_root(tmp_path, conf="dynamic_ownership = 0\n")
     os.chmod(root / "dev/bus/usb/001/009", 0o600)
-    probe = probe_device(DEV, root=root, command=("true",))
+    probe = probe_device(DEV, root=root)
     f = {x.name: x for x in usb_findings(DEV, probe=probe)}["Device node"]
     assert f.status is Level.FAIL and "Permission denied" in f.detail and "udev rule" in f.fix
     os.chmod(root / "dev/bus/usb/001/009", 0o666)
-    probe = probe_device(DEV, root=root, command=("true",))
+    probe = probe_device(DEV, root=root)
     assert {x.name: x for x in usb_findings(DEV, probe=probe)}["Device node"].status is Level.OK
 
 
@@ -113,7 +111,7 @@ def test_this_machine_qemu_conf_is_read() -> None:
 
 
 def test_real_kernel_log() -> None:
-    log = kernel_log()
+    log = security_log()
     if os.geteuid() != 0 and not log.readable:
         assert log.error  # refused: said, not an empty list
         return
@@ -121,19 +119,29 @@ def test_real_kernel_log() -> None:
     assert log.mac == mac_status()
 
 
+NOBODY = """
+from tui.adapters.local.usbprobe import security_log
+log = security_log()
+print(log.readable, log.error)
+"""
+
+
 def test_kernel_log_refused_to_an_unprivileged_user() -> None:
-    """dmesg as nobody, with kernel.dmesg_restrict = 1: the probe says it could not read."""
+    """The reader as nobody, with kernel.dmesg_restrict = 1: it says it could not read."""
     restrict = Path("/proc/sys/kernel/dmesg_restrict")
     if os.geteuid() != 0 or not shutil.which("setpriv") or restrict.read_text().strip() != "1":
         pytest.skip("needs root, setpriv and kernel.dmesg_restrict = 1")
-    cmd = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
-    log = kernel_log(cmd)
-    assert not log.readable and "Operation not permitted" in log.error
-    assert "dmesg_restrict = 1" in log.error
-    f = {x.name: x for x in usb_findings(DEV, probe=probe_device(DEV, command=cmd))}
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c"]
+    repo = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [*cmd, NOBODY], capture_output=True, text=True, timeout=30, cwd=repo, check=True
+    ).stdout
+    assert out.startswith("False ") and "/dev/kmsg: Operation not permitted" in out
+    assert "dmesg_restrict = 1" in out
+
+
+def test_no_kernel_log_is_said(tmp_path: Path) -> None:
+    log = security_log(tmp_path)  # neither dev/kmsg nor var/log/kern.log under this root
+    assert not log.readable and "/dev/kmsg" in log.error and "kern.log" in log.error
+    f = {x.name: x for x in usb_findings(DEV, probe=probe_device(DEV, root=tmp_path))}
     assert "cannot read the kernel log" in f["AppArmor/SELinux"].detail
-
-
-def test_missing_dmesg_is_said() -> None:
-    log = kernel_log(("/nonexistent/dmesg",))
-    assert not log.readable and "not installed" in log.error

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tui.model.hostfacts import QemuUser
+
 # Where the device is, as far as probing goes: only "local" devices have files to read here.
 LOCAL, REMOTE, DEMO = "local", "remote", "demo"
 
@@ -35,28 +37,12 @@ class DeviceNode:
 
 
 @dataclass(frozen=True)
-class QemuUser:
-    """Who QEMU runs as: qemu.conf ``user``/``group`` (or the build's default)."""
-
-    user: str  # as configured: "libvirt-qemu", "+0", "root"
-    group: str = ""
-    source: str = ""  # "/etc/libvirt/qemu.conf", "libvirt's default", "qemu:///session"
-    uid: int | None = None  # None: the user is not in /etc/passwd
-    gids: tuple[int, ...] = ()  # its group (qemu.conf or primary) and supplementary groups
-    dynamic_ownership: bool = True  # libvirt chowns the node to this user at attach
-    error: str = ""  # qemu.conf could not be read
-
-    @property
-    def is_root(self) -> bool:
-        return self.uid == 0 or self.user in ("root", "+0")
-
-
-@dataclass(frozen=True)
-class KernelLog:
-    """AppArmor/SELinux denials from the kernel log (every one, not only this device's)."""
+class SecurityLog:
+    """AppArmor/SELinux denials in the kernel log (every one, not only this device's), from
+    the one kernel-log reader (:func:`tui.adapters.local.kernellog.read_kernel_log`)."""
 
     readable: bool
-    error: str = ""  # why not ("dmesg: read kernel buffer failed: Operation not permitted")
+    error: str = ""  # why not ("/dev/kmsg: Operation not permitted (kernel.dmesg_restrict = 1)")
     denials: tuple[str, ...] = ()  # lines with apparmor="DENIED" or "avc: denied"
     mac: tuple[str, ...] = ()  # active security modules: "AppArmor", "SELinux (enforcing)"
 
@@ -69,7 +55,7 @@ class HostProbe:
     where: str
     node: DeviceNode | None = None
     qemu: QemuUser | None = None
-    kernel: KernelLog | None = None
+    kernel: SecurityLog | None = None
     error: str = ""  # the probe as a whole failed
 
 
@@ -107,7 +93,7 @@ __all__ = [
     "DeviceNode",
     "GuestUsbFacts",
     "HostProbe",
-    "KernelLog",
     "QemuUser",
+    "SecurityLog",
     "UsbHostStatus",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tui.adapters.local.kernellog import read_kernel_log
+from tui.adapters.local.qemuuser import qemu_user
 from tui.adapters.local.vtcpu import (
     VENDOR_MODE,
     active_module,
@@ -26,7 +28,6 @@ from tui.adapters.local.vtfirmware import (
     MsrReader,
     bios_log_check,
     msr_check,
-    read_kernel_log,
     read_msr,
 )
 from tui.adapters.local.vtqemuuser import qemu_user_check
@@ -70,7 +71,7 @@ def probe_host(
         module_check(mods, active, cpu),
         nested_check(active),
         *dev.checks,
-        qemu_user_check(root, dev.node),
+        qemu_user_check(root, dev.node, qemu_user(root)),
     ]
     notes: list[str] = []
     if dev.probe is not None and dev.probe.status is not Status.UNKNOWN:

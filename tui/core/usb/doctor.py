@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from tui.model.display import Finding, Level
 from tui.model.usb import UsbDevice, UsbOwners
-from tui.model.usb_doctor import DEMO, REMOTE, GuestUsbFacts, HostProbe, KernelLog, QemuUser
+from tui.model.usb_doctor import DEMO, REMOTE, GuestUsbFacts, HostProbe, QemuUser, SecurityLog
 from tui.util import shell_command
 
 __all__ = [
@@ -248,7 +248,7 @@ def _mentions(line: str, dev: UsbDevice, path: str) -> bool:
     return "usb_device_t" in line and f'name="{dev.devnum:03d}"' in line
 
 
-def _kernel(dev: UsbDevice, log: KernelLog | None) -> Finding:
+def _kernel(dev: UsbDevice, log: SecurityLog | None) -> Finding:
     name = "AppArmor/SELinux"
     if log is None:
         return Finding(name, Level.INFO, "not checked")

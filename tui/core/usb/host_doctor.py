@@ -20,7 +20,7 @@ from tui.model.usb_doctor import (
     REMOTE,
     GuestUsbFacts,
     HostProbe,
-    KernelLog,
+    SecurityLog,
     UsbHostStatus,
 )
 
@@ -120,7 +120,7 @@ def _permissions(probe: HostProbe) -> Finding:
     )
 
 
-def _host_kernel(log: KernelLog | None) -> Finding:
+def _host_kernel(log: SecurityLog | None) -> Finding:
     name = "AppArmor/SELinux"
     if log is None:
         return Finding(name, Level.INFO, "not checked")
