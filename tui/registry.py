@@ -20,11 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tui.keys import (
-    key_label,
-    key_problem,
-    normalize_key,
-)
+from tui.keys import key_label, key_problem, normalize_key
 from tui.registry_fleet import fleet_actions
 
 
@@ -163,7 +159,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("sort.net", ("T",), "Sort by network (traffic)", "main", "sort('net')",
            show=False, priority=64, group="View",
            description="sort by network (traffic) rate; again reverses"),
-    *fleet_actions(Action, "main"),  # sort by host, marks, bulk snapshot, hosts
+    *fleet_actions(Action),  # sort by host, marks, bulk snapshot, the hosts screen (its keys)
     Action("guest.first", ("home",), "First guest", "main", "first_guest", show=False,
            priority=65, group="View", description="select the first guest"),
     Action("guest.last", ("end",), "Last guest", "main", "last_guest", show=False,
@@ -291,7 +287,6 @@ ACTIONS: tuple[Action, ...] = (
            group="Dialogs", description="yes"),
     Action("confirm.no", ("n", "escape", "q"), "No", "confirm", "answer(False)", priority=11,
            group="Dialogs", description="no"),
-    *fleet_actions(Action, "hosts"),
     Action("doctor.close", ("escape", "q"), "Close the doctor", "doctor", "dismiss",
            priority=1, group="Dialogs", label="Close", description="close the report"),
     Action("help.close", ("escape", "q", "question_mark"), "Close help", "help", "dismiss",

@@ -42,6 +42,6 @@ FLEET: tuple[tuple[str, tuple[str, ...], str, str, str, dict[str, Any]], ...] = 
 )  # fmt: skip
 
 
-def fleet_actions(make: Callable[..., Any], scope: str) -> tuple[Any, ...]:
-    """The fleet's actions of ``scope``, made with the registry's ``Action``."""
-    return tuple(make(i, k, t, sc, a, **kw) for i, k, t, sc, a, kw in FLEET if sc == scope)
+def fleet_actions(make: Callable[..., Any]) -> tuple[Any, ...]:
+    """The fleet's actions, made with the registry's ``Action``."""
+    return tuple(make(i, k, t, sc, a, **kw) for i, k, t, sc, a, kw in FLEET)
