@@ -63,3 +63,15 @@ async def test_footer_labels_shorten_before_they_go() -> None:
         assert (
             labelled[: len(labelled)] == [k for k, _ in _footer(app.main_screen)][: len(labelled)]
         )  # only the last keys lose labels
+
+
+async def test_not_known_is_a_dash_in_the_ip_and_uptime_cells() -> None:
+    """A shut-off guest's Uptime is not "destroyed" and its IP is not blank: both are —."""
+    app = demo_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        assert {"ip", "uptime"} <= {c.key for c in app.table.shown}
+        off = next(g for g in app.fleet.guests() if g.name == "archive")
+        await app_until(pilot, lambda: app.table.get_cell(off.key.row, "uptime").plain, "cell")
+        assert app.table.get_cell(off.key.row, "uptime").plain.strip() == "—"
+        assert app.table.get_cell(off.key.row, "ip").plain.strip() == "—"

@@ -4,7 +4,8 @@ Columns use the TUI's names. Units: rates in bytes per second, memory in KiB, CP
 (``cpu`` of the guest's own vCPUs, ``host_cpu`` of the whole host), uptime in seconds. A figure
 libvirt does not report is empty in CSV and null in JSON, never 0. Each row names its host three
 ways: ``host`` (the hostname libvirt reports), ``host_label`` (the ``[[hosts]] name`` from the
-config, else the URI as shown in the TUI) and ``uri`` (as given; libvirt's own URI when none was).
+config, else a remote URI's host, else the URI as shown) and ``uri`` (as given; libvirt's own URI
+when none was). Text rows are sorted by host label, then guest name.
 ``ips`` lists a running guest's IP addresses (the guest agent's, else the DHCP leases of libvirt
 networks, else ARP; tui/adapters/libvirt/addresses.py): null when they could not be read in
 time or the guest is not running. libvirt answers the agent only on a read-write connection:
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 import libvirt
 import psutil
@@ -264,10 +266,24 @@ def _ips(addresses: AddressMap | None, uuid: str) -> list[str] | None:
     return [a.addr for a in addresses[uuid]]
 
 
+def short_label(uri: str | None) -> str:
+    """A host as the operator names it: a remote URI's host (with its port when the URI has
+    one: ``qemu+ssh://root@kvm1/system?keyfile=…`` -> ``kvm1``), a local URI as shown."""
+    try:
+        parts = urlsplit(uri or "")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # malformed: shown as given
+        return display_uri(uri)
+    if not host:
+        return display_uri(uri)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
 def host_labels(uris: list[str | None], settings: Settings) -> list[str]:
     """The config's ``[[hosts]] name`` for a URI, else the URI as the TUI shows it."""
     names = {h.uri: h.name for h in settings.hosts if h.name}
-    return [names.get(u or "", display_uri(u)) for u in uris]
+    return [names.get(u or "", short_label(u)) for u in uris]
 
 
 def _r(v: float | None) -> float | None:
@@ -379,12 +395,14 @@ def run_stats(
                     f"{time.strftime('%H:%M:%S')} host {terminal_safe(host.hostname)} cpu {host.cpu_total:.1f}% "
                     f"load {host.load[0]:.2f} mem avail {host.mem_available // 1048576} MiB\n"
                 )
+                rows = sorted(map(_safe, rows), key=lambda r: (r["host_label"], r["name"]))
+                w = max([16, *(len(r["host_label"]) for r in rows)])
                 out.write(
-                    f"{'host_label':<16} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11} ips\n"
+                    f"{'host_label':<{w}} {'name':<24} {'state':<10} {'cpu':>6} {'mem_cur_kib':>12} {'disk_rd_bps':>12} {'disk_wr_bps':>12} {'net_rx_bps':>11} {'net_tx_bps':>11} ips\n"
                 )
-                for r in map(_safe, rows):
+                for r in rows:
                     out.write(
-                        f"{r['host_label']:<16} {r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
+                        f"{r['host_label']:<{w}} {r['name']:<24} {r['state']:<10} {_fmt(r['cpu']):>6} {_fmt(r['mem_cur_kib']):>12} "
                         f"{_fmt(r['disk_rd_bps']):>12} {_fmt(r['disk_wr_bps']):>12} {_fmt(r['net_rx_bps']):>11} {_fmt(r['net_tx_bps']):>11} {' '.join(r['ips'] or ()) or '-'}\n"
                     )
             out.flush()

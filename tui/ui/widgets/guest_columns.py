@@ -93,23 +93,9 @@ def _cpu(s: GuestSample, _h: History | None, _host: str) -> Text:
     return Text(fmt_pct(s.cpu_pct), style=cpu_style(s.cpu_pct))
 
 
-# libvirt's virDomainShutoffReason, for the uptime column of a guest that is off.
-SHUTOFF_REASONS = {
-    1: "shut down",
-    2: "destroyed",
-    3: "crashed",
-    4: "migrated",
-    5: "saved",
-    6: "failed",
-    7: "snapshot",
-    8: "daemon",
-}
-
-
 def _uptime_or_reason(s: GuestSample) -> str:
-    if s.active:
-        return fmt_duration(s.uptime_s)
-    return SHUTOFF_REASONS.get(s.reason, DASH) if s.state == "shut off" else DASH
+    """How long it has run; ``—`` when it does not run (why it stopped is in the event log)."""
+    return fmt_duration(s.uptime_s) if s.active else DASH
 
 
 def _num(v: float | None) -> float:

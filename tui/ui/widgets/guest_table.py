@@ -39,7 +39,7 @@ from tui.ui.widgets.guest_columns import (
 from tui.ui.widgets.guest_filter import GuestFilter, parse_filter
 from tui.ui.widgets.guest_table_lines import LineColumn, LineTable
 from tui.ui.widgets.guest_table_marks import GuestMarks
-from tui.util import terminal_safe
+from tui.util import DASH, terminal_safe
 
 HISTORY_CELLS = 12  # the CPU history column's width: the history a row's cells depend on
 
@@ -308,7 +308,8 @@ class GuestTable(GuestMarks, GuestFilter, LineTable):
             if col.key == "name":
                 cell = self._name_cell(g, shown.width)
             elif col.key == "ip":
-                cell = Text(terminal_safe(address_summary(g.addresses)) if g.sample.active else "")
+                ips = address_summary(g.addresses) if g.sample.active else ""
+                cell = Text(terminal_safe(ips) or DASH)  # none known: the dash, as elsewhere
             elif col.key == "state" and g.pending:
                 cell = Text(g.pending, style=STATE_STYLE.get(g.pending, "yellow"))
             else:
