@@ -286,45 +286,34 @@ class MainScreen(FleetKeys, Screen[None]):
             app.changed(app.fleet.set_pending(g.key, PENDING_SHUTDOWN, self.shutdown_grace_s))
             self.set_timer(self.shutdown_grace_s + 0.05, self._check_overdue)
 
-    def _ask_force_off(self, key: GuestKey, question: str) -> None:
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._force_off(key)
+    def _ask_force_off(
+        self, key: GuestKey, question: str, verb: str = "destroy", yes: str = "Force off"
+    ) -> None:
+        def answered(answer: bool | None) -> None:
+            if answer:
+                self._confirmed(key, verb)
 
-        self.app.push_screen(ConfirmScreen(question, yes_label="Force off"), answered)
+        self.app.push_screen(ConfirmScreen(question, yes_label=yes), answered)
 
     def _ask_reboot(self, g: Guest) -> None:
         """Reboot asks first: its programs end, and its OS may ignore the request (ACPI)."""
-        key = g.key
-
-        def answered(yes: bool | None) -> None:
-            app = self.deck
-            now = app.fleet.guest(key)
-            if not yes or now is None or actions.refuse(app, "guest.reboot"):
-                return
-            reason = self._guest_refusal(now, "reboot")  # it may have stopped meanwhile
-            if reason is not None:
-                actions.say_refused(app, "guest.reboot", reason)
-                return
-            app.controllers[key.host].act(key.uuid, now.name, "reboot")
-
         question = (
             f"Reboot '{g.name}'? Its programs are stopped and unsaved data in them is lost. "
             "The request goes to its OS (ACPI), which may ignore it."
         )
-        self.app.push_screen(ConfirmScreen(question, yes_label="Reboot"), answered)
+        self._ask_force_off(g.key, question, "reboot", "Reboot")
 
-    def _force_off(self, key: GuestKey) -> None:
+    def _confirmed(self, key: GuestKey, verb: str) -> None:
         """After "yes": the guest may have stopped meanwhile (then say so, no libvirt error)."""
         app = self.deck
         g = app.fleet.guest(key)
-        if g is None or actions.refuse(app, "guest.destroy"):
+        if g is None or actions.refuse(app, f"guest.{verb}"):
             return
-        reason = self._guest_refusal(g, "destroy")
+        reason = self._guest_refusal(g, verb)
         if reason is not None:
-            actions.say_refused(app, "guest.destroy", reason)
+            actions.say_refused(app, f"guest.{verb}", reason)
             return
-        app.controllers[key.host].act(key.uuid, g.name, "destroy")
+        app.controllers[key.host].act(key.uuid, g.name, verb)
 
     def _check_overdue(self) -> None:
         """A shutdown's deadline passed: a guest still running says so and offers force off."""
