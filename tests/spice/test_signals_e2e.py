@@ -167,7 +167,7 @@ def _open_viewer(tui: Tui, guest: str) -> int:
     tui.wait(lambda: _row_shown(tui, guest), 30, f"the row of {guest}")
     tui.keys("/")
     # Type only once the filter box is up: on the main screen these letters are guest keys.
-    tui.wait_screen("filter guests by name")
+    tui.wait_screen("Esc clear")  # the filter box's placeholder
     tui.keys("-l", guest)
     tui.wait(lambda: _row_shown(tui, guest, alone=True), 30, "the one row left by the filter")
     # Enter moves the focus to the table; the filter box's border changes colour when it has.
@@ -410,3 +410,39 @@ def _a_dead_pid() -> int:
     p = subprocess.Popen(["true"])
     p.wait()
     return p.pid
+
+
+@pytest.mark.sshd
+@pytest.mark.parametrize("keep", [False, True], ids=["default", "keep_viewers"])
+def test_kill_9_takes_the_viewer_and_its_tunnel_along(
+    keep: bool,
+    spice_guest: bed.Guest,
+    display_env: dict[str, str],
+    runtime_dir: Path,
+    tmp_path: Path,
+    tui_factory: list[Tui],
+    sshd: bed.Sshd,
+) -> None:
+    """SIGKILL gives kvmdeck no chance to clean up: the viewer and its ssh tunnel end anyway
+    (PR_SET_PDEATHSIG, set by the long-lived spawner thread's children), unless
+    ``keep_viewers = true`` asks to keep them."""
+    if keep:
+        (tmp_path / "config" / "kvmdeck").mkdir(parents=True)
+        (tmp_path / "config" / "kvmdeck" / "config.toml").write_text("keep_viewers = true\n")
+    tui = _start(tmp_path, display_env, sshd.uri, runtime_dir)
+    tui_factory.append(tui)
+    viewer = _open_viewer(tui, spice_guest.name)
+    ssh = [p for p, c in _children(tui.pid).items() if c == "ssh"]  # libvirt's and the tunnel
+    tui.extra_pids += ssh
+    tunnels = [p for p in ssh if b"-L" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
+    assert len(tunnels) == 1, _children(tui.pid)
+    os.kill(tui.pid, signal.SIGKILL)
+    bed.wait_for(lambda: _gone(tui.pid), 10, 0.01, what="kvmdeck to die")
+    t0 = time.monotonic()
+    if keep:
+        time.sleep(2.0)  # what the default case allows them: they must still run after it
+        assert not _gone(viewer) and not _gone(tunnels[0])
+        return  # tui_factory stops them by pid
+    bed.wait_for(lambda: _gone(viewer), 5, 0.02, what=f"remote-viewer {viewer} to exit")
+    bed.wait_for(lambda: _gone(tunnels[0]), 5, 0.02, what=f"ssh tunnel {tunnels[0]} to exit")
+    print(f"\nkill -9 → viewer and tunnel gone: {(time.monotonic() - t0) * 1000:.0f} ms")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
+from tui.adapters.launch import deathsig
 from tui.adapters.launch.errors import LaunchError
 from tui.adapters.launch.instructions import display_available
 from tui.adapters.launch.procs import _stop, _stop_many, _tail, classify_log_line
@@ -187,8 +188,9 @@ class Launcher:
             fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             out: IO[bytes] = os.fdopen(fd, "wb")
             try:
-                proc = subprocess.Popen(
+                proc = deathsig.popen(  # ends with kvmdeck, even after kill -9
                     argv,
+                    die_with_us=not self.keep_viewers,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
