@@ -93,9 +93,14 @@ def wait_no_rules(lab: Lab, timeout: float = 20) -> str:
     return lab.wait_screen(no_rules, timeout=timeout)
 
 
+RULE_ROW = re.compile(r"(?m)^\s*\d+\s{2,}(\S.*?)\s{2,}(\S.*?)\s*$")
+
+
 def rule_lines(screen: str) -> list[str]:
-    """The USB screen's rule-status lines ("rule 46f4:0001 serial=S → L2: attached — …")."""
-    return [m.group(1) for m in re.finditer(r"(?m)^\s*(rule .*?)\s*$", screen)]
+    """The USB screen's rules rows ("1  46f4:0001 serial=S → L2   attached — …"), each as
+    one status line: "rule 46f4:0001 serial=S → L2: attached — …" (what ``kvmdeck rules``
+    prints)."""
+    return [f"rule {m.group(1)}: {m.group(2)}" for m in RULE_ROW.finditer(screen)]
 
 
 def wait_rule(lab: Lab, pattern: str, timeout: float = 30) -> str:

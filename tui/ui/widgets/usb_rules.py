@@ -17,15 +17,18 @@ from tui.util import terminal_safe
 RULE_COLUMNS: tuple[Column, ...] = (
     ("n", "#", 3),
     ("rule", "Rule", 36),
-    ("state", "State", 30),  # takes what is left (rule_columns)
+    ("state", "State", 30),
 )
+RULE_MIN, STATE_MIN = 16, 24
 
 
-def rule_columns(width: int) -> tuple[Column, ...]:
-    """The rules table's columns for ``width`` cells: State takes what # and Rule leave."""
-    fixed = sum(w + CELL_PADDING for k, _l, w in RULE_COLUMNS if k != "state")
-    state = max(RULE_COLUMNS[-1][2], width - 2 - fixed - CELL_PADDING)
-    return (*RULE_COLUMNS[:-1], ("state", "State", state))
+def rule_columns(width: int, longest: int = RULE_COLUMNS[1][2]) -> tuple[Column, ...]:
+    """The rules table's columns for ``width`` cells: Rule as wide as its longest text
+    (``longest``) while State keeps :data:`STATE_MIN`, State what is left."""
+    avail = width - 2 - sum(w + CELL_PADDING for _k, _l, w in RULE_COLUMNS[:1]) - 2 * CELL_PADDING
+    rule = max(RULE_MIN, min(longest, avail - STATE_MIN))
+    state = max(STATE_MIN, avail - rule)
+    return (RULE_COLUMNS[0], ("rule", "Rule", rule), ("state", "State", state))
 
 
 def rule_cells(status: RuleStatus) -> tuple[str, str]:
@@ -50,22 +53,25 @@ class UsbRulesTable(DataTable[Text]):
         self.layout_shown: tuple[Column, ...] = RULE_COLUMNS
 
     def on_mount(self) -> None:
-        self.layout_shown = rule_columns(self.size.width) if self.size.width else RULE_COLUMNS
-        for key, label, width in self.layout_shown:
-            self.add_column(label, width=width, key=key)
         self._ready = True
         self._draw()
 
-    def on_resize(self, event: Resize) -> None:
-        wanted = rule_columns(event.size.width)
-        if wanted == self.layout_shown or not self._ready:
-            return
-        self.layout_shown = wanted
+    def _layout(self, width: int, wanted: list[tuple[str, str]]) -> bool:
+        """Columns for ``width`` and these rows; True when they changed (then rebuilt)."""
+        longest = max((len(rule) for rule, _s in wanted), default=RULE_COLUMNS[1][2])
+        layout = rule_columns(width, longest) if width else RULE_COLUMNS
+        if layout == self.layout_shown and self.columns:
+            return False
+        self.layout_shown = layout
         self.clear(columns=True)
-        for key, label, width in wanted:
-            self.add_column(label, width=width, key=key)
-        self._drawn = []
-        self._draw()
+        for key, label, w in layout:
+            self.add_column(label, width=w, key=key)
+        return True
+
+    def on_resize(self, event: Resize) -> None:
+        if self._ready and self._layout(event.size.width, self._drawn):
+            drawn, self._drawn = self._drawn, []
+            self._fill(drawn)
 
     def show(self, rules: tuple[RuleStatus, ...]) -> None:
         self.rules = rules
@@ -84,15 +90,19 @@ class UsbRulesTable(DataTable[Text]):
         wanted = [rule_cells(s) for s in self.rules]
         if wanted == self._drawn:
             return
-        row = self.cursor_row
         with self.app.batch_update():
-            self.clear()
-            for i, (rule, state) in enumerate(wanted, 1):
-                cells = (str(i), rule, state)
-                texts = [Text(terminal_safe(c), no_wrap=True, overflow="ellipsis") for c in cells]
-                self.add_row(*texts)  # a rule names guests and devices: plain text
-            if wanted:
-                self.move_cursor(row=min(row, len(wanted) - 1), animate=False)
+            self._layout(self.size.width, wanted)
+            self._fill(wanted)
+
+    def _fill(self, wanted: list[tuple[str, str]]) -> None:
+        row = self.cursor_row
+        self.clear()
+        for i, (rule, state) in enumerate(wanted, 1):
+            cells = (str(i), rule, state)
+            texts = [Text(terminal_safe(c), no_wrap=True, overflow="ellipsis") for c in cells]
+            self.add_row(*texts)  # a rule names guests and devices: plain text
+        if wanted:
+            self.move_cursor(row=min(row, len(wanted) - 1), animate=False)
         self._drawn = wanted
 
 
