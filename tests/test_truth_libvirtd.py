@@ -65,3 +65,57 @@ async def test_results_say_what_happened(persistent_guest: bed.Guest) -> None:
             pilot, lambda: f"{name}: shut off (forced off)" in _log(app), "shut off event", 20
         )
         assert f"{name} forced off" in _log(app)
+
+
+async def test_display_doctor_knows_saved_from_live(persistent_guest: bed.Guest) -> None:
+    """Issue 22, item 3: after S on a running guest the doctor says the devices wait for the
+    next boot (not "fix: S" again), S says so too, and the password line is the CLI's on a
+    read-write connection (not "not known")."""
+    import io
+    import json
+
+    from tui.cli.doctor import run_guest
+    from tui.ui.screens.detail import GuestDetailScreen
+    from tui.ui.screens.spice_ready import SpiceReadyScreen
+
+    app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
+    name = persistent_guest.name
+    async with app.run_test(size=(140, 60)) as pilot:
+        await app_until(pilot, lambda: sample_by_name(app, name), "persistent guest row")
+        key = next(k for k, s in app.table.samples.items() if s.name == name)
+        app.select_guest(key)
+        await pilot.pause()
+        await pilot.press("s")
+        await app_until(pilot, lambda: sample_by_name(app, name).state == "running", "running", 30)
+        await pilot.press("enter")
+        detail = await app_until(
+            pilot, lambda: isinstance(app.screen, GuestDetailScreen) and app.screen, "detail"
+        )
+
+        def doctor() -> str:
+            return str(detail.query_one("#display-doctor").content)
+
+        await app_until(pilot, lambda: "Password: none" in doctor(), "the password line", 15)
+        assert "read-write connection" not in doctor()
+        assert "Agent channel: none" in doctor()
+        await pilot.press("S")
+        await app_until(pilot, lambda: isinstance(app.screen, SpiceReadyScreen), "the diff", 15)
+        await pilot.press("y")
+        waiting = (
+            "added to the saved config — takes effect at the next boot (shut down, then start)"
+        )
+        await app_until(pilot, lambda: waiting in doctor(), "the next-boot line", 20)
+        text = doctor()
+        assert "fix: S" not in text.split("Agent channel", 1)[1].split("\n", 2)[1], text
+        await pilot.press("S")
+        await app_until(
+            pilot,
+            lambda: any("takes effect at the next boot" in n for n in _notes(app)),
+            "S: already in the saved config, at the next boot",
+            15,
+        )
+        out = io.StringIO()
+        run_guest(bed.SYSTEM_URI, name, True, out=out, env={})
+        cli = {f["name"]: f for f in json.loads(out.getvalue())["findings"]}
+        assert cli["Password"]["detail"] in doctor()
+        assert waiting in cli["Agent channel"]["detail"]

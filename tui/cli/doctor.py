@@ -117,7 +117,7 @@ def run_guest(
             conn.close()
         remote = is_remote(uri)
         client_local = not remote and display_available(os.environ if env is None else env)
-        findings = display_findings(got.info, remote, client_local)
+        findings = display_findings(got.info, remote, client_local, got.saved)
         state = "running (live XML)" if got.active else "shut off (saved config)"
         if as_json:
             out.write(

@@ -19,6 +19,7 @@ from tui.util import option_words, shell_command
 __all__ = ["Finding", "Level", "display_findings", "format_json", "format_text", "verdict"]
 
 MAKE_READY = "S in the guest detail (make SPICE-ready)"
+NEXT_BOOT = "added to the saved config — takes effect at the next boot (shut down, then start)"
 _LOOPBACK = ("127.", "::1", "localhost")
 _WILDCARD = ("0.0.0.0", "::", "")
 _XHCI = ("qemu-xhci", "nec-xhci")
@@ -178,12 +179,38 @@ def _video(d: DisplayInfo, name: str) -> Finding:
     )
 
 
-def display_findings(info: DomainInfo, remote: bool, client_local: bool) -> list[Finding]:
+def _waiting(findings: list[Finding], saved: DisplayInfo | None) -> list[Finding]:
+    """A device the live guest lacks but its saved config has (S on a running guest): not a
+    problem to fix again, a change that waits for the next boot."""
+    if saved is None:
+        return findings
+    has = {
+        "Agent channel": saved.agent_channel,
+        "USB redirection": bool(saved.usbredir),
+        "Sound": bool(saved.sound),
+        "USB controller": any(m in _XHCI for m in saved.usb_controllers),
+    }
+    return [
+        Finding(f.name, Level.INFO, f"{f.detail.split(':', 1)[0]} now; {NEXT_BOOT}")
+        if f.status in (Level.WARN, Level.FAIL) and has.get(f.name)
+        else f
+        for f in findings
+    ]
+
+
+def display_findings(
+    info: DomainInfo, remote: bool, client_local: bool, saved: DisplayInfo | None = None
+) -> list[Finding]:
     """The display doctor's findings for one guest (pure).
 
     ``remote``: the hypervisor is reached over the network (kvmdeck tunnels over ssh).
     ``client_local``: the viewer runs on the hypervisor host itself (a local display).
+    ``saved``: a running guest's saved config (devices there wait for the next boot).
     """
+    return _waiting(_findings(info, remote, client_local), saved)
+
+
+def _findings(info: DomainInfo, remote: bool, client_local: bool) -> list[Finding]:
     d = info.display or DisplayInfo()
     g = _pick(info.graphics)
     out = [_graphics(info, g)]

@@ -44,7 +44,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
-    from tui.model.display import SpiceReadyPlan
+    from tui.model.display import DisplayFacts, SpiceReadyPlan
     from tui.model.snapshots import SnapshotList
     from tui.model.usb import UsbDevice
     from tui.model.usb_doctor import HostProbe
@@ -120,6 +120,11 @@ class SpiceReady(Protocol):
 
     def apply(self, name: str, new_xml: str, base_xml: str | None) -> str:
         """Define ``new_xml`` if the saved config is still ``base_xml``; the message to show."""
+        ...
+
+    def facts(self, name: str) -> DisplayFacts:
+        """What the display doctor reads (live XML with the password's presence on a
+        read-write connection; a running guest's saved config too), as ``doctor --guest``."""
         ...
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from tui.model.domain import DisplayInfo, DomainInfo
+
 
 class Level(enum.StrEnum):
     OK = "ok"
@@ -62,3 +64,17 @@ class SpiceReadyPlan:
         if self.active:
             return "takes effect at the next boot (shut it down and start it: a reboot keeps its devices)"
         return "takes effect when the guest starts"
+
+
+@dataclass(frozen=True)
+class DisplayFacts:
+    """What the display doctor reads of one guest: ``info`` from the live XML of a running guest
+    (else its saved config); ``saved``, a running persistent guest's saved config, whose
+    devices wait for the next boot; ``secure``: read with ``VIR_DOMAIN_XML_SECURE`` (only then
+    is "no password" known). Holds no password value."""
+
+    info: DomainInfo
+    active: bool
+    persistent: bool
+    secure: bool
+    saved: DisplayInfo | None = None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tui.adapters.launch import Launcher
     from tui.core.ports import ViewerLauncher
     from tui.core.usb.ports import DeviceFeed, HostdevPort
-    from tui.model.display import SpiceReadyPlan
+    from tui.model.display import DisplayFacts, SpiceReadyPlan
     from tui.model.snapshots import SnapshotList
     from tui.model.usb import UsbDevice
     from tui.model.usb_doctor import HostProbe
@@ -132,6 +132,14 @@ class LibvirtSpiceReady:
         try:
             return apply(_conn(self.link), name, new_xml, base_xml)
         except SpiceReadyError as exc:
+            raise BackendError(str(exc)) from exc
+
+    def facts(self, name: str) -> DisplayFacts:
+        from tui.adapters.libvirt.graphics import DisplayError, read_guest_display
+
+        try:
+            return read_guest_display(_conn(self.link), name, self.link.readonly)
+        except DisplayError as exc:
             raise BackendError(str(exc)) from exc
 
 

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import libvirt
 
-from tui.adapters.libvirt.domxml import DomainInfo, Graphics, parse_domain
+from tui.adapters.libvirt.domxml import Graphics, parse_domain
+from tui.model.display import DisplayFacts
 from tui.util import shell_command
 
 #: Protocols a viewer can open, best first.
@@ -169,21 +170,15 @@ def resolve_display(conn: libvirt.virConnect, name: str, readonly: bool) -> Disp
     return resolve_domain_display(dom, readonly, _hostname(conn))
 
 
-@dataclass(frozen=True)
-class GuestDisplay:
-    """A guest's facts for the display doctor (``info.display``), and whether the XML came with
-    ``VIR_DOMAIN_XML_SECURE`` (only then is "no password" known). Holds no password value."""
-
-    info: DomainInfo
-    active: bool
-    persistent: bool
-    secure: bool
+GuestDisplay = DisplayFacts  # the display doctor's facts (tui.model.display)
 
 
-def read_guest_display(conn: libvirt.virConnect, name: str, readonly: bool) -> GuestDisplay:
+def read_guest_display(conn: libvirt.virConnect, name: str, readonly: bool) -> DisplayFacts:
     """The live XML of a running guest (else its saved config), parsed for the display doctor
-    (blocking). With a read-write connection it is read with ``VIR_DOMAIN_XML_SECURE`` to
-    learn whether a password is set; the value is dropped at once. Raises DisplayError."""
+    (blocking); for a running persistent guest its saved config too (what S added waits there
+    for the next boot). With a read-write connection it is read with
+    ``VIR_DOMAIN_XML_SECURE`` to learn whether a password is set; the value is dropped at
+    once. Raises DisplayError."""
     try:
         dom = conn.lookupByName(name)
         active = dom.isActive() == 1
@@ -203,7 +198,13 @@ def read_guest_display(conn: libvirt.virConnect, name: str, readonly: bool) -> G
             raise DisplayError(f"Guest '{name}': {exc2.get_error_message() or exc2}") from exc2
     info = parse_domain(xml, secure=secure)
     del xml
+    saved = None
+    if active and persistent:
+        try:
+            saved = parse_domain(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).display
+        except libvirt.libvirtError:
+            saved = None  # gone or undefined meanwhile: the live facts alone
     # Keep whether a password is set (info.display), never its value.
     scrubbed = tuple(dataclasses.replace(g, password=None) for g in info.graphics)
     info = dataclasses.replace(info, graphics=scrubbed)
-    return GuestDisplay(info, active, persistent, secure)
+    return DisplayFacts(info, active, persistent, secure, saved)

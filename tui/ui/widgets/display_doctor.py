@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.core.display import display_findings, verdict
+from tui.core.display import NEXT_BOOT, display_findings, verdict
 from tui.model.backend import BackendError
-from tui.model.display import Finding, Level, SpiceReadyPlan
-from tui.model.domain import DomainInfo
+from tui.model.display import DisplayFacts, Finding, Level, SpiceReadyPlan
+from tui.model.domain import DisplayInfo, DomainInfo
 from tui.model.ids import GuestKey
 from tui.ui import actions
 from tui.util import display_available, terminal_safe
@@ -71,10 +71,18 @@ def where(app: Any, key: GuestKey) -> tuple[bool, bool]:
     return remote, display and not remote
 
 
-def doctor_renderable(info: DomainInfo | None, remote: bool, client_local: bool) -> Text:
+def doctor_renderable(
+    info: DomainInfo | None, remote: bool, client_local: bool, saved: DisplayInfo | None = None
+) -> Text:
     if info is None:
         return Text("Display: the guest's XML is not read yet.", style="dim")
-    return findings_text(display_findings(info, remote, client_local))
+    return findings_text(display_findings(info, remote, client_local, saved))
+
+
+def _spice(app: Any, key: GuestKey) -> Any:
+    """The host's make-SPICE-ready family (None: not connected, or the host has none)."""
+    ctl = getattr(app, "controllers", {}).get(key.host)
+    return ctl.capabilities.spice_ready if ctl is not None else None
 
 
 class DisplayDoctor(Static):
@@ -90,16 +98,44 @@ class DisplayDoctor(Static):
         self.border_title = "Display doctor (S: make SPICE-ready)"
 
     _shown: tuple[object, ...] | None = None
+    # The facts ``doctor --guest`` reads (XML_SECURE on a read-write connection: whether a
+    # password is set; a running guest's saved config), read for the fleet's DomainInfo
+    # ``_asked`` (replaced, never mutated, when the guest's XML is re-read).
+    _facts: tuple[DomainInfo, DisplayFacts] | None = None
+    _asked: DomainInfo | None = None
+    _last: tuple[DomainInfo | None, GuestKey] | None = None
 
     def show(self, info: DomainInfo | None, key: GuestKey) -> None:
-        """Called on every render of the detail screen: repaints only when the facts change
-        (``DomainInfo`` is replaced, never mutated, when the guest's XML is re-read)."""
+        """Called on every render of the detail screen: repaints only when the facts change.
+        The fleet's facts first; the host's own reading (as ``doctor --guest``) once it came."""
+        self._last = (info, key)
+        if info is not None and info is not self._asked:
+            self._read(info, key)
         remote, local = where(self.app, key)
-        shown = (info, remote, local)
+        saved = None
+        if self._facts is not None and info is not None and self._facts[0] is info:
+            info, saved = self._facts[1].info, self._facts[1].saved
+        shown = (info, saved, remote, local)
         if shown == self._shown:
             return
         self._shown = shown
-        self.update(doctor_renderable(info, remote, local))
+        self.update(doctor_renderable(info, remote, local, saved))
+
+    def _read(self, info: DomainInfo, key: GuestKey) -> None:
+        spice, runner = _spice(self.app, key), getattr(self.app, "runner", None)
+        if spice is None or runner is None:
+            return
+        self._asked = info
+
+        def done(facts: DisplayFacts) -> None:
+            self._facts = (info, facts)
+            if self._last is not None and self.is_attached:
+                self.show(*self._last)
+
+        def failed(exc: BaseException) -> bool:  # the fleet's facts stay shown
+            return isinstance(exc, BackendError)
+
+        runner.submit(f"display facts {info.name}", lambda: spice.facts(info.name), done, failed)
 
 
 # -- S: make this guest SPICE-ready ---------------------------------------------------------------
@@ -136,9 +172,15 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
             )
             return
         if not plan.needed:
+            live = guest.info is None or not any(
+                f.status in (Level.WARN, Level.FAIL)
+                for f in display_findings(guest.info, False, False)
+                if f.name in ("Agent channel", "USB redirection", "Sound", "USB controller")
+            )
             app.notify(
                 f"{name} already has the agent channel, USB redirection, sound and a USB 3 "
-                "controller in its saved config.",
+                "controller in its saved config"
+                + ("." if live else f": {NEXT_BOOT.split(' — ', 1)[1]}."),
                 title=title,
                 markup=False,
             )
