@@ -93,7 +93,9 @@ def run_guest(
 ) -> int:
     """Print the display doctor's findings for guest ``name``. Exit codes: 0 SPICE-ready (every
     finding ok or info), 1 some finding is warn or fail, 2 an invalid URI, no connection, no
-    such guest, or an internal error (nothing printed on stdout)."""
+    such guest, or an internal error: the message on stderr, and with ``as_json`` a JSON object
+    ``{"guest": NAME, "error": MESSAGE, "exit": 2}`` on stdout (so a script reading stdout
+    always gets JSON)."""
     import os
 
     from tui.adapters.libvirt.connection import ConnectFailed, open_connection
@@ -102,17 +104,23 @@ def run_guest(
     from tui.util import display_available
 
     out = sys.stdout if out is None else out  # read at call time (tests capture stdout)
+
+    def failed(message: str) -> int:
+        _err(f"kvmdeck doctor: {message}")
+        if as_json:
+            out.write(json.dumps({"guest": name, "error": message, "exit": 2}) + "\n")
+            out.flush()
+        return 2
+
     try:
         try:
             conn = open_connection(uri, readonly)
         except ConnectFailed as exc:
-            _err(f"kvmdeck doctor: {exc.failure.text()}")
-            return 2
+            return failed(exc.failure.text())
         try:
             got = read_guest_display(conn, name, readonly)
         except DisplayError as exc:
-            _err(f"kvmdeck doctor: {exc}")
-            return 2
+            return failed(str(exc))
         finally:
             conn.close()
         remote = is_remote(uri)
@@ -136,6 +144,5 @@ def run_guest(
         out.flush()
     except Exception as exc:  # never a traceback on the CLI
         log.exception("display doctor failed")
-        _err(f"kvmdeck doctor: internal error: {exc!r}")
-        return 2
+        return failed(f"internal error: {exc!r}")
     return 0 if verdict(findings) is Level.OK else 1

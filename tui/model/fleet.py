@@ -88,10 +88,12 @@ class Host:
         return self.state is LinkState.UP
 
     def stale_for(self, now: float | None = None) -> float | None:
-        """Seconds the guests' figures have been frozen (None while the host is up)."""
+        """Seconds the guests' figures have been frozen: since the last poll applied, not since
+        the link state changed (a host that stopped answering 13 s ago was declared lost after
+        10 s: its figures are 13 s old, not 3). None while the host is up."""
         if self.up or self.polled_at is None:
             return None
-        return (time.monotonic() if now is None else now) - self.since
+        return max(0.0, (time.monotonic() if now is None else now) - self.polled_at)
 
 
 @dataclass(frozen=True)

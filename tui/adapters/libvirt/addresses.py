@@ -87,13 +87,19 @@ class AddressReader:
                 except libvirt.libvirtError:
                     continue  # gone since the poll
             self._doms[uuid] = dom
-            out[uuid] = self.guest(dom, uuid)
+            found = self.guest(dom, uuid)
+            if found is not None:  # unknown (the agent hung, nothing else answered): left out
+                out[uuid] = found
         self._conn = conn
         for gone in set(self._doms) - set(out):
             del self._doms[gone]
         return out
 
-    def guest(self, dom: libvirt.virDomain, uuid: str) -> list[GuestAddress]:
+    def guest(self, dom: libvirt.virDomain, uuid: str) -> list[GuestAddress] | None:
+        """The guest's addresses from the first source that has some; ``[]`` when the guest
+        agent answered with none; None when that is not known (no agent answer: it hung,
+        failed or was not asked, and leases and ARP have nothing)."""
+        agent_answered = False
         for name, source in SOURCES:
             if name == "agent" and not self.agent:
                 continue
@@ -104,13 +110,14 @@ class AddressReader:
                 else:
                     answer = dom.interfaceAddresses(source, 0)
                 found = useful(parse(answer, name))
+                agent_answered |= name == "agent"
             except (libvirt.libvirtError, AgentStuck) as exc:
                 text = exc.get_error_message() if isinstance(exc, libvirt.libvirtError) else exc
                 log.debug("%s of %s: %s", name, uuid, text)
                 continue
             if found:
                 return found
-        return []
+        return [] if agent_answered else None
 
     def _agent(self, dom: libvirt.virDomain, uuid: str) -> Any:
         """``interfaceAddresses(AGENT)`` in a thread of its own, abandoned after the timeout."""
