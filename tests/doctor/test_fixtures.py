@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.doctor.conftest import copy_fixture, set_dev_kvm
-from tui.adapters.local.vt import probe_host, with_libvirt
-from tui.adapters.local.vtdevkvm import Identity, ProbeResult
+from tui.cli.doctor import probe_host
+from tui.core.vt import with_libvirt
 from tui.model.vt import KvmView, Status
+from tui.model.vtfacts import Identity, ProbeResult
 
 ALICE = Identity(uid=1000, gids=frozenset({1000}))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import Static
 
-from tui.adapters.local.vt import probe_host
+from tui.cli.doctor import probe_host
 from tui.model.vt import VtReport
 from tui.ui.screens.doctor import DoctorScreen
 

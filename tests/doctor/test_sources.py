@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from tui.adapters.local.kernellog import read_kernel_log
-from tui.adapters.local.vt import remote_report, with_libvirt
 from tui.adapters.local.vtcpu import read_cpuinfo
-from tui.adapters.local.vtdevkvm import Identity, Node, mode_allows_rw, probe_kvm
-from tui.adapters.local.vtextras import cgroup_check
-from tui.adapters.local.vtfirmware import bios_log_check
+from tui.adapters.local.vtdevkvm import probe_kvm
+from tui.adapters.local.vtextras import cgroup_controllers
+from tui.core.vt import remote_report, with_libvirt
+from tui.core.vt.checks import bios_log_check
+from tui.core.vt.extras import cgroup_check
 from tui.model.vt import KvmView, Status, VtReport
+from tui.model.vtfacts import Identity, Node
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -81,7 +83,7 @@ def test_sgx_disabled_by_bios_is_not_a_vt_failure(tmp_path: Path) -> None:
     ],
 )
 def test_mode_bits(node: Node, who: Identity, allowed: bool) -> None:
-    assert mode_allows_rw(node, who) is allowed
+    assert node.allows_rw(who) is allowed
 
 
 def test_probe_on_a_plain_file_is_not_possible(tmp_path: Path) -> None:
@@ -100,10 +102,10 @@ def test_cgroup_hybrid_counts_v1_and_v2(tmp_path: Path) -> None:
         "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n",
     )
     write(tmp_path, "sys/fs/cgroup/unified/cgroup.controllers", "cpuset memory io\n")
-    check = cgroup_check(tmp_path)
+    check = cgroup_check(cgroup_controllers(tmp_path))
     assert check.status is Status.OK and check.detail.startswith("hybrid"), check
     write(tmp_path, "sys/fs/cgroup/unified/cgroup.controllers", "memory\n")
-    check = cgroup_check(tmp_path)
+    check = cgroup_check(cgroup_controllers(tmp_path))
     assert check.status is Status.WARN and "cpuset" in check.detail and "blkio" in check.detail
 
 

@@ -15,8 +15,12 @@ from typing import TextIO
 
 from tui.adapters.libvirt.capabilities import open_kvm_view
 from tui.adapters.libvirt.connection import is_remote
-from tui.adapters.local.vt import VtReport, probe_host, remote_report, with_libvirt
-from tui.model.vt import Status
+from tui.adapters.local.vt import read_facts
+from tui.adapters.local.vtdevkvm import KvmProbe, probe_kvm
+from tui.adapters.local.vtfirmware import MsrReader, read_msr
+from tui.core.vt import judge, remote_report, with_libvirt
+from tui.model.vt import Status, VtReport
+from tui.model.vtfacts import Identity
 from tui.util import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,18 @@ MARK = {Status.OK: " ok ", Status.WARN: "warn", Status.FAIL: "FAIL", Status.UNKN
 def _err(text: str) -> None:
     """A message on stderr: names and libvirt's errors in it are terminal-safe."""
     print(terminal_safe(text, multiline=True), file=sys.stderr)
+
+
+def probe_host(
+    root: Path = Path("/"),
+    *,
+    identity: Identity | None = None,
+    kvm_probe: KvmProbe = probe_kvm,
+    msr_reader: MsrReader = read_msr,
+) -> VtReport:
+    """This machine's virtualization report without libvirt: the readers of
+    :mod:`tui.adapters.local` under ``root``, judged by :func:`tui.core.vt.judge` (blocks)."""
+    return judge(read_facts(root, identity=identity, kvm_probe=kvm_probe, msr_reader=msr_reader))
 
 
 def build_report(uri: str | None, root: Path = Path("/")) -> VtReport:
