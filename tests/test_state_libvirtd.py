@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from testbed import bed
-from tests.test_app_libvirtd import sample_by_name, wait_until
+from tests.support.apps import app_until
+from tests.test_app_libvirtd import sample_by_name
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
 from tui.ui.screens.confirm import ConfirmScreen
@@ -27,7 +28,9 @@ async def test_refusals_and_a_shutdown_the_guest_ignores(persistent_guest: bed.G
     app = make_app(AppOptions(uris=[bed.SYSTEM_URI], vt_badge="KVM: test", refresh=1.0))
     name = persistent_guest.name
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: sample_by_name(app, name), what="persistent guest row")
+        await app_until(
+            pilot, lambda: sample_by_name(app, name), "persistent guest row", 30.0, step=0.1
+        )
         key = next(k for k, s in app.table.samples.items() if s.name == name)
         app.select_guest(key)
         await pilot.pause()
@@ -43,7 +46,9 @@ async def test_refusals_and_a_shutdown_the_guest_ignores(persistent_guest: bed.G
             assert not isinstance(app.screen, ConfirmScreen)
             assert said in _notes(app), press
         await pilot.press("s")
-        await wait_until(pilot, lambda: sample_by_name(app, name).state == "running", 30, "running")
+        await app_until(
+            pilot, lambda: sample_by_name(app, name).state == "running", "running", 30, step=0.1
+        )
         await pilot.pause()
         await pilot.press("s")
         await pilot.pause()
@@ -52,24 +57,33 @@ async def test_refusals_and_a_shutdown_the_guest_ignores(persistent_guest: bed.G
         # ACPI shutdown of a guest with no OS: the row says so, then kvmdeck offers force off.
         app.main_screen.shutdown_grace_s = 4.0
         await pilot.press("h")
-        await wait_until(
+        await app_until(
             pilot,
             lambda: app.table.get_cell(key, "state").plain == "shutting down",
-            10,
             "the row to say shutting down",
+            10,
+            step=0.1,
         )
         await pilot.press("h")
         await pilot.pause()
         assert f"{name} is already shutting down: X forces it off" in _notes(app)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 20, "force off?")
+        await app_until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen), "force off?", 20, step=0.1
+        )
         question = app.screen.question  # type: ignore[attr-defined]
         assert f"{name} is still running 4 s after the shutdown request" in question
         assert sample_by_name(app, name).state == "running"
         still = f"{name} is still running 4 s after the shutdown request"
-        await wait_until(pilot, lambda: still in _log(app), 5, "the log line")
+        await app_until(pilot, lambda: still in _log(app), "the log line", 5, step=0.1)
         await pilot.press("y")
-        await wait_until(pilot, lambda: sample_by_name(app, name).state == "shut off", 20, "off")
+        await app_until(
+            pilot, lambda: sample_by_name(app, name).state == "shut off", "off", 20, step=0.1
+        )
         # the row follows the fleet on the next frame (changes render once per frame)
-        await wait_until(
-            pilot, lambda: app.table.get_cell(key, "state").plain == "shut off", 5, "row off"
+        await app_until(
+            pilot,
+            lambda: app.table.get_cell(key, "state").plain == "shut off",
+            "row off",
+            5,
+            step=0.1,
         )
