@@ -86,3 +86,24 @@ def test_footer_every_main_key_at_80x24_and_120x40() -> None:
                 assert word in footer, (size, word, footer)
         finally:
             term.close()
+
+
+def test_console_commands_unwrapped_with_the_host_as_reached() -> None:
+    """Issue 22, item 4: without a display, v shows the commands one a row, never broken in
+    the middle (they scroll sideways), and names no host libvirt guessed (``root@vm``)."""
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "SSH_CONNECTION": ""}
+    for size in ((80, 24), (120, 40)):
+        term = Term(["--demo"], size=size, env=env)
+        try:
+            term.wait_screen(lambda t: "web-frontend" in t and "q Quit" in t, 30, "the guests")
+            term.keys("End", "Up", "v")  # web-frontend: running, SPICE
+            text = term.wait_screen(lambda t: "ssh -N" in t, 15, "the console commands")
+            rows = [line.strip(" █▌▐│") for line in text.splitlines()]
+            ssh = next(r for r in rows if r.startswith("ssh -N"))
+            assert ssh.endswith("@THIS-HOST"), (size, ssh)  # the whole command on its row
+            viewer = next(r for r in rows if r.startswith("virt-viewer"))
+            assert "--spice-usbredir" in viewer, (size, viewer)
+            assert not any(r.startswith(("--connect", "web-frontend", "spice://")) for r in rows)
+            assert "@vm" not in text and "THIS-HOST: this machine" in text
+        finally:
+            term.close()

@@ -178,9 +178,13 @@ def test_instructions_for_remote_uri_drop_local_key_file() -> None:
     _assert_clean(ins)
 
 
-def test_instructions_without_ssh_connection_use_the_host_name() -> None:
+def test_instructions_without_ssh_connection_never_guess_the_host_name() -> None:
+    """Issue 22: libvirt's short host name ("hv1", "vm") may not resolve on a workstation; a
+    local session nobody reached over ssh says THIS-HOST and what to put there."""
     ins = client_instructions(TARGET, "qemu:///system", {"USER": "ops"})
-    assert "ops@hv1" in ins.commands[1]
+    assert "ops@THIS-HOST" in ins.commands[1] and "hv1" not in " ".join(ins.commands)
+    assert "qemu+ssh://ops@THIS-HOST/system" in ins.commands[0]
+    assert any(n.startswith("THIS-HOST: ") and "'hv1'" in n for n in ins.notes)
     assert ins.text.startswith("# With virt-viewer")
 
 

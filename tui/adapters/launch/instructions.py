@@ -14,6 +14,9 @@ from tui.model.viewers import ClientInstructions
 from tui.util import display_available as display_available  # tui.adapters.launch's name
 from tui.util import shell_command
 
+# A local session nobody reached over ssh: the workstation's name for this machine is unknown.
+THIS_HOST = "THIS-HOST"
+
 
 def _client_uri(uri: str) -> str:
     """The URI as the workstation should use it: drop this machine's key file and flags."""
@@ -39,7 +42,8 @@ def client_instructions(
     """Commands for the operator's workstation, for a TUI running where no display is.
 
     For a local URI the server is this machine as the operator reached it: the third field of
-    ``$SSH_CONNECTION`` (its fourth is the ssh port), else the hypervisor's host name.
+    ``$SSH_CONNECTION`` (its fourth is the ssh port), else :data:`THIS_HOST` with a note to
+    replace it: libvirt's short host name ("vm") is a guess a workstation may not resolve.
     """
     parts = urlsplit(uri or "qemu:///system")
     if uri and is_remote(uri) and "ssh" in parts.scheme:
@@ -48,7 +52,7 @@ def client_instructions(
         connect_uri = _client_uri(uri)
     else:
         fields = env.get("SSH_CONNECTION", "").split()
-        server = fields[2] if len(fields) >= 3 else target.hostname
+        server = fields[2] if len(fields) >= 3 else THIS_HOST
         ssh_port = int(fields[3]) if len(fields) >= 4 and fields[3] != "22" else None
         user = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
         driver = (parts.scheme.split("+")[0] or "qemu") if parts.scheme else "qemu"
@@ -89,6 +93,11 @@ def client_instructions(
     )
 
     notes = ["No graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset)."]
+    if server == THIS_HOST:
+        notes.append(
+            f"{THIS_HOST}: this machine's name or address as your workstation reaches it "
+            f"(kvmdeck cannot tell from here; libvirt calls it {target.hostname!r})."
+        )
     if target.has_password:
         notes.append(
             "The console has a password; the viewer asks for it. It is not shown here: read it "

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import HorizontalScroll, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
@@ -48,7 +48,11 @@ class ClientCommandDialog(ModalScreen[None]):
     }
     ClientCommandDialog .title { text-style: bold; margin-bottom: 1; width: 1fr; }
     ClientCommandDialog .heading { color: $text-muted; margin-top: 1; }
-    ClientCommandDialog .command { background: $boost; padding: 0 1; }
+    ClientCommandDialog .command-row {
+        height: auto; background: $boost; scrollbar-size-horizontal: 1;
+    }
+    ClientCommandDialog .command { width: auto; padding: 0 1; }
+    ClientCommandDialog .hint { color: $text-muted; }
     ClientCommandDialog .note { color: $text-muted; margin-top: 1; }
     """
 
@@ -71,12 +75,15 @@ class ClientCommandDialog(ModalScreen[None]):
                 title.append(f" on {terminal_safe(self.host)}")
             title.append(" from your workstation")
             yield Static(title, classes="title")
+            yield Static(
+                "Commands are never wrapped: Tab to one, ← → scroll it; c copies them all.",
+                classes="hint",
+            )
             for heading, lines in ins.options:
                 yield Static(terminal_safe(heading), classes="heading", markup=False)
-                command = "\n".join(lines)  # names in it are shell-quoted (tui.util.shell_quote)
-                yield Static(
-                    terminal_safe(command, multiline=True), classes="command", markup=False
-                )
+                for line in lines:  # one command a row, never wrapped: it scrolls sideways
+                    with HorizontalScroll(classes="command-row"):  # shell-quoted (tui.util)
+                        yield Static(Text(terminal_safe(line), no_wrap=True), classes="command")
             for note in ins.notes:
                 yield Static(terminal_safe(note, multiline=True), classes="note", markup=False)
         yield KeysFooter()
