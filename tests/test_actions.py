@@ -57,6 +57,20 @@ MUTATING = {
     "snapshots.create",
     "snapshots.revert",
     "snapshots.delete",
+    "storage.pool_start",
+    "storage.pool_stop",
+    "storage.pool_autostart",
+    "storage.pool_new",
+    "storage.volume_new",
+    "storage.volume_resize",
+    "storage.volume_delete",
+    "storage.upload",
+    "storage.insert",
+    "storage.eject",
+    "networks.start",
+    "networks.stop",
+    "networks.autostart",
+    "networks.new",
 }
 
 
@@ -233,7 +247,10 @@ def test_keymap_clash_names_both_ids() -> None:
     assert validate_keymap({"guest.start": "h", "guest.shutdown": "s"}) == []
     assert validate_keymap({"usb.attach": "s"}) == []
     # A global key clashes on every screen it reaches.
-    main_err, detail_err = validate_keymap({"help": "s"})
+    errs = validate_keymap({"help": "s"})
+    main_err, detail_err = errs[:2]
+    assert [e.split("(")[-1] for e in errs[2:]] == ["storage); give one of them another key.",
+                                                    "networks); give one of them another key."]  # fmt: skip
     assert "'guest.start'" in main_err and "'help'" in main_err
     assert "'detail.start'" in detail_err and "(guest detail)" in detail_err
 
@@ -261,7 +278,19 @@ def test_bindings_carry_ids_in_footer_order() -> None:
 
 def test_screens_use_the_registry() -> None:
     """Every binding with an id anywhere in tui/ui is the registry's (keys, action)."""
-    from tui.ui.screens import confirm, console, detail, doctor, help, main, picker, usb
+    from tui.ui.screens import (
+        confirm,
+        console,
+        detail,
+        doctor,
+        help,
+        hostops,
+        main,
+        networks,
+        picker,
+        storage,
+        usb,
+    )
 
     classes: list[Any] = [
         main.MainScreen,
@@ -273,8 +302,13 @@ def test_screens_use_the_registry() -> None:
         picker.GuestPicker,
         console.ClientCommandDialog,
         console.ViewersScreen,
+        hostops.FormDialog,
+        hostops.ChoiceDialog,
+        storage.StorageScreen,
+        networks.NetworksScreen,
     ]
     generated = {main.MainScreen, detail.GuestDetailScreen, doctor.DoctorScreen}
+    generated |= {storage.StorageScreen, networks.NetworksScreen, hostops.FormDialog}
     generated |= {help.HelpScreen, confirm.ConfirmScreen}
     for cls in classes:
         for b in cls.BINDINGS:

@@ -29,14 +29,14 @@ def test_values_are_typed(tmp_path: Path) -> None:
         tmp_path,
         'uri = "qemu:///system"\nrefresh = 2\nreadonly = true\n'
         '[[hosts]]\nuri = "qemu+ssh://root@h/system"\nname = "h"\n'
-        '[keymap]\n"guest.start" = "S"\n',
+        '[keymap]\n"guest.start" = "ctrl+s"\n',
     )
     s = load_settings(p)
     assert s.uri == "qemu:///system"
     assert s.refresh == 2.0 and isinstance(s.refresh, float)
     assert s.readonly is True
     assert s.hosts[0].uri == "qemu+ssh://root@h/system" and s.hosts[0].name == "h"
-    assert s.keymap == {"guest.start": "S"}
+    assert s.keymap == {"guest.start": "ctrl+s"}
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def test_pools_and_volumes_with_their_users(conn: libvirt.virConnect) -> None:
     vols = {v.name: v for v in ops.volumes("default")}
     assert vols["web-frontend.qcow2"].users_text() == "web-frontend (vda)"
     assert vols["web-frontend.qcow2"].format == "qcow2"
-    iso = vols["debian-12.7.0-amd64-netinst.iso"]
+    iso = vols["debian-12.7-netinst.iso"]
     assert [(u.guest, u.device, u.running) for u in iso.users] == [("router-lab", "cdrom", True)]
     assert not vols["scratch.raw"].in_use
 

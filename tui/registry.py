@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tui.keys import key_label, key_problem, normalize_key
 from tui.registry_fleet import fleet_actions
+from tui.registry_storage import STORAGE_SCOPES, storage_actions
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,12 @@ SCOPES: dict[str, str] = {
     "snapshot_new": "new snapshot dialog",
     "doctor": "doctor",
     "hosts": "hosts",
+    **STORAGE_SCOPES,  # storage, networks, their dialogs (tui/registry_storage.py)
     "help": "help",
 }
 
 # Help sections, in this order.
-GROUPS = ("General", "Guests", "View", "Consoles", "USB", "Dialogs")
+GROUPS = ("General", "Guests", "View", "Consoles", "USB", "Storage", "Networks", "Dialogs")
 
 # Global actions that screens bind too, so that they come first in the footer (Textual lists a
 # screen's bindings before the app's) and work on modal screens (which hide the app's): help is
@@ -159,7 +161,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("sort.net", ("T",), "Sort by network (traffic)", "main", "sort('net')",
            show=False, priority=64, group="View",
            description="sort by network (traffic) rate; again reverses"),
-    *fleet_actions(Action),  # sort by host, marks, bulk snapshot, the hosts screen (its keys)
+    *fleet_actions(Action), *storage_actions(Action),  # fleet (issue 23); S, L and their screens
     Action("guest.first", ("home",), "First guest", "main", "first_guest", show=False,
            priority=65, group="View", description="select the first guest"),
     Action("guest.last", ("end",), "Last guest", "main", "last_guest", show=False,

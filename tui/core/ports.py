@@ -45,7 +45,9 @@ __all__ = [
 if TYPE_CHECKING:
     from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
     from tui.model.display import DisplayFacts, SpiceReadyPlan
+    from tui.model.network import Lease, Network
     from tui.model.snapshots import SnapshotList
+    from tui.model.storage import CdromDrive, Pool, Volume
     from tui.model.usb import UsbDevice
     from tui.model.usb_doctor import HostProbe
     from tui.model.vt import VtReport
@@ -181,12 +183,61 @@ class Provisioning(Protocol):
 
 
 class StorageOps(Protocol):
-    """Storage pools and volumes, upload with progress, ISO insert/eject (issue 21, helper
-    ``storage``)."""
+    """A host's storage pools and volumes, uploads, and CD-ROM media. Every method blocks (call
+    it through ``app.runner.submit``), raises BackendError naming the thing and the fix, and
+    returns what to tell the operator (mutations) or model values (reads)."""
+
+    def pools(self) -> tuple[Pool, ...]: ...  # inactive ones too, by name
+
+    def volumes(self, pool: str) -> tuple[Volume, ...]: ...  # with the guests using each
+
+    def create_volume(self, pool: str, name: str, capacity: int, fmt: str) -> str: ...
+
+    def resize_volume(self, pool: str, name: str, capacity: int) -> str: ...  # grows only
+
+    def delete_volume(self, pool: str, name: str) -> str: ...  # refused while a guest uses it
+
+    def start_pool(self, pool: str) -> str: ...
+
+    def stop_pool(self, pool: str) -> str: ...
+
+    def set_pool_autostart(self, pool: str, on: bool) -> str: ...
+
+    def create_dir_pool(self, name: str, path: str) -> str: ...  # define, build, start, autostart
+
+    # A local file into a new volume through a libvirt stream: progress(done, total) after each
+    # chunk (from the worker thread), cancelled() asked between chunks; a cancelled or failed
+    # upload deletes the volume it made.
+    def upload(
+        self,
+        pool: str,
+        name: str,
+        source: str,
+        progress: Callable[[int, int], None],
+        cancelled: Callable[[], bool],
+    ) -> str: ...
+
+    def cdroms(self) -> tuple[CdromDrive, ...]: ...  # every guest's CD-ROM drives
+
+    def insert_media(self, uuid: str, target: str, path: str) -> str: ...
+
+    def eject_media(self, uuid: str, target: str) -> str: ...
 
 
 class NetworkOps(Protocol):
-    """Virtual networks and their DHCP leases (issue 21, helper ``storage``)."""
+    """A host's libvirt networks and DHCP leases (blocking; BackendError)."""
+
+    def networks(self) -> tuple[Network, ...]: ...  # inactive ones too, by name
+
+    def leases(self, network: str) -> tuple[Lease, ...]: ...  # each with its guest
+
+    def start(self, name: str) -> str: ...
+
+    def stop(self, name: str) -> str: ...
+
+    def set_autostart(self, name: str, on: bool) -> str: ...
+
+    def create_isolated(self, name: str, cidr: str, dhcp: bool = True) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,21 @@ class Network:
     def dhcp_text(self) -> str:
         return ", ".join(r.describe() for r in self.dhcp) or "none"
 
+    def dhcp_short(self) -> str:
+        """The DHCP ranges without the octets they share with the network's address:
+        ``.2-.254`` beside ``192.168.122.1/24``."""
+        if not self.dhcp:
+            return "none"
+        base = self.addresses[0].split("/")[0].split(".")[:3] if self.addresses else []
+        out = []
+        for r in self.dhcp:
+            start, end = r.start.split("."), r.end.split(".")
+            if base and len(start) == len(end) == 4 and start[:3] == end[:3] == base:
+                out.append(f".{start[3]}-.{end[3]}")
+            else:
+                out.append(r.describe())
+        return ", ".join(out)
+
 
 @dataclass(frozen=True)
 class Lease:

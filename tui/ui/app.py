@@ -366,6 +366,23 @@ class KvmDeckApp(QuietToasts, App[int]):
 
         run(self, name)
 
+    # -- storage and networks (issue 21): of the selected guest's host, else the first ------
+    def _ops_host(self) -> HostId:
+        g = self.main_screen.table.selected_guest() if self.main_screen.is_attached else None
+        return g.key.host if g is not None else self.host_order[0]
+
+    def action_storage(self) -> None:
+        from tui.ui.screens.storage import StorageScreen
+
+        host = self._ops_host()
+        self.push_screen(StorageScreen(host, self.fleet.host(host).label))
+
+    def action_networks(self) -> None:
+        from tui.ui.screens.networks import NetworksScreen
+
+        host = self._ops_host()
+        self.push_screen(NetworksScreen(host, self.fleet.host(host).label))
+
     # -- help, USB, palette --------------------------------------------------------------
     async def run_action(
         self, action: Any, default_namespace: Any = None, namespaces: Any = None

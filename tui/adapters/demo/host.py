@@ -24,7 +24,7 @@ from typing import Any
 
 from tui.core.ports import HostCapabilities
 from tui.model.addresses import AddressMap
-from tui.model.backend import HostEvents
+from tui.model.backend import BackendError, HostEvents
 from tui.model.domain import DomainInfo
 from tui.model.guest import GuestSample, GuestState
 from tui.model.host import HostSample, PollResult
@@ -205,14 +205,24 @@ class DemoHost:
         self.inner.mark_stale(uuid)
 
     def capabilities(self) -> HostCapabilities:
-        """The test driver's families, but USB plugging and attaching simulated."""
+        """The test driver's families, but USB plugging and attaching and DHCP leases simulated."""
         caps = self.inner.capabilities()
         if caps.usb is None:  # not open yet
             return caps
         if self._caps is None or self._caps[0] is not caps:
+            from tui.adapters.demo.networks import DemoNetworks
             from tui.adapters.demo.usb import DemoUsb
 
-            self._caps = (caps, dataclasses.replace(caps, usb=DemoUsb(self.inner)))
+            inner = self.inner
+
+            def conn() -> Any:
+                if inner.conn is None:
+                    raise BackendError(f"{inner.uri} is not connected: wait for it.")
+                return inner.conn
+
+            # the test driver keeps no DHCP leases: the demo's come from its <dhcp><host>s
+            demo = dataclasses.replace(caps, usb=DemoUsb(inner), networks=DemoNetworks(conn))
+            self._caps = (caps, demo)
         return self._caps[1]
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import urlsplit
 
 from tui.adapters.libvirt.connection import is_remote, is_test_driver
+from tui.adapters.libvirt.networks import LibvirtNetworks
+from tui.adapters.libvirt.storage import LibvirtStorage
 from tui.core.ports import HostCapabilities
 from tui.model.backend import BackendError
 
@@ -238,6 +240,8 @@ def libvirt_capabilities(link: Link) -> HostCapabilities:
         spice_ready=LibvirtSpiceReady(link),
         consoles=LibvirtConsoles(link),
         usb=LibvirtUsb(link),
+        storage=LibvirtStorage(lambda: _conn(link)),
+        networks=LibvirtNetworks(lambda: _conn(link)),
     )
 
 

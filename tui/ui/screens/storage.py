@@ -1,0 +1,378 @@
+"""A host's storage (``S``): its pools (state, autostart, capacity, allocation, available) and
+the volumes of the pool under the cursor (size, allocation, format, the guests that use each).
+
+Pools: start, stop (asks first; refused while running guests use it), autostart, a new
+directory pool. Volumes: new, grow, delete (asks first; refused while a guest uses it, naming
+it), upload a file from this machine (progress with rate and time left; ``c`` cancels and the
+half-made volume is deleted), insert the volume into a guest's CD-ROM drive, eject one.
+Everything goes through the host's ``storage`` family (``tui.core.ports.StorageOps``) on the
+runner: libvirt's APIs only, so a ``qemu+ssh://`` host works the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Label, Static
+
+from tui.core.ports import HostCapabilities
+from tui.model.ids import HostId
+from tui.model.storage import (
+    VOLUME_FORMATS,
+    Pool,
+    Volume,
+    human_size,
+    name_problem,
+    parse_size,
+)
+from tui.ui import actions
+from tui.ui.screens.hostops import (
+    Field,
+    FormDialog,
+    HostOpsScreen,
+    plain,
+    refill,
+    row_key,
+)
+from tui.ui.screens.storage_jobs import StorageJobs
+from tui.ui.widgets.footer import KeysFooter
+
+NO_POOLS = "No storage pools on this host: P makes a directory pool."
+
+
+def pool_cells(p: Pool) -> list[Any]:
+    size = (lambda n: human_size(n)) if p.active else (lambda n: "-")
+    state = Text(p.state, style="green" if p.active else "dim")
+    return [
+        plain(p.name),
+        state,
+        "yes" if p.autostart else "no",
+        size(p.capacity),
+        size(p.allocation),
+        size(p.available),
+        plain(p.path),
+    ]
+
+
+def volume_cells(v: Volume) -> list[Any]:
+    users = plain(v.users_text() or "-")
+    if v.in_use:
+        users.stylize("bold")
+    return [
+        plain(v.name),
+        human_size(v.capacity),
+        human_size(v.allocation),
+        plain(v.format or "?"),
+        users,
+    ]
+
+
+class StorageScreen(StorageJobs, HostOpsScreen):
+    BINDINGS = actions.bindings("storage")
+    TITLE_WHAT = "Storage"
+    DEFAULT_CSS = """
+    StorageScreen #ops-title, StorageScreen #st-vol-title { padding: 0 1; }
+    StorageScreen #st-vol-title { color: $text-muted; }
+    StorageScreen #ops-busy { padding: 0 1; height: auto; color: $warning; }
+    StorageScreen #st-pools { height: auto; max-height: 8; }
+    StorageScreen #st-vols { height: 1fr; }
+    """
+
+    def __init__(self, host: HostId, host_label: str) -> None:
+        super().__init__(host, host_label)
+        self.pools: tuple[Pool, ...] = ()
+        self.vols: tuple[Volume, ...] = ()
+        self.vols_of = ""  # the pool whose volumes are shown
+        self.pool_loads = self.volume_loads = 0  # lists applied (tests wait on them)
+        self._cancel: threading.Event | None = None
+        self._progress = (0, 0)  # (done, total), written by the upload's thread
+        self._upload_started = 0.0
+
+    def family(self, caps: HostCapabilities) -> Any:
+        return caps.storage
+
+    def compose(self) -> ComposeResult:
+        yield Label(Text(f"Storage on {self.host_label}", style="bold"), id="ops-title")
+        pools: DataTable[Any] = DataTable(id="st-pools", cursor_type="row", zebra_stripes=True)
+        pools.add_columns("Pool", "State", "Auto", "Capacity", "Alloc", "Available", "Path")
+        yield pools
+        yield Label("Volumes", id="st-vol-title")
+        vols: DataTable[Any] = DataTable(id="st-vols", cursor_type="row", zebra_stripes=True)
+        vols.add_columns("Volume", "Size", "Alloc", "Format", "Used by")
+        yield vols
+        yield Static("", id="ops-busy")
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#st-pools", DataTable).focus()
+        self.set_interval(0.5, self.tick)
+        self.reload()
+
+    # -- the lists -----------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self.pool_loads > 0
+
+    def reload(self) -> None:
+        self.submit("storage pools", lambda ops: ops.pools(), self.show_pools, quiet=True)
+
+    def show_pools(self, pools: tuple[Pool, ...]) -> None:
+        self.pools = pools
+        table = self.query_one("#st-pools", DataTable)
+        keep = row_key(table)
+        refill(table, [(p.name, pool_cells(p)) for p in pools], keep)
+        self.pool_loads += 1
+        if not pools:
+            self.query_one("#st-vol-title", Label).update(NO_POOLS)
+        self.load_volumes()
+
+    def selected_pool(self) -> Pool | None:
+        name = row_key(self.query_one("#st-pools", DataTable))
+        return next((p for p in self.pools if p.name == name), None)
+
+    def selected_volume(self) -> Volume | None:
+        name = row_key(self.query_one("#st-vols", DataTable))
+        return next((v for v in self.vols if v.name == name), None)
+
+    def load_volumes(self) -> None:
+        pool = self.selected_pool()
+        if pool is None:
+            self.show_volumes("", ())
+            return
+        name = pool.name
+        if not pool.active:
+            self.show_volumes(name, ())
+            return
+        self.submit(
+            f"volumes of {name}",
+            lambda ops: ops.volumes(name),
+            lambda vols: self.show_volumes(name, vols),
+            quiet=True,
+        )
+
+    def show_volumes(self, pool: str, vols: tuple[Volume, ...]) -> None:
+        current = self.selected_pool()
+        if current is not None and current.name != pool:
+            return  # the cursor moved on meanwhile
+        self.vols, self.vols_of = vols, pool
+        table = self.query_one("#st-vols", DataTable)
+        keep = row_key(table)
+        refill(table, [(v.name, volume_cells(v)) for v in vols], keep)
+        title = self.query_one("#st-vol-title", Label)
+        if current is None:
+            title.update(NO_POOLS if not self.pools else "Volumes")
+        elif not current.active:
+            title.update(plain(f"Pool {pool} is {current.state}: s starts it"))
+        else:
+            n = len(vols)
+            title.update(plain(f"Volumes of {pool}: {n} volume{'' if n == 1 else 's'}"))
+        self.volume_loads += 1
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "st-pools":
+            pool = self.selected_pool()
+            if pool is not None and pool.name != self.vols_of:
+                self.load_volumes()
+
+    # -- pools ---------------------------------------------------------------------------
+    def _pool_for(self, action_id: str) -> Pool | None:
+        if actions.refuse(self.app, action_id) or not self.not_busy(action_id):
+            return None
+        pool = self.selected_pool()
+        if pool is None:
+            self.app.notify("No pool selected.", severity="warning")
+        return pool
+
+    def action_pool_start(self) -> None:
+        pool = self._pool_for("storage.pool_start")
+        if pool is not None:
+            name = pool.name
+            self.submit(
+                f"start pool {name}",
+                lambda o: o.start_pool(name),
+                self.said,
+                busy=f"starting pool {name}",
+            )
+
+    def action_pool_stop(self) -> None:
+        pool = self._pool_for("storage.pool_stop")
+        if pool is None:
+            return
+        name = pool.name
+        gone = "" if pool.persistent else " It is transient: it will be gone."
+        self.ask(
+            f"Stop storage pool {name}? Its volumes cannot be used until it starts again.{gone}",
+            "Stop",
+            lambda: self.submit(
+                f"stop pool {name}",
+                lambda o: o.stop_pool(name),
+                self.said,
+                busy=f"stopping pool {name}",
+            ),
+        )
+
+    def action_pool_autostart(self) -> None:
+        pool = self._pool_for("storage.pool_autostart")
+        if pool is not None:
+            name, on = pool.name, not pool.autostart
+            self.submit(
+                f"autostart pool {name}", lambda o: o.set_pool_autostart(name, on), self.said
+            )
+
+    def action_pool_new(self) -> None:
+        if actions.refuse(self.app, "storage.pool_new") or not self.not_busy("storage.pool_new"):
+            return
+        taken = [p.name for p in self.pools]
+
+        def check(v: dict[str, str]) -> str:
+            problem = name_problem(v["name"], taken, "pool")
+            if problem:
+                return problem
+            if not v["path"].startswith("/"):
+                return "the directory must be an absolute path, e.g. /var/lib/libvirt/pool1"
+            return ""
+
+        def chosen(v: dict[str, str] | None) -> None:
+            if v is not None:
+                name, path = v["name"], v["path"]
+                self.submit(
+                    f"new pool {name}",
+                    lambda o: o.create_dir_pool(name, path),
+                    self.said,
+                    busy=f"creating pool {name}",
+                )
+
+        fields = [
+            Field("name", "Pool name", placeholder="e.g. fast"),
+            Field(
+                "path",
+                "Directory on the host (made if missing)",
+                placeholder="/var/lib/libvirt/fast",
+            ),
+        ]
+        self.app.push_screen(
+            FormDialog(f"New directory pool on {self.host_label}", fields, check), chosen
+        )
+
+    # -- volumes -------------------------------------------------------------------------
+    def _active_pool(self, action_id: str) -> Pool | None:
+        pool = self._pool_for(action_id)
+        if pool is not None and not pool.active:
+            actions.say_refused(
+                self.app, action_id, f"pool {pool.name} is {pool.state}: s starts it"
+            )
+            return None
+        return pool
+
+    def _volume_for(self, action_id: str) -> Volume | None:
+        if actions.refuse(self.app, action_id) or not self.not_busy(action_id):
+            return None
+        vol = self.selected_volume()
+        if vol is None:
+            self.app.notify("No volume selected.", severity="warning")
+        return vol
+
+    def action_volume_new(self) -> None:
+        pool = self._active_pool("storage.volume_new")
+        if pool is None:
+            return
+        taken = [v.name for v in self.vols]
+
+        def check(v: dict[str, str]) -> str:
+            problem = name_problem(v["name"], taken)
+            if problem:
+                return problem
+            try:
+                parse_size(v["size"])
+            except ValueError as exc:
+                return str(exc)
+            return ""
+
+        def chosen(v: dict[str, str] | None) -> None:
+            if v is None:
+                return
+            name, size, fmt, where = v["name"], parse_size(v["size"]), v["option"], pool.name
+            self.submit(
+                f"new volume {name}",
+                lambda o: o.create_volume(where, name, size, fmt),
+                self.said,
+                busy=f"creating volume {name}",
+            )
+
+        fields = [
+            Field("name", "Volume name", placeholder="e.g. data.qcow2"),
+            Field("size", "Size (10G, 512M)", value="10G"),
+        ]
+        free = human_size(pool.available)
+        dialog = FormDialog(
+            f"New volume in {pool.name} ({free} free)",
+            fields,
+            check,
+            option=("Format", VOLUME_FORMATS),
+        )
+        self.app.push_screen(dialog, chosen)
+
+    def action_volume_resize(self) -> None:
+        vol = self._volume_for("storage.volume_resize")
+        if vol is None:
+            return
+
+        def check(v: dict[str, str]) -> str:
+            try:
+                size = parse_size(v["size"])
+            except ValueError as exc:
+                return str(exc)
+            if size < vol.capacity:
+                return f"{vol.name} is {human_size(vol.capacity)}: volumes only grow here"
+            return ""
+
+        def chosen(v: dict[str, str] | None) -> None:
+            if v is None:
+                return
+            pool, name, size = vol.pool, vol.name, parse_size(v["size"])
+            self.submit(
+                f"resize {name}",
+                lambda o: o.resize_volume(pool, name, size),
+                self.said,
+                busy=f"resizing {name}",
+            )
+
+        fields = [
+            Field(
+                "size",
+                "New size (10G, 512M)",
+                value=human_size(vol.capacity).replace(" ", "").replace("iB", ""),
+            )
+        ]
+        self.app.push_screen(
+            FormDialog(f"Grow volume {vol.name} (now {human_size(vol.capacity)})", fields, check),
+            chosen,
+        )
+
+    def action_volume_delete(self) -> None:
+        vol = self._volume_for("storage.volume_delete")
+        if vol is None:
+            return
+        if vol.in_use:  # said now; the adapter checks again before it deletes
+            actions.say_refused(
+                self.app,
+                "storage.volume_delete",
+                f"volume {vol.name} is used by {vol.users_text()}: remove the disk from the"
+                " guest first",
+            )
+            return
+        pool, name = vol.pool, vol.name
+        self.ask(
+            f"Delete volume {name} from pool {pool} ({human_size(vol.capacity)})? Its data is"
+            " lost.",
+            "Delete",
+            lambda: self.submit(
+                f"delete {name}",
+                lambda o: o.delete_volume(pool, name),
+                self.said,
+                busy=f"deleting {name}",
+            ),
+        )
