@@ -103,3 +103,23 @@ async def test_hostile_guest_names_are_shown_as_placeholders(tmp_path: Path) -> 
         titles = [title for title, _cb, _help in provider._commands()]
         assert "Go to guest evil<U+202E>gnp.exe" in titles
         assert not any(unsafe(t) for t in titles)
+
+
+def test_stats_text_and_csv_and_the_doctor_cli_are_terminal_safe(tmp_path: Path) -> None:
+    import io
+
+    from tui.cli.doctor import run_guest
+    from tui.cli.stats import run_stats
+    from tui.config import Settings
+
+    uri = hostile_xml(tmp_path)
+    for as_csv in (False, True):
+        out, err = io.StringIO(), io.StringIO()
+        run_stats([uri], Settings(), False, as_csv, 1, 0.05, out=out, err=err)
+        text = out.getvalue()
+        assert "evil<U+202E>gnp.exe" in text and "csi<U+009B>2J" in text, text
+        assert not unsafe(text.replace("\n", "").replace("\r", "")), text
+    out = io.StringIO()
+    run_guest(uri, "evil\u202egnp.exe", False, readonly=True, out=out, env={})
+    text = out.getvalue()
+    assert "evil<U+202E>gnp.exe" in text and not unsafe(text.replace("\n", "")), text

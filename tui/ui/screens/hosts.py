@@ -22,7 +22,7 @@ from tui.model.link import LinkState
 from tui.ui import actions
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.hosts_bar import LINK_STYLE, summary_line
-from tui.util import DASH, fmt_bytes, fmt_pct
+from tui.util import DASH, fmt_bytes, fmt_pct, terminal_safe
 
 if TYPE_CHECKING:
     from tui.model.host import HostSample
@@ -80,9 +80,9 @@ def state_text(h: Host) -> Text:
     if stale is not None:
         out.append(f", stale {stale:.0f}s", style="yellow")
     if not h.up and h.report is not None and h.report.failure is not None:
-        out.append(f": {h.report.failure.summary}", style=LINK_STYLE[h.state])
+        out.append(f": {terminal_safe(h.report.failure.summary)}", style=LINK_STYLE[h.state])
     elif not h.up and h.report is not None and h.report.error:
-        out.append(f": {h.report.error}", style=LINK_STYLE[h.state])
+        out.append(f": {terminal_safe(h.report.error)}", style=LINK_STYLE[h.state])
     return out
 
 
@@ -93,24 +93,24 @@ def host_row(h: Host, kind: str, local: HostSample | None) -> tuple[Text, ...]:
     poll = f"{h.latency_s * 1000:.0f} ms" if h.latency_s is not None and h.up else DASH
     guests = f"{running}/{len(h.guests)}" if h.polls else DASH
     return (
-        Text(h.label, style="bold"),
+        Text(terminal_safe(h.label), style="bold"),
         state_text(h),
         Text(guests, justify="right"),
         Text(cpu, justify="right"),
         Text(mem, justify="right"),
         Text(poll, justify="right"),
         Text(usb_source(kind)),
-        Text(h.uri_text or str(h.id), style="dim"),
+        Text(terminal_safe(h.uri_text or str(h.id)), style="dim"),
     )
 
 
 def cause_text(h: Host) -> Text:
     """The selected host in full: label, URI, hostname, and why it is not up with the fix."""
     out = Text()
-    out.append(h.label, style="bold")
-    out.append(f"  {h.uri_text or h.id}", style="dim")
+    out.append(terminal_safe(h.label), style="bold")  # labels, URIs, causes: from outside
+    out.append(f"  {terminal_safe(h.uri_text or h.id)}", style="dim")
     if h.hostname:
-        out.append(f"  (libvirt hostname {h.hostname})", style="dim")
+        out.append(f"  (libvirt hostname {terminal_safe(h.hostname)})", style="dim")
     out.append("\n")
     out.append(h.state.value, style=LINK_STYLE[h.state])
     report = h.report
@@ -118,12 +118,12 @@ def cause_text(h: Host) -> Text:
     if h.up:
         out.append(f": {len(h.guests)} guests")
     elif failure is not None:
-        out.append(f": {failure.summary}")
+        out.append(f": {terminal_safe(failure.summary)}")
         if failure.fix:
             out.append("\nfix: ", style="bold")
-            out.append(failure.fix)
+            out.append(terminal_safe(failure.fix, multiline=True))
     elif report is not None and report.error:
-        out.append(f": {report.error}")
+        out.append(f": {terminal_safe(report.error, multiline=True)}")
     if h.state is LinkState.RECONNECTING:
         out.append("\nr tries again now.", style="dim")
     return out
