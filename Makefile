@@ -66,6 +66,7 @@ unit: $(VENV)/.installed-dev
 screenshots: sysdeps-test $(VENV)/.installed-dev services
 	$(PY) -m tests.support.screenshots
 	$(PY) -m tests.support.screenshots_os
+	$(PY) -m tests.support.screenshots_storage
 	$(PY) -m lab.screenshot
 
 bench: sysdeps-test $(VENV)/.installed-dev services
