@@ -67,6 +67,7 @@ screenshots: sysdeps-test $(VENV)/.installed-dev services
 	$(PY) -m tests.support.screenshots
 	$(PY) -m tests.support.screenshots_os
 	$(PY) -m tests.support.screenshots_storage
+	$(PY) -m tests.support.screenshots_fleet
 	$(PY) -m lab.screenshot
 
 bench: sysdeps-test $(VENV)/.installed-dev services
