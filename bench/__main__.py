@@ -20,8 +20,8 @@ from bench import commands as cmd
 from bench import guests as bed_guests
 from bench.results import Section, environment, table, write_json, write_markdown
 
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "LAB")
-NO_GUESTS = ("P3", "P6", "LAB")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "LAB")
+NO_GUESTS = ("P3", "P6", "P7", "LAB")
 WITH_GUESTS = ("P5", "P1", "P2", "P4")
 GUEST_COUNT = 6
 
@@ -51,6 +51,10 @@ def run(wanted: list[str]) -> list[Section]:
         sections.append(_guarded("P3", p3_usb.run))
     if "P6" in wanted:
         sections.append(_guarded("P6", p6_scale.run))
+    if "P7" in wanted:  # the fleet: 50 test-driver hosts, down and hung ones (issue 23)
+        from bench import p7_fleet
+
+        sections.append(_guarded("P7", p7_fleet.run))
     if "LAB" in wanted:  # the USB lab (lab/): its own L1 VM, no host guests
         from bench import lab_usb
 

@@ -124,7 +124,7 @@ def test_serial_console_shows_the_prompt_and_ctrl_bracket_returns(os_guest: OsGu
     try:
         term.wait_screen(lambda s: os_guest.name in s, 60, "the OS guest's row")
         term.keys("/")
-        term.wait_screen(lambda s: "filter guests by name" in s, 20, "the filter box")
+        term.wait_screen(lambda s: "filter: name or host:" in s, 20, "the filter box")
         term.keys("-l", os_guest.name)
         term.keys("Enter")
         before = term.wait_screen(

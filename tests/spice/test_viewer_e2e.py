@@ -290,17 +290,89 @@ def test_remote_host_through_ssh_tunnel(
     info = result.viewer
     assert info.state is ViewerState.CONNECTED, info.detail
     print(f"\nssh tunnel + viewer → connected: {result.elapsed_s * 1000:.0f} ms")
-    assert info.tunnel_pid is not None
-    tunnel_argv = _proc_text(info.tunnel_pid, "cmdline").decode().split("\0")
-    assert tunnel_argv[1] == "-N" and "BatchMode=yes" in tunnel_argv
-    assert "ExitOnForwardFailure=yes" in tunnel_argv and str(sshd.key) in tunnel_argv
-    forward = tunnel_argv[tunnel_argv.index("-L") + 1]
-    assert forward.startswith("127.0.0.1:") and forward.endswith(f":127.0.0.1:{remote_port}")
+    assert info.tunnel_pid is not None  # the host's ssh master (one per remote host)
+    master_argv = _proc_text(info.tunnel_pid, "cmdline").decode().split("\0")
+    assert master_argv[1] == "-N" and "BatchMode=yes" in master_argv
+    assert "ControlMaster=yes" in master_argv and str(sshd.key) in master_argv
+    local = _forwarded_port(launcher, info.id)
+    assert launcher._viewers[info.id].tunnel.specs[0].endswith(f":127.0.0.1:{remote_port}")  # type: ignore[union-attr]
     for pid in (info.pid, info.tunnel_pid):
         _assert_secret_free(pid, password)
 
-    # The user closes the viewer window: the launcher notices and closes the tunnel.
+    # The user closes the viewer window: the launcher notices and cancels its forward; the
+    # master stays for the next viewer of this host until kvmdeck quits.
     os.kill(info.pid, signal.SIGTERM)
-    bed.wait_for(lambda: _gone(info.tunnel_pid), 10, what="the tunnel to close")  # type: ignore[arg-type]
     bed.wait_for(lambda: launcher.viewers() == [], 5, what="the viewer to leave the list")
-    assert _gone(info.pid)
+    bed.wait_for(lambda: not _listening(local), 10, what="the forward to be cancelled")
+    assert _gone(info.pid) and not _gone(info.tunnel_pid)
+    launcher.shutdown(keep_viewers=False)
+    bed.wait_for(lambda: _gone(info.tunnel_pid), 10, what="the master to exit on quit")  # type: ignore[arg-type]
+
+
+def _forwarded_port(launcher: Launcher, vid: int) -> int:
+    v = launcher._viewers[vid]
+    assert v.tunnel is not None
+    return int(v.tunnel.specs[0].split(":")[1])  # type: ignore[union-attr]
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _ssh_children() -> list[int]:
+    """This process's ssh children (the launcher's: masters, tunnels)."""
+    me = str(os.getpid())
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat_line = (d / "stat").read_text()
+            except OSError:
+                continue
+            comm = stat_line[stat_line.index("(") + 1 : stat_line.rindex(")")]
+            fields = stat_line.rsplit(")", 1)[1].split()
+            if comm == "ssh" and fields[1] == me:
+                out.append(int(d.name))
+    return out
+
+
+def _sshd_connections(port: int) -> int:
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+@pytest.mark.sshd
+def test_three_viewers_on_one_host_share_one_ssh_connection(
+    libvirtd,
+    spice_guest: bed.Guest,
+    launcher: Launcher,
+    sshd: Sshd,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 23: three viewers' tunnels to one qemu+ssh:// host are one ssh process and one
+    TCP connection to its sshd (ControlMaster in the private directory, ``ssh -O forward``),
+    not three of each; quitting leaves no ssh and no control socket."""
+    target = resolve_display(libvirtd, spice_guest.name, False)
+    before = (len(_ssh_children()), _sshd_connections(sshd.port))
+    infos = [launcher.spawn(launcher.prepare(target, sshd.uri)) for _ in range(3)]
+    ports = [_forwarded_port(launcher, i.id) for i in infos]
+    assert len(set(ports)) == 3 and all(_listening(p) for p in ports)
+    ssh = _ssh_children()
+    after = (len(ssh), _sshd_connections(sshd.port))
+    print(f"\nssh processes, sshd connections for 3 viewers: {before} -> {after}")
+    assert after[0] - before[0] == 1 and after[1] - before[1] == 1
+    assert {i.tunnel_pid for i in infos} <= set(ssh)  # one master for the three
+    argv = _proc_text(infos[0].tunnel_pid, "cmdline").decode().split("\0")  # type: ignore[arg-type]
+    control = Path(next(a for a in argv if a.startswith("ControlPath="))[len("ControlPath=") :])
+    assert stat.S_ISSOCK(control.stat().st_mode) and control.parent.stat().st_mode & 0o077 == 0
+    directory = launcher.directory
+    launcher.shutdown(keep_viewers=False)
+    for pid in ssh:
+        bed.wait_for(lambda pid=pid: _gone(pid), 10, what=f"ssh {pid} to exit")
+    assert not directory.exists() and not control.exists() and not control.parent.exists()

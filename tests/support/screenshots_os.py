@@ -104,7 +104,7 @@ def shoot_serial(guest: osguest.OsGuest) -> Path:
     try:
         term.wait_screen(lambda s: guest.name in s, 60, "the guest's row")
         term.keys("/")
-        term.wait_screen(lambda s: "filter guests by name" in s, 20, "the filter box")
+        term.wait_screen(lambda s: "filter: name or host:" in s, 20, "the filter box")
         term.keys("-l", guest.name)
         term.keys("Enter")
         time.sleep(1.0)

@@ -6,9 +6,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.adapters.launch.sshmux import Forward
 from tui.adapters.launch.vvfile import Endpoint
 from tui.adapters.libvirt.graphics import DisplayTarget
 from tui.model.viewers import ViewerInfo, ViewerState
+
+# A viewer's tunnel: its forwards on the host's ssh master (sshmux), or an ssh of its own.
+Tunnel = subprocess.Popen[bytes] | Forward
 
 
 @dataclass
@@ -18,7 +22,7 @@ class Prepared:
     target: DisplayTarget
     vv_path: Path
     endpoint: Endpoint
-    tunnel: subprocess.Popen[bytes] | None = None
+    tunnel: Tunnel | None = None
     tunnel_log: Path | None = None
 
 
@@ -31,7 +35,7 @@ class _Viewer:
     vv_path: Path
     started: float
     spawned: float  # monotonic
-    tunnel: subprocess.Popen[bytes] | None = None
+    tunnel: Tunnel | None = None
     tunnel_log: Path | None = None
     state: ViewerState = ViewerState.STARTING
     detail: str = ""

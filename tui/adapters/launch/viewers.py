@@ -30,8 +30,9 @@ from tui.adapters.launch import deathsig
 from tui.adapters.launch.errors import LaunchError
 from tui.adapters.launch.instructions import display_available
 from tui.adapters.launch.procs import _stop, _stop_many, _tail, classify_log_line
-from tui.adapters.launch.records import Prepared, _Viewer
+from tui.adapters.launch.records import Prepared, Tunnel, _Viewer
 from tui.adapters.launch.ssh import SSH_CMD, SSH_PACKAGE, SshEndpoint, free_local_port, remote_spec
+from tui.adapters.launch.sshmux import Forward, SshMux
 from tui.adapters.launch.usbfilter import viewer_options
 from tui.adapters.launch.vvfile import Endpoint, private_dir, write_vv
 from tui.adapters.libvirt.connection import is_remote
@@ -83,6 +84,7 @@ class Launcher:
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._shut = False
+        self._mux = SshMux(lambda: self.directory, self._spawn)  # one ssh per remote host
         _OPEN.add(self)
 
     # -- where ------------------------------------------------------------------------------
@@ -129,13 +131,14 @@ class Launcher:
             vv = write_vv(target, self.directory, endpoint)
         except BaseException:
             if tunnel is not None:
-                self._stop_child(tunnel)
+                self._end_tunnel(tunnel)
             raise
         return Prepared(target, vv, endpoint, tunnel, tunnel_log)
 
     def _start_tunnel(
         self, target: DisplayTarget, ssh: SshEndpoint, deadline_s: float = 15.0
-    ) -> tuple[Endpoint, subprocess.Popen[bytes], Path]:
+    ) -> tuple[Endpoint, Forward, Path]:
+        """The display's forwards on the host's one ssh connection (:mod:`.sshmux`)."""
         ssh_path = self._which(self.ssh_cmd, SSH_PACKAGE)
         forwards: list[tuple[int, str]] = []
         if target.host is None and target.socket:
@@ -150,31 +153,31 @@ class Launcher:
             if tls:
                 forwards.append((tls, remote_spec(target, target.tls_port)))
             endpoint = Endpoint("127.0.0.1", port, tls)
-        argv = ssh.tunnel_argv(forwards, ssh=ssh_path)
-        log_path = self.directory / f"ssh-{secrets.token_hex(4)}.log"
-        proc = self._spawn(argv, log_path)  # registered in _children: shutdown stops it too
-        log.info("ssh tunnel to %s for %s started (pid %d)", ssh.host, target.guest, proc.pid)
+        forward, log_path = self._mux.forward(ssh, ssh_path, forwards, deadline_s)
+        log.info("ssh forward to %s for %s (master pid %d)", ssh.host, target.guest, forward.pid)
         first_port = forwards[0][0]
         end = time.monotonic() + deadline_s
         while True:
-            if proc.poll() is not None:
-                raise LaunchError(
-                    f"The ssh tunnel to {ssh.host} failed (exit {proc.returncode}): "
-                    f"{_tail(log_path) or 'no output'}. kvmdeck runs ssh with BatchMode=yes: "
-                    "it needs a key (ssh-agent, or ?keyfile= in the URI)."
-                )
             try:
                 with socket.create_connection(("127.0.0.1", first_port), timeout=0.5):
                     break
             except OSError:
                 pass
-            if time.monotonic() > end:
-                self._stop_child(proc)
+            if time.monotonic() > end or forward.poll() is not None:
+                self._end_tunnel(forward)
                 raise LaunchError(
                     f"The ssh tunnel to {ssh.host} was not up within {deadline_s:.0f} s."
                 )
             time.sleep(0.05)
-        return endpoint, proc, log_path
+        return endpoint, forward, log_path
+
+    def _end_tunnel(self, tunnel: Tunnel) -> None:
+        """A viewer's tunnel ends: its forwards are cancelled (the master stays for the next
+        viewer of that host); an ssh process of its own is stopped."""
+        if isinstance(tunnel, Forward):
+            tunnel.cancel()
+        else:
+            self._stop_child(tunnel)
 
     def _spawn(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
         """Start ``argv`` detached and register it, unless the launcher is shutting down.
@@ -226,7 +229,7 @@ class Launcher:
             except BaseException:
                 prepared.vv_path.unlink(missing_ok=True)
                 if prepared.tunnel is not None:
-                    self._stop_child(prepared.tunnel)
+                    self._end_tunnel(prepared.tunnel)
                 raise
             viewer = self._record(vid, prepared, proc, log_path)
         return self._started(viewer)
@@ -298,7 +301,7 @@ class Launcher:
             v.vv_path.unlink(missing_ok=True)
             self._children.pop(v.proc.pid, None)
             if v.tunnel is not None:
-                self._stop_child(v.tunnel)
+                self._end_tunnel(v.tunnel)
         elif (
             v.tunnel is not None
             and v.tunnel.poll() is not None
@@ -375,10 +378,10 @@ class Launcher:
             return None
         self._stop_child(v.proc)
         if v.tunnel is not None:
-            self._stop_child(v.tunnel)
+            self._end_tunnel(v.tunnel)
         v.vv_path.unlink(missing_ok=True)
         v.log_path.unlink(missing_ok=True)
-        if v.tunnel_log is not None:
+        if v.tunnel_log is not None and not isinstance(v.tunnel, Forward):
             v.tunnel_log.unlink(missing_ok=True)
         v.state = ViewerState.CLOSED
         log.info("viewer for %s closed (pid %d)", v.target.title, v.proc.pid)
@@ -428,6 +431,7 @@ class Launcher:
             v.vv_path.unlink(missing_ok=True)
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+        self._mux.cleanup()
         _OPEN.discard(self)
 
 
