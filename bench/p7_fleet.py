@@ -105,6 +105,7 @@ def idle_and_keys(label: str, fleet: Fleet, rounds: int) -> tuple[float, dict[st
 
         for r in range(rounds):
             first, second = FILTERS[r % len(FILTERS)]
+            press("Home", None)  # 20 rows: Down and Space must not reach the last one
             press("Down", "cursor")
             press("Space", "mark")
             press("N", "sort")

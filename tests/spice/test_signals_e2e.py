@@ -433,9 +433,10 @@ def test_kill_9_takes_the_viewer_and_its_tunnel_along(
     tui = _start(tmp_path, display_env, sshd.uri, runtime_dir)
     tui_factory.append(tui)
     viewer = _open_viewer(tui, spice_guest.name)
-    ssh = [p for p, c in _children(tui.pid).items() if c == "ssh"]  # libvirt's and the tunnel
+    ssh = [p for p, c in _children(tui.pid).items() if c == "ssh"]  # libvirt's and the master
     tui.extra_pids += ssh
-    tunnels = [p for p in ssh if b"-L" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
+    master = b"ControlMaster=yes"  # the viewers' one ssh connection to the host (issue 23)
+    tunnels = [p for p in ssh if master in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
     assert len(tunnels) == 1, _children(tui.pid)
     os.kill(tui.pid, signal.SIGKILL)
     bed.wait_for(lambda: _gone(tui.pid), 10, 0.01, what="kvmdeck to die")

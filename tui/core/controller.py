@@ -442,15 +442,10 @@ class HostController:
         if backend is not None:
             self._abandon(backend)
 
-    # -- the hosts screen's "reconnect now" (issue 23) ----------------------------------
     def reconnect_now(self) -> str:
-        """Try again now instead of at the end of the backoff. What happened, as a phrase."""
-        if self.closed:
-            return "closed"
-        if self.is_up:
-            return "already connected"
-        if self._connect_watchdog is not None:
-            return "already connecting"
+        """The hosts screen's "reconnect now" (issue 23): try now, not after the backoff."""
+        if self.closed or self.is_up or self._connect_watchdog is not None:
+            return "closed" if self.closed else "up" if self.is_up else "already connecting"
         if self._retry is not None:
             self._retry.cancel()
         self._connect()
