@@ -419,3 +419,39 @@ async def test_networks_list_inactive_default_and_isolated_lifecycle(
         await app_until(pilot, lambda: notes.has(f"network {net_name} starts with the host"), "auto")  # fmt: skip
         assert net.autostart()
         assert screen.lease_loads  # an isolated network without guests: no leases
+
+
+# -- qemu+ssh:// ------------------------------------------------------------------------------
+@pytest.mark.sshd
+async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.Sshd) -> None:
+    """The same keys on a qemu+ssh:// host: libvirt's APIs only (a stream for the upload), no
+    shell on the remote side."""
+    data = stbed.files / "storage-ssh.img"
+    data.write_bytes(os.urandom(3 << 20))
+    app = _app(uri=sshd.uri)
+    async with app.run_test(size=(120, 36)) as pilot:
+        notes = Notes(app)
+        screen = await open_storage(pilot, stbed.pool)
+        assert any(v.name == stbed.disk_vol and v.in_use for v in screen.vols)
+        await pilot.press("u")
+        await form(pilot)
+        await type_into(pilot, "file", str(data))
+        await pilot.press("enter")
+        said = await app_until(pilot, lambda: notes.has("uploaded to"), "the upload")
+        assert said == f"storage-ssh.img uploaded to {stbed.pool} as storage-ssh.img (3.0 MiB, raw)"
+        assert volumes(stbed)["storage-ssh.img"] == 3 << 20
+        await app_until(pilot, lambda: any(v.name == "storage-ssh.img" for v in screen.vols), "row")
+        await select_row(pilot, "#st-vols", "storage-ssh.img")
+        await pilot.press("d")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await app_until(pilot, lambda: notes.has("storage-ssh.img deleted"), "the delete")
+        assert "storage-ssh.img" not in volumes(stbed)
+        await pilot.press("escape", "L")
+        nets = await app_until(
+            pilot,
+            lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads and app.screen,
+            "the networks screen",
+        )  # fmt: skip
+        assert any(n.name == "default" for n in nets.networks)
+    data.unlink()

@@ -162,3 +162,24 @@ def test_sizes_names_progress() -> None:
     p = Progress(done=12 << 20, total=48 << 20, elapsed=4.0)
     assert p.describe() == "25% 12.0 MiB of 48.0 MiB, 3.0 MiB/s, 12 s left"
     assert Progress(0, 10, 0.0).describe() == "0% 0 B of 10 B"
+
+
+def test_failed_upload_deletes_the_volume_it_made(conn: libvirt.virConnect, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The test driver has no virStorageVolUpload: the upload fails after the volume is made,
+    and the half-made volume is deleted (libvirtd's own failure path)."""
+    src = tmp_path / "disk.qcow2"
+    src.write_bytes(b"QFI\xfb" + bytes(4092))
+    ops = LibvirtStorage(lambda: conn)
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(BackendError) as err:
+        ops.upload(
+            "backups", "storage-up.qcow2", str(src), lambda d, t: seen.append((d, t)), lambda: False
+        )
+    assert err.value.message.startswith(
+        "upload of storage-up.qcow2 failed: this function is not supported"
+    )
+    assert err.value.message.endswith("; the half-made volume was deleted")
+    assert "storage-up.qcow2" not in {v.name for v in ops.volumes("backups")}
+    with pytest.raises(BackendError, match="is empty"):
+        (tmp_path / "empty").touch()
+        ops.upload("backups", "e", str(tmp_path / "empty"), lambda d, t: None, lambda: False)
