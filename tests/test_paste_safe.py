@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from tui.adapters.launch import client_instructions
+from tui.adapters.launch.errors import LaunchError
+from tui.adapters.launch.viewers import Launcher
 from tui.adapters.libvirt.connection import demo_xml_path
 from tui.adapters.libvirt.graphics import DisplayError, DisplayTarget, target_from_xml
 from tui.cli.doctor import run_guest
@@ -53,8 +55,10 @@ def commands_in(text: str, name: str) -> list[str]:
     quoted = (shell_quote(name) if not name.startswith("-") else "-- " + shell_quote(name),)
     quoted += (shell_quote(f"--guest={name}"), "--guest " + shell_quote(name))
     out = []
-    for m in re.finditer(r"\b(virt-xml|virsh|virt-viewer|kvmdeck) ", text):
-        rest = text[m.start() :]
+    starts = [m.start() for m in re.finditer(r"\b(virt-xml|virsh|virt-viewer|kvmdeck) ", text)]
+    for i, start in enumerate(starts):
+        stop = starts[i + 1] if i + 1 < len(starts) else len(text)
+        rest = text[start:stop]  # up to the next program's name ("kvmdeck cannot …" is prose)
         ends = [rest.find(q) + len(q) for q in quoted if q in rest]
         if ends:
             out.append(rest[: min(ends)])
@@ -122,6 +126,15 @@ def test_usb_doctor_console_dialog_and_messages_are_safe_to_paste(name: str, bin
     with pytest.raises(DisplayError) as err:
         target_from_xml(no_display, "hv1", guest=name)
     texts.append(str(err.value))
+    # A remote URI without ssh: the viewer cannot be tunnelled, the message says what to run.
+    fake = bin_dir.parent / "fake-viewer"
+    fake.mkdir(exist_ok=True)
+    (fake / "remote-viewer").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "remote-viewer").chmod(0o755)
+    launcher = Launcher(env={"PATH": str(fake), "DISPLAY": ":99"}, directory=fake)
+    with pytest.raises(LaunchError) as refused:
+        launcher.prepare(target, "qemu+tls://hv2/system?x=1&y=2")
+    texts.append(str(refused.value))
     found = [c for t in texts for c in commands_in(t, name)]
     assert {c.split()[0] for c in found} == {"virt-xml", "virsh", "virt-viewer"}, texts
     for command in found:

@@ -38,6 +38,7 @@ from tui.adapters.launch.vvfile import Endpoint, private_dir, write_vv
 from tui.adapters.libvirt.connection import is_remote
 from tui.adapters.libvirt.graphics import DisplayTarget
 from tui.model.viewers import ViewerInfo, ViewerState
+from tui.util import shell_command
 
 log = logging.getLogger("tui.adapters.launch")  # the package's logger name, as before the split
 
@@ -124,7 +125,7 @@ class Launcher:
             if "ssh" not in urlsplit(uri).scheme:
                 raise LaunchError(
                     f"{uri} is remote but not over ssh, so kvmdeck cannot tunnel to the display. "
-                    f"Run: virt-viewer --connect {uri} {target.guest}"
+                    "Run: " + shell_command("virt-viewer", "--connect", uri, name=target.guest)
                 )
             endpoint, tunnel, tunnel_log = self._start_tunnel(target, SshEndpoint.from_uri(uri))
         try:

@@ -71,6 +71,7 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 from tui.model.link import FailureCause, LinkFailure
+from tui.util import shell_command
 
 # libvirt's numbers (virterror.h); stable ABI, spelled out so this module needs no libvirt import.
 ERR_NO_CONNECT = 5
@@ -184,9 +185,9 @@ class _Target:
 
     @property
     def ssh_command(self) -> str:
-        port = f"-p {self.port} " if self.port else ""
+        port = ["-p", str(self.port)] if self.port else []
         user = f"{self.user}@" if self.user else ""
-        return f"ssh {port}{user}{self.host}"
+        return shell_command("ssh", *port, f"{user}{self.host}")  # quoted: safe to paste
 
     @property
     def known_hosts_name(self) -> str:
