@@ -23,6 +23,7 @@ from tui.model.storage import name_problem
 from tui.ui import actions
 from tui.ui.screens.hostops import Field, FormDialog, HostOpsScreen, plain, refill, row_key
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 NO_NETWORKS = "No libvirt networks on this host: n makes an isolated one."
 
@@ -74,7 +75,9 @@ class NetworksScreen(HostOpsScreen):
         return caps.networks
 
     def compose(self) -> ComposeResult:
-        yield Label(Text(f"Networks on {self.host_label}", style="bold"), id="ops-title")
+        yield Label(
+            Text(terminal_safe(f"Networks on {self.host_label}"), style="bold"), id="ops-title"
+        )
         nets: DataTable[Any] = DataTable(id="net-list", cursor_type="row", zebra_stripes=True)
         nets.add_columns("Network", "State", "Auto", "Forward", "Bridge", "Address", "DHCP")
         yield nets

@@ -39,6 +39,7 @@ from tui.ui.screens.hostops import (
 )
 from tui.ui.screens.storage_jobs import StorageJobs
 from tui.ui.widgets.footer import KeysFooter
+from tui.util import terminal_safe
 
 NO_POOLS = "No storage pools on this host: P makes a directory pool."
 
@@ -95,7 +96,9 @@ class StorageScreen(StorageJobs, HostOpsScreen):
         return caps.storage
 
     def compose(self) -> ComposeResult:
-        yield Label(Text(f"Storage on {self.host_label}", style="bold"), id="ops-title")
+        yield Label(
+            Text(terminal_safe(f"Storage on {self.host_label}"), style="bold"), id="ops-title"
+        )
         pools: DataTable[Any] = DataTable(id="st-pools", cursor_type="row", zebra_stripes=True)
         pools.add_columns("Pool", "State", "Auto", "Capacity", "Alloc", "Available", "Path")
         yield pools
