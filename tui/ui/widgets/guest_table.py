@@ -84,6 +84,7 @@ class GuestTable(GuestMarks, GuestFilter, LineTable):
         self._built = False
         self.fleet = Fleet()  # the app's store, set on the first sync
         self._rows: dict[str, _Row] = {}  # every guest of the fleet, shown or filtered out
+        self._host_rows: dict[HostId, set[str]] = {}  # a host's rows: its sync is O(its guests)
         self.sort_key = "name"  # a field of SORT_FIELDS
         self.sort_reverse = False
         self.name_filter = ""
@@ -357,7 +358,8 @@ class GuestTable(GuestMarks, GuestFilter, LineTable):
         host = fleet.hosts.get(host_id)
         guests = host.guests if host is not None else {}
         members = False
-        for row in [r for r, e in self._rows.items() if e.host == host_id and e.uuid not in guests]:
+        mine = self._host_rows.setdefault(host_id, set())
+        for row in [r for r in mine if self._rows[r].uuid not in guests]:
             members |= self._drop_row(row)
         if host is None:
             return members
@@ -368,13 +370,16 @@ class GuestTable(GuestMarks, GuestFilter, LineTable):
             entry = self._rows.get(row)
             if entry is None:
                 entry = self._rows[row] = _Row(host_id, g.key.uuid)
+                mine.add(row)
                 members = True
             entry.label, entry.stale, entry.dirty = host.label, stale, True
         return members
 
     def _drop_row(self, row: str) -> bool:
-        if self._rows.pop(row, None) is None:
+        entry = self._rows.pop(row, None)
+        if entry is None:
             return False
+        self._host_rows.get(entry.host, set()).discard(row)
         self.marks.discard(GuestKey.parse_row(row))
         self.forget_row(row)
         return True
