@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,7 +28,12 @@ from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
+if TYPE_CHECKING:
+    from tui.model.fleet import Change, Fleet
+    from tui.ui.app import KvmDeckApp
+
 T = TypeVar("T")
+F = TypeVar("F")  # the screen's family: StorageOps, NetworkOps
 
 
 def plain(text: object) -> Text:
@@ -54,7 +59,7 @@ def refill(table: DataTable[Any], rows: list[tuple[str, list[Any]]], keep: str |
         table.move_cursor(row=keys.index(keep))
 
 
-class HostOpsScreen(Screen[None]):
+class HostOpsScreen(Screen[None], Generic[F]):
     """A screen over one family (:meth:`family`: storage or networks) of one host."""
 
     TITLE_WHAT = ""
@@ -68,17 +73,17 @@ class HostOpsScreen(Screen[None]):
         self._busy_since = 0.0
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+        return actions.check_state(action, parameters, self.deck.readonly)
 
     @property
-    def deck(self) -> Any:
-        return self.app
+    def deck(self) -> KvmDeckApp:
+        return cast("KvmDeckApp", self.app)  # every kvmdeck screen runs in a KvmDeckApp
 
-    def family(self, caps: HostCapabilities) -> Any:
+    def family(self, caps: HostCapabilities) -> F | None:
         """The screen's family of a host's capabilities (None: the host lacks it)."""
         raise NotImplementedError
 
-    def ops(self, quiet: bool = False) -> Any:
+    def ops(self, quiet: bool = False) -> F | None:
         """The host's family while it is connected, or None after saying why (``quiet``: a
         read, which comes again when the host is up, says nothing)."""
         ctl = self.deck.controllers.get(self.host)
@@ -102,15 +107,15 @@ class HostOpsScreen(Screen[None]):
     def submit(
         self,
         what: str,
-        call: Callable[[Any], T],
+        call: Callable[[F], T],
         done: Callable[[T], None],
         busy: str = "",
         quiet: bool = False,
     ) -> bool:
         """Run ``call(family)`` on the runner; ``done(result)`` on the loop. A BackendError is
         shown and logged (``quiet``: only logged, for reads) and the lists are read again."""
-        ops = self.ops(quiet=quiet)
-        if ops is None:
+        ops, runner = self.ops(quiet=quiet), self.deck.runner
+        if ops is None or runner is None:
             return False
         if busy:
             self.set_busy(busy)
@@ -138,10 +143,10 @@ class HostOpsScreen(Screen[None]):
                 self.tick()
             done(result)
 
-        self.deck.runner.submit(what, lambda: call(ops), done=ok, failed=failed)
+        runner.submit(what, lambda: call(ops), done=ok, failed=failed)
         return True
 
-    def render_fleet(self, fleet: Any, change: Any) -> None:
+    def render_fleet(self, fleet: Fleet, change: Change) -> None:
         """Opened before the host was up (or it came back): read the lists when it is."""
         if getattr(change, "link", False) and not self.loaded:
             ctl = self.deck.controllers.get(self.host)

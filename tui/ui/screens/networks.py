@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Label, Static
 
-from tui.core.ports import HostCapabilities
+from tui.core.ports import HostCapabilities, NetworkOps
 from tui.model.ids import HostId
 from tui.model.network import Lease, Network, plan_isolated
 from tui.model.storage import name_problem
@@ -53,7 +53,7 @@ def lease_cells(le: Lease, now: float) -> list[Any]:
     return [plain(ip), plain(le.mac), plain(le.hostname or "-"), guest, expires]
 
 
-class NetworksScreen(HostOpsScreen):
+class NetworksScreen(HostOpsScreen[NetworkOps]):
     BINDINGS = actions.bindings("networks")
     TITLE_WHAT = "Networks"
     DEFAULT_CSS = """
@@ -71,7 +71,7 @@ class NetworksScreen(HostOpsScreen):
         self.leases_of = ""
         self.network_loads = self.lease_loads = 0  # lists applied (tests wait on them)
 
-    def family(self, caps: HostCapabilities) -> Any:
+    def family(self, caps: HostCapabilities) -> NetworkOps | None:
         return caps.networks
 
     def compose(self) -> ComposeResult:

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Label, Static
 
-from tui.core.ports import HostCapabilities
+from tui.core.ports import HostCapabilities, StorageOps
 from tui.model.ids import HostId
 from tui.model.storage import (
     VOLUME_FORMATS,
@@ -71,7 +71,7 @@ def volume_cells(v: Volume) -> list[Any]:
     ]
 
 
-class StorageScreen(StorageJobs, HostOpsScreen):
+class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
     BINDINGS = actions.bindings("storage")
     TITLE_WHAT = "Storage"
     DEFAULT_CSS = """
@@ -92,7 +92,7 @@ class StorageScreen(StorageJobs, HostOpsScreen):
         self._progress = (0, 0)  # (done, total), written by the upload's thread
         self._upload_started = 0.0
 
-    def family(self, caps: HostCapabilities) -> Any:
+    def family(self, caps: HostCapabilities) -> StorageOps | None:
         return caps.storage
 
     def compose(self) -> ComposeResult:

@@ -15,7 +15,9 @@ from tui.ui import actions
 from tui.ui.screens.hostops import ChoiceDialog, Field, FormDialog, HostOpsScreen
 
 if TYPE_CHECKING:
-    _Base = HostOpsScreen
+    from tui.core.ports import StorageOps
+
+    _Base = HostOpsScreen[StorageOps]
 else:
     _Base = object
 
