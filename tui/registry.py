@@ -73,10 +73,9 @@ SCOPES: dict[str, str] = {
     "snapshots": "snapshots",
     "snapshot_new": "new snapshot dialog",
     "doctor": "doctor",
-    "hosts": "hosts",
-    **STORAGE_SCOPES,  # storage, networks, their dialogs (tui/registry_storage.py)
+    "hosts": "hosts", **STORAGE_SCOPES,  # storage, networks, their dialogs (registry_storage.py)
     "help": "help",
-}
+}  # fmt: skip
 
 # Help sections, in this order.
 GROUPS = ("General", "Guests", "View", "Consoles", "USB", "Storage", "Networks", "Dialogs")
