@@ -211,6 +211,14 @@ async def test_marks_and_bulk_pause_refuse_per_guest_across_hosts(bed: Fleet) ->
         for n, s in states.items():
             want = {"running": "paused", "paused": "running"}.get(s, s)
             await until(pilot, f"{n} {want}", lambda n=n, want=want: state_of(app, n) == want)
+        # One toast sums the batch up; each guest's result is its own event-log line.
+        summary = f"{len(acting)} done."
+        await until(pilot, "the batch's toast", lambda: any(
+            n.title == "Pause / resume guests" and n.message == summary
+            for n in app._notifications
+        ))  # fmt: skip
+        results = [line for line in app.fleet.events if any(f" {n}" in line for n in acting)]
+        assert len([line for line in results if "refused" not in line]) >= len(acting)
         refused = [line for line in app.fleet.events if "refused guest.pause" in line]
         off = [n for n, s in states.items() if s == "shut off"]
         assert len(refused) == len(off)

@@ -30,6 +30,7 @@ from tui.model.ids import GuestKey, HostId
 from tui.model.link import LinkReport, LinkState
 from tui.ui import actions
 from tui.ui import messages as m
+from tui.ui.bulk import Batch, bulk_result
 from tui.ui.commands import GuestCommands
 from tui.ui.features import Consoles, QuietToasts, VtProbe
 from tui.ui.screens.main import MainScreen
@@ -84,6 +85,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.fleet = Fleet()
         self.controllers: dict[HostId, HostController] = {}
         self.host_order: list[HostId] = []
+        self.batches: list[Batch] = []  # bulk actions waiting for their guests' results
         self.vt = VtProbe(self, self.options.vt_badge)
         self.consoles = Consoles(self)
         self.errors = ErrorHandler(
@@ -317,8 +319,10 @@ class KvmDeckApp(QuietToasts, App[int]):
     def _on_action_done(self, host: HostId, uuid: str, verb: str, text: str, ok: bool) -> None:
         if not ok:  # e.g. a refused shutdown: the row no longer says "shutting down"
             self.changed(self.fleet.clear_pending(GuestKey(host, uuid)))
-        self.notify(text, severity="information" if ok else "error", timeout=6, markup=False)
-        self.log_event(text)
+        text = text.replace(str(host), self.label(host)) + self.where(host)  # never a key path
+        self.log_event(text)  # a result line per guest; a bulk action's toast sums them up
+        if not bulk_result(self, GuestKey(host, uuid), verb, ok, text):
+            self.notify(text, severity="information" if ok else "error", timeout=6, markup=False)
 
     # -- the local host: sampled after each poll of the first host, shown in the same frame --
     def _host_tick(self) -> None:

@@ -9,6 +9,7 @@ The marks are the guest table's view state (:attr:`GuestTable.marks`, by ``Guest
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tui.core.guest_rules import plural
@@ -20,9 +21,46 @@ from tui.ui import actions
 from tui.ui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
+    from tui.ui.app import KvmDeckApp
     from tui.ui.screens.main import MainScreen
 
 SHOWN = 8  # guests named in a confirmation; "… and N more" after them
+
+
+@dataclass
+class Batch:
+    """A bulk action in flight: its guests' results are event-log lines, one toast sums up."""
+
+    title: str
+    waiting: set[tuple[GuestKey, str]]
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def bulk_result(app: KvmDeckApp, key: GuestKey, verb: str, ok: bool, text: str) -> bool:
+    """A guest's result, if a bulk action waits for it (True: no toast of its own); the last
+    one of a batch gives the batch's toast."""
+    for batch in app.batches:
+        if (key, verb) in batch.waiting:
+            batch.waiting.discard((key, verb))
+            if ok:
+                batch.done += 1
+            else:
+                batch.failed.append(text)
+            if not batch.waiting:
+                app.batches.remove(batch)
+                said = f"{batch.done} done" + (
+                    f", {len(batch.failed)} failed" if batch.failed else ""
+                )
+                app.notify(
+                    f"{said}. " + "; ".join(batch.failed[:3]) if batch.failed else said + ".",
+                    title=batch.title,
+                    severity="error" if batch.failed else "information",
+                    timeout=8,
+                    markup=False,
+                )
+            return True
+    return False
 
 
 def _listing(lines: list[str]) -> str:
@@ -87,7 +125,7 @@ def run(screen: MainScreen, action_id: str, todo: list[tuple[GuestKey, str]]) ->
     if actions.refuse(app, action_id):
         return
     base = action_id.split(".", 1)[1]
-    shutdown = False
+    go: list[tuple[GuestKey, str, str]] = []
     for key, verb in todo:
         g = app.fleet.guest(key)
         if g is None:
@@ -96,11 +134,16 @@ def run(screen: MainScreen, action_id: str, todo: list[tuple[GuestKey, str]]) ->
         if reason is not None:
             app.log_event(f"refused {action_id}: {reason}", key=key)
             continue
-        app.controllers[key.host].act(key.uuid, g.name, verb)
+        go.append((key, verb, g.name))
+    if not go:
+        return
+    title = actions.BY_ID[action_id].title.replace("guest", "guests")
+    app.batches.append(Batch(title, {(key, verb) for key, verb, _n in go}))  # before any result
+    for key, verb, name in go:
+        app.controllers[key.host].act(key.uuid, name, verb)
         if verb == "shutdown":
-            shutdown = True
             app.changed(app.fleet.set_pending(key, PENDING_SHUTDOWN, screen.shutdown_grace_s))
-    if shutdown:
+    if any(verb == "shutdown" for _k, verb, _n in go):
         screen.set_timer(screen.shutdown_grace_s + 0.05, screen._check_overdue)
 
 
