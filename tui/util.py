@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shlex
 import tempfile
 import unicodedata
@@ -20,6 +21,8 @@ DASH = "—"
 # line and paragraph separators, and lone surrogates (undecodable bytes).
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _COMBINING = frozenset({"Mn", "Me"})
+_ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROLS_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # keeps \t and \n
 DOTTED_CIRCLE = "\u25cc"  # the base shown under a combining mark that has none
 
 
@@ -75,9 +78,12 @@ def terminal_safe(text: object, *, multiline: bool = False) -> str:
     Plain printable text comes back unchanged (the same object), at the cost of one
     ``str.isprintable``.
     """
-    s = text if isinstance(text, str) else str(text)
-    if s.isprintable() and not (s and unicodedata.category(s[0]) in _COMBINING):
+    s = text if type(text) is str else str(text)
+    if s.isprintable() and (s.isascii() or not s or unicodedata.category(s[0]) not in _COMBINING):
         return s
+    if s.isascii():  # only C0 and DEL to replace: one regex pass (log records, tracebacks)
+        pattern = _ASCII_CONTROLS_MULTILINE if multiline else _ASCII_CONTROLS
+        return pattern.sub(lambda m: _placeholder(m.group()), s)
     return (_make_safe_cached if len(s) <= 256 else _make_safe)(s, multiline)
 
 
