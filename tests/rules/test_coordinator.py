@@ -260,3 +260,30 @@ async def test_manual_detach_holds_against_real_libvirtd(libvirtd, persistent_gu
     finally:
         dom.destroy()
     assert bed.PREFIX in name
+
+
+async def test_the_view_is_one_immutable_snapshot_of_the_coordinator() -> None:
+    """The USB screen renders UsbCoordinator.view(): the same object while nothing changed, a
+    new version (and a new generation only for a whole new device set) when something did,
+    and nothing in it the screen could change behind the coordinator's back."""
+    win = RecordingDomain("win", active=True, persistent=True)
+    h = Harness(RecordingConn([win]), [RULE])
+    first = h.coord.view()
+    assert h.coord.view() is first and not first.devices_known
+    dev = usb("001", "010")
+    h.coord.set_devices([dev])
+    h.coord.set_port(h.port)
+    await until(lambda: h.coord.started, "the start pass", 10.0, step=0.005)
+    await h.idle()
+    listed = h.coord.view()
+    assert listed.version > first.version and listed.generation == first.generation + 1
+    assert list(listed.devices) == [dev.key] and listed.owner_of(dev) == "win"
+    assert [s.state for s in listed.rules] == ["attached"]
+    with pytest.raises(TypeError):
+        listed.devices["x"] = dev  # type: ignore[index]
+    plugged = usb("001", "011", 0x1234, 0x5678, port="1-3", serial="OTHER")
+    h.coord.usb_events([event("add", plugged)])
+    after = h.coord.view()
+    assert after.generation == listed.generation  # a plug: the table highlights it
+    assert set(after.devices) == {dev.key, plugged.key} and set(listed.devices) == {dev.key}
+    await h.idle()
