@@ -293,6 +293,30 @@ async def test_upload_shows_progress_and_cancel_leaves_nothing(stbed: Bed) -> No
     big.unlink()
 
 
+async def test_upload_goes_on_after_leaving_the_screen_and_says_how_it_ended(
+    stbed: Bed,
+) -> None:
+    data = stbed.files / "storage-leave.img"
+    with open(data, "wb") as f:  # 512 MiB: still under way when Esc is pressed
+        chunk = os.urandom(1 << 20)
+        for _ in range(512):
+            f.write(chunk)
+    app = _app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        notes = Notes(app)
+        screen = await open_storage(pilot, stbed.pool)
+        await pilot.press("u")
+        await form(pilot)
+        await type_into(pilot, "file", str(data))
+        await pilot.press("enter")
+        await app_until(pilot, lambda: (p := screen.upload_progress()) and p.done, "progress")
+        await pilot.press("escape")  # back to the guest list while it runs
+        said = await app_until(pilot, lambda: notes.has("uploaded to"), "the end", timeout=120)
+        assert said.startswith("storage-leave.img uploaded to") and not screen.is_attached
+        assert app.errors.count == 0 and volumes(stbed)["storage-leave.img"] == 512 << 20
+    data.unlink()
+
+
 async def test_upload_iso_then_insert_and_eject_on_running_guest(stbed: Bed) -> None:
     iso = make_iso(stbed.files)
     dom = stbed.conn.lookupByName(stbed.guest)

@@ -131,7 +131,7 @@ class HostOpsScreen(Screen[None], Generic[F]):
             else:
                 self.app.notify(exc.message, title=self.TITLE_WHAT, severity="error", markup=False)
             self.deck.log_event(exc.message)
-            if busy:
+            if busy and self.is_attached:
                 self.reload()
             return True
 
@@ -158,10 +158,12 @@ class HostOpsScreen(Screen[None], Generic[F]):
         return True
 
     def said(self, message: str) -> None:
-        """A mutation's message: notified, logged, and the lists read again."""
+        """A mutation's message: notified, logged, and the lists read again (if the screen is
+        still open: an upload goes on after Esc, and says how it ended)."""
         self.app.notify(message, title=self.TITLE_WHAT, markup=False)
         self.deck.log_event(message)
-        self.reload()
+        if self.is_attached:
+            self.reload()
 
     def reload(self) -> None:  # the screens read their lists
         raise NotImplementedError

@@ -102,6 +102,8 @@ class NetworksScreen(HostOpsScreen[NetworkOps]):
         self.submit("networks", lambda ops: ops.networks(), self.show_networks, quiet=True)
 
     def show_networks(self, networks: tuple[Network, ...]) -> None:
+        if not self.is_attached:
+            return
         self.networks = networks
         table = self.query_one("#net-list", DataTable)
         refill(table, [(n.name, network_cells(n)) for n in networks], row_key(table))
@@ -126,6 +128,8 @@ class NetworksScreen(HostOpsScreen[NetworkOps]):
         )
 
     def show_leases(self, network: str, leases: tuple[Lease, ...]) -> None:
+        if not self.is_attached:
+            return
         current = self.selected()
         if current is not None and current.name != network:
             return  # the cursor moved on meanwhile

@@ -123,6 +123,8 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         self.submit("storage pools", lambda ops: ops.pools(), self.show_pools, quiet=True)
 
     def show_pools(self, pools: tuple[Pool, ...]) -> None:
+        if not self.is_attached:
+            return
         self.pools = pools
         table = self.query_one("#st-pools", DataTable)
         keep = row_key(table)
@@ -157,6 +159,8 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         )
 
     def show_volumes(self, pool: str, vols: tuple[Volume, ...]) -> None:
+        if not self.is_attached:
+            return
         current = self.selected_pool()
         if current is not None and current.name != pool:
             return  # the cursor moved on meanwhile
@@ -203,6 +207,15 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
     def action_pool_stop(self) -> None:
         pool = self._pool_for("storage.pool_stop")
         if pool is None:
+            return
+        running = [u.describe() for v in self.vols for u in v.users if u.running]
+        if pool.name == self.vols_of and running:  # said before asking; the adapter checks too
+            actions.say_refused(
+                self.app,
+                "storage.pool_stop",
+                f"storage pool {pool.name} holds disks of running guests ({', '.join(running)}):"
+                " shut them down first",
+            )
             return
         name = pool.name
         gone = "" if pool.persistent else " It is transient: it will be gone."
