@@ -33,7 +33,8 @@ from tui.ui.screens.storage import StorageScreen
 
 pytestmark = pytest.mark.libvirtd
 
-TAG = f"kvmdeck-storage-{os.getpid()}"
+PID = os.getpid()
+TAG = f"kvmdeck-storage-{PID}"
 BASE = Path("/var/tmp") / TAG  # 0755: QEMU (libvirt-qemu) reads the pool's files
 
 
@@ -479,3 +480,49 @@ async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.
         )  # fmt: skip
         assert any(n.name == "default" for n in nets.networks)
     data.unlink()
+
+
+async def test_insert_and_eject_on_a_shut_off_guest_change_its_saved_config(stbed: Bed) -> None:
+    conn = stbed.conn
+    p = conn.storagePoolLookupByName(stbed.pool)
+    cd = p.createXML(
+        "<volume><name>storage-cd.iso</name><capacity>1048576</capacity>"
+        "<target><format type='raw'/></target></volume>",
+        0,
+    )
+    disk = p.createXML(
+        "<volume><name>storage-off.qcow2</name><capacity>16777216</capacity>"
+        "<target><format type='qcow2'/></target></volume>",
+        0,
+    )
+    name = f"{bed.PREFIX}{PID}-storage1"
+    drive = (
+        "    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+        "<target dev='hdc' bus='ide'/><readonly/></disk>\n"
+    )
+    dom = conn.defineXML(bed.guest_xml(name, Path(disk.path()), extra_devices=drive))
+    try:
+        app = _app()
+        async with app.run_test(size=(120, 36)) as pilot:
+            notes = Notes(app)
+            screen = await open_storage(pilot, stbed.pool)
+            await app_until(pilot, lambda: any(v.name == "storage-cd.iso" for v in screen.vols), "row")  # fmt: skip
+            await select_row(pilot, "#st-vols", "storage-cd.iso")
+            await pilot.press("i")
+            picker = await app_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen, "the drives")  # fmt: skip
+            line = next(i for i, c in enumerate(picker.choices) if c.startswith(f"{name} hdc"))
+            assert picker.choices[line].endswith("(shut off)")
+            await pilot.press(*["down"] * line, "enter")
+            said = await app_until(pilot, lambda: notes.has("inserted in"), "the insert")
+            assert said == f"storage-cd.iso inserted in {name} hdc (saved config)"
+            assert f"<source file='{cd.path()}'" in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+            await pilot.press("e")
+            picker = await app_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen, "the drives")  # fmt: skip
+            line = next(i for i, c in enumerate(picker.choices) if c.startswith(f"{name} hdc"))
+            await pilot.press(*["down"] * line, "enter")
+            said = await app_until(pilot, lambda: notes.has("medium ejected"), "the eject")
+            assert said == f"medium ejected from {name} hdc (saved config)"
+            assert cd.path() not in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.undefine()
