@@ -183,3 +183,30 @@ def test_failed_upload_deletes_the_volume_it_made(conn: libvirt.virConnect, tmp_
     with pytest.raises(BackendError, match="is empty"):
         (tmp_path / "empty").touch()
         ops.upload("backups", "e", str(tmp_path / "empty"), lambda d, t: None, lambda: False)
+
+
+async def test_demo_storage_and_networks_from_the_keys() -> None:
+    """--demo: S and L on the test driver through DemoHost.capabilities() (its networks lease
+    the node XML's <dhcp><host> entries); a volume made from the keys shows up."""
+    from tests.support.apps import app_until, demo_app
+    from tui.ui.screens.hostops import FormDialog
+    from tui.ui.screens.networks import NetworksScreen
+    from tui.ui.screens.storage import StorageScreen
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_until(pilot, lambda: app.controllers and all(c.is_up for c in app.controllers.values()), "the host")  # fmt: skip
+        await pilot.press("S")
+        screen = await app_until(pilot, lambda: isinstance(app.screen, StorageScreen) and app.screen.volume_loads and app.screen, "storage")  # fmt: skip
+        assert [p.name for p in screen.pools] == ["backups", "default"]
+        assert screen.vols_of == "backups"
+        await pilot.press("n")
+        dialog = await app_until(pilot, lambda: isinstance(app.screen, FormDialog) and app.screen, "the dialog")  # fmt: skip
+        await pilot.press(*"demo.qcow2", "enter")
+        await app_until(pilot, lambda: any(v.name == "demo.qcow2" for v in screen.vols), "the volume")  # fmt: skip
+        assert not dialog.is_attached
+        await pilot.press("escape", "L")
+        nets = await app_until(pilot, lambda: isinstance(app.screen, NetworksScreen) and app.screen.leases and app.screen, "leases")  # fmt: skip
+        assert nets.leases_of == "default"
+        guests = {le.guest for le in nets.leases}
+        assert {"web-frontend", "db-primary", "router-lab"} <= guests and "archive" not in guests
