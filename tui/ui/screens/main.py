@@ -298,7 +298,8 @@ class MainScreen(FleetKeys, Screen[None]):
     def _ask_reboot(self, g: Guest) -> None:
         """Reboot asks first: its programs end, and its OS may ignore the request (ACPI)."""
         question = (
-            f"Reboot '{g.name}'? Its programs are stopped and unsaved data in them is lost. "
+            f"Reboot '{g.name}'{self.deck.where(g.key.host)}? Its programs are stopped and"
+            " unsaved data in them is lost. "
             "The request goes to its OS (ACPI), which may ignore it."
         )
         self._ask_force_off(g.key, question, "reboot", "Reboot")

@@ -159,6 +159,10 @@ class SnapshotsScreen(Screen[None]):
         self._busy_since = 0.0
         self.loads = 0  # lists applied (tests wait on it)
 
+    def _on(self) -> str:
+        """`` on HOST`` in questions when there is more than one host."""
+        return f" on {self.host_label}" if len(self.deck.fleet.hosts) > 1 else ""
+
     def compose(self) -> ComposeResult:
         title = Text(
             terminal_safe(f"Snapshots of {self.guest_name} on {self.host_label}"), style="bold"
@@ -323,7 +327,7 @@ class SnapshotsScreen(Screen[None]):
             return
         state = "running, from its saved memory" if s.memory else s.state or "as saved"
         question = (
-            f"Revert {self.guest_name} to snapshot '{s.name}'? Its disks (and memory) go back"
+            f"Revert {self.guest_name}{self._on()} to snapshot '{s.name}'? Its disks (and memory) go back"
             f" to that moment; everything since is lost. It will be {state}."
         )
         self._ask(question, "Revert", lambda: self._revert(s.name))
@@ -343,7 +347,9 @@ class SnapshotsScreen(Screen[None]):
         s = self._selected_snapshot()
         if s is None:
             return
-        question = f"Delete snapshot '{s.name}' of {self.guest_name}? It cannot be reverted to"
+        question = (
+            f"Delete snapshot '{s.name}' of {self.guest_name}{self._on()}? It cannot be reverted to"
+        )
         question += " afterwards (its children stay)." if s else "."
         self._ask(question, "Delete", lambda: self._delete(s.name))
 
