@@ -71,6 +71,13 @@ MUTATING = {
     "networks.stop",
     "networks.autostart",
     "networks.new",
+    # issue 21: provisioning
+    "guest.create",
+    "guest.clone",
+    "guest.delete",
+    "guest.edit",
+    "guest.edit_xml",
+    "create.default_pool",
 }
 
 

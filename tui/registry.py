@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tui.keys import key_label, key_problem, normalize_key
 from tui.registry_fleet import fleet_actions
+from tui.registry_provision import PROVISION_SCOPES, provision_actions
 from tui.registry_storage import STORAGE_SCOPES, storage_actions
 
 
@@ -70,20 +71,18 @@ SCOPES: dict[str, str] = {
     "viewers": "viewers",
     "console": "console command dialog",
     "confirm": "confirmations",
-    "snapshots": "snapshots",
-    "snapshot_new": "new snapshot dialog",
+    "snapshots": "snapshots", "snapshot_new": "new snapshot dialog",
     "doctor": "doctor",
     "hosts": "hosts", **STORAGE_SCOPES,  # storage, networks, their dialogs (registry_storage.py)
-    "help": "help",
+    "help": "help", **PROVISION_SCOPES,  # create, clone, delete, edit (registry_provision.py)
 }  # fmt: skip
 
 # Help sections, in this order.
 GROUPS = ("General", "Guests", "View", "Consoles", "USB", "Storage", "Networks", "Dialogs")
 
-# Global actions that screens bind too, so that they come first in the footer (Textual lists a
-# screen's bindings before the app's) and work on modal screens (which hide the app's): help is
-# bound on every screen but its own, where ``?`` closes it. The palette stays an app binding
-# (priority: it reaches modal screens too).
+# Global actions screens bind too, so they come first in the footer (Textual lists a screen's
+# bindings before the app's) and work on modal screens (which hide the app's): help is bound on
+# every screen but its own, where ``?`` closes it; the palette stays an app binding (priority).
 SHARED: dict[str, tuple[str, ...]] = {
     "help": tuple(s for s in SCOPES if s not in ("global", "help")),
 }
@@ -160,7 +159,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("sort.net", ("T",), "Sort by network (traffic)", "main", "sort('net')",
            show=False, priority=64, group="View",
            description="sort by network (traffic) rate; again reverses"),
-    *fleet_actions(Action), *storage_actions(Action),  # fleet (issue 23); S, L and their screens
+    *fleet_actions(Action), *storage_actions(Action), *provision_actions(Action),  # 23; 21: S L n C D e E
     Action("guest.first", ("home",), "First guest", "main", "first_guest", show=False,
            priority=65, group="View", description="select the first guest"),
     Action("guest.last", ("end",), "Last guest", "main", "last_guest", show=False,

@@ -1,8 +1,8 @@
 """``make screenshots``: SVGs of the real app against real TCG guests, for the README.
 
 Starts three transient guests, runs the app on qemu:///system at 120x36 (a common terminal),
-and saves screenshots/{main,guest-detail,doctor,help}.svg, then main-80x24.svg at 80x24 (the
-smallest terminal kvmdeck fits). screenshots/usb.svg comes from the USB lab
+and saves screenshots/{main,guest-detail,doctor,help}.svg, then main-80x24.svg and the create
+form, create-80x24.svg, at 80x24 (the smallest terminal kvmdeck fits). screenshots/usb.svg comes from the USB lab
 (``python -m lab.screenshot``, run by ``make screenshots`` after this): this VM has no USB bus.
 """
 
@@ -59,6 +59,13 @@ async def shoot() -> list[Path]:
             await pilot.resize_terminal(*SMALL)
             await pilot.pause(1.5)
             await save("main-80x24")
+            await pilot.press("n")  # the create form (issue 21), at 80x24 too
+            for _ in range(100):
+                if getattr(app.screen, "loaded", False):
+                    break
+                await pilot.pause(0.1)
+            await save("create-80x24")
+            await pilot.press("escape")
     finally:
         for g in guests:
             bed.remove(conn, g)

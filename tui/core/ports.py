@@ -45,7 +45,19 @@ __all__ = [
 if TYPE_CHECKING:
     from tui.core.usb.ports import DeviceFeed, HostdevPort, UsbServices
     from tui.model.display import DisplayFacts, SpiceReadyPlan
+    from tui.model.jobs import ProgressFn
     from tui.model.network import Lease, Network
+    from tui.model.provision import (
+        CreateChoices,
+        Created,
+        DeletePlan,
+        FieldProblem,
+        GuestEdit,
+        GuestSettings,
+        GuestSpec,
+        OsChoice,
+        OsDefaults,
+    )
     from tui.model.snapshots import SnapshotList
     from tui.model.storage import CdromDrive, Pool, Volume
     from tui.model.usb import UsbDevice
@@ -179,7 +191,41 @@ class UsbHostPort(Protocol):
 
 # -- issue 21: provisioning, storage, networks (their helpers fill these in) ------------------
 class Provisioning(Protocol):
-    """Create, clone, delete with storage, edit, edit the XML (issue 21, helper ``provision``)."""
+    """Create, clone, delete with storage, edit, edit the XML (issue 21). Every method blocks
+    (call it through the runner) and raises BackendError naming the thing and the fix;
+    ``SpecRefused`` (a BackendError) carries the problems by form field, ``JobCancelled``
+    follows a cancel, ``XmlDefineFailed`` a define libvirt refused. A failed or cancelled
+    create or clone has removed what it made, and its message says what."""
+
+    def os_list(self) -> tuple[OsChoice, ...]: ...  # this machine's osinfo-db
+
+    def os_defaults(self, short_id: str) -> OsDefaults: ...
+
+    def operator_keys(self) -> tuple[str, ...]: ...  # ssh public keys here (~/.ssh, agent)
+
+    def choices(self) -> CreateChoices: ...
+
+    def ensure_default_pool(self) -> str: ...
+
+    def check(self, spec: GuestSpec) -> list[FieldProblem]: ...
+
+    def create(self, spec: GuestSpec, progress: ProgressFn = ...) -> Created: ...
+
+    def clone(
+        self, uuid: str, new_name: str, linked: bool, progress: ProgressFn = ...
+    ) -> Created: ...
+
+    def delete_plan(self, uuid: str) -> DeletePlan: ...
+
+    def delete(self, uuid: str) -> str: ...
+
+    def settings(self, uuid: str) -> GuestSettings: ...
+
+    def edit(self, uuid: str, change: GuestEdit) -> str: ...
+
+    def xml(self, uuid: str) -> str: ...  # saved config with secrets, as virsh edit shows it
+
+    def define_xml(self, uuid: str, new_xml: str, base_xml: str) -> str: ...
 
 
 class StorageOps(Protocol):

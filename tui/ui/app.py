@@ -387,6 +387,11 @@ class KvmDeckApp(QuietToasts, App[int]):
         host = self._ops_host()
         self.push_screen(NetworksScreen(host, self.fleet.host(host).label))
 
+    def action_provision(self, verb: str) -> None:  # create, clone, delete, edit (issue 21)
+        from tui.ui.provision_feature import run as provision
+
+        provision(self, verb)
+
     # -- help, USB, palette --------------------------------------------------------------
     async def run_action(
         self, action: Any, default_namespace: Any = None, namespaces: Any = None

@@ -234,6 +234,8 @@ class LibvirtUsb:
 
 def libvirt_capabilities(link: Link) -> HostCapabilities:
     """The families of a libvirt host, bound to ``link`` (a LibvirtHost)."""
+    from tui.adapters.libvirt.provision import LibvirtProvisioning
+
     return HostCapabilities(
         snapshots=LibvirtSnapshots(link),
         serial=LibvirtSerial(link),
@@ -242,6 +244,7 @@ def libvirt_capabilities(link: Link) -> HostCapabilities:
         usb=LibvirtUsb(link),
         storage=LibvirtStorage(lambda: _conn(link)),
         networks=LibvirtNetworks(lambda: _conn(link)),
+        provisioning=LibvirtProvisioning(lambda: link.conn, is_remote(link.uri)),
     )
 
 
