@@ -394,7 +394,12 @@ class LibvirtProvisioning(GuestOps, CloneOps):
                     if src.local and self.remote:
                         step = f"uploading {src.path}"
                         ivol = self._upload_new(
-                            pool, Path(src.path).name, src, undo, progress, fmt="raw"
+                            pool,
+                            f"{spec.name}-{Path(src.path).name}",
+                            src,
+                            undo,
+                            progress,
+                            fmt="raw",
                         )
                         iso_path = ivol.path()
                     disks.append(DiskPlan(iso_path, "raw", device="cdrom", boot=1))

@@ -12,6 +12,7 @@ from tui.adapters.libvirt.provision_base import (
     ProvisionBase,
     _err,
     _made_of,
+    undefine,
 )
 from tui.model.backend import BackendError
 from tui.model.provision import (
@@ -55,6 +56,12 @@ class GuestOps(ProvisionBase):
                 other.append(path)
             else:
                 vols.append(path)
+        for path in _made_of(root):  # made for it but not a disk: a base image it uploaded
+            if path in vols or path in users:
+                continue
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.storageVolLookupByPath(path)
+                vols.append(path)
         nvram = root.findtext("os/nvram") or ""
         try:
             snaps = tuple(s.getName() for s in dom.listAllSnapshots(0))
@@ -74,14 +81,8 @@ class GuestOps(ProvisionBase):
             )
         conn = self._conn()
         dom = self._dom(uuid)
-        flags = (
-            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-            | getattr(libvirt, "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA", 0)
-        )
         try:
-            dom.undefineFlags(flags)
+            undefine(dom)
         except libvirt.libvirtError as exc:
             raise BackendError(f"cannot delete {plan.name}: {_err(exc)}") from exc
         gone, kept = [], []
