@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
 from tui import keys, registry
+from tui.config import Settings
 from tui.registry import (
     ACTIONS,
     BY_ID,
@@ -401,6 +402,7 @@ class _Deck(App[None]):
     def __init__(self, readonly: bool) -> None:
         super().__init__()
         self.readonly = readonly
+        self.settings = Settings()  # the palette reads the keymap
         self.events: list[str] = []
         self.notes: list[str] = []
 
@@ -408,7 +410,7 @@ class _Deck(App[None]):
         return _Main()
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:  # fmt: skip
-        if isinstance(action, str) and actions.intercept(self, action):
+        if isinstance(action, str) and actions.intercept(self, self.screen, action):
             return True
         return await super().run_action(action, default_namespace, namespaces)
 

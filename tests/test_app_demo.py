@@ -337,7 +337,7 @@ async def test_guest_names_are_plain_text_everywhere(tmp_path) -> None:  # type:
         assert guest is not None
         app.changed(app.fleet.set_pending(guest.key, PENDING_SHUTDOWN, 0.0))
         await pilot.pause()
-        app.main_screen._check_overdue()
+        app.guests.check_overdue()
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.question.startswith("[prod] is still running 60 s after")
@@ -435,7 +435,6 @@ async def test_shutdown_marks_the_row_then_offers_force_off() -> None:
     app = demo_app(refresh=60.0)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_rows(pilot, app, len(DEMO_GUESTS))
-        screen = app.main_screen
         # The test driver shuts down at once: the mark goes with the "stopped" event.
         key = select(app, "router-lab")
         await pilot.press("h")
@@ -447,12 +446,12 @@ async def test_shutdown_marks_the_row_then_offers_force_off() -> None:
         )
         assert guest.pending == "" and app.table.get_cell(key, "state").plain == "shut off"
         # A guest that ignores ACPI: marked "shutting down" until the deadline, then asked.
-        screen.shutdown_grace_s = 3.0  # long enough for the h below on a loaded machine
+        app.guests.shutdown_grace_s = 3.0  # long enough for the h below on a loaded machine
         key = select(app, "web-frontend")
         web = app.fleet.find("web-frontend")
         assert web is not None
         app.changed(app.fleet.set_pending(web.key, PENDING_SHUTDOWN, 3.0))
-        screen.set_timer(3.05, screen._check_overdue)
+        app.set_timer(3.05, app.guests.check_overdue)
         await pilot.pause()
         assert app.table.get_cell(key, "state").plain == "shutting down"
         assert enabled(app)["h"] is False and enabled(app)["X"] is True

@@ -55,7 +55,7 @@ async def test_refusals_and_a_shutdown_the_guest_ignores(persistent_guest: bed.G
         assert f"{name} is already running" in _notes(app)
         assert "failed" not in _log(app)  # no "domain is already running" from libvirt
         # ACPI shutdown of a guest with no OS: the row says so, then kvmdeck offers force off.
-        app.main_screen.shutdown_grace_s = 4.0
+        app.guests.shutdown_grace_s = 4.0
         await pilot.press("h")
         await app_until(
             pilot,

@@ -49,7 +49,7 @@ async def test_results_say_what_happened(persistent_guest: bed.Guest) -> None:
         await pilot.pause()
         assert not any("reboot" in x for x in _log(app))
         # ACPI shutdown (no OS here: nothing answers it): what was sent, not "done".
-        app.main_screen.shutdown_grace_s = 600.0
+        app.guests.shutdown_grace_s = 600.0
         await pilot.press("h")
         requested = f"shutdown requested: {name}"
         await app_until(

@@ -127,6 +127,8 @@ class _UsbApp(App[None]):
     """A bare app with the real UsbFeature, the real adapter code over the recording fake
     domain (no USB bus here: a live attach cannot succeed), and a one-device feed."""
 
+    readonly = False  # what the USB screen asks of its app (tui.ui.deck.Deck)
+
     def __init__(self, conn: RecordingConn) -> None:
         super().__init__()
         self.conn = conn

@@ -151,26 +151,31 @@ async def test_detail_fits_full_uuid_scale_and_lifecycle_keys() -> None:
         shown = _footer_keys(screen)
         for k in ("escape", "s", "h", "r", "p", "X", "v"):
             assert k in shown, k
-        # The keys act on the guest shown, even after the main screen's cursor moved.
-        calls: list[tuple[str, str]] = []
+        # The keys act on the guest shown, by its key, even after the main screen's cursor
+        # moved; and they leave the main screen's cursor where it is.
+        calls: list[tuple[str, GuestKey, str]] = []
         main = app.main_screen
 
-        def guest(verb: str) -> None:
-            calls.append((verb, main.table.selected_guest().name))  # type: ignore[union-attr]
+        def run(k: GuestKey, verb: str, action_id: str | None = None) -> None:
+            calls.append((verb, k, action_id or ""))
 
-        def console() -> None:
-            calls.append(("console", main.table.selected_guest().name))  # type: ignore[union-attr]
+        def console(k: GuestKey, action_id: str = "") -> None:
+            calls.append(("console", k, action_id))
 
-        main.action_guest = guest  # type: ignore[method-assign]
-        main.action_console = console  # type: ignore[method-assign]
-        app.select_guest(GuestKey(key.host, DB_UUID).row)
+        app.guests.run = run  # type: ignore[method-assign]
+        app.guests.console = console  # type: ignore[method-assign]
+        db = GuestKey(key.host, DB_UUID)
+        app.select_guest(db.row)
         await pilot.press("p", "h", "v")
         await pilot.pause()
+        web = GuestKey(key.host, fixed.WEB_UUID)
         assert calls == [
-            ("pause", "web-frontend"),
-            ("shutdown", "web-frontend"),
-            ("console", "web-frontend"),
+            ("pause", web, "detail.pause"),
+            ("shutdown", web, "detail.shutdown"),
+            ("console", web, "detail.console"),
         ]
+        selected = main.table.selected_guest()
+        assert selected is not None and selected.key == db
         await pilot.press("pagedown")  # the body scrolls
         await pilot.pause()
         assert screen.query_one("#detail-body", VerticalScroll).scroll_y > 0

@@ -67,7 +67,13 @@ class RecordedActions:
 
 class UsbApp(App[None]):
     """What the real app does: start the monitor in on_mount with the running loop, feed the
-    coordinator, and render its snapshots (no host connection: no owners reads)."""
+    coordinator, and render its snapshots (no host connection: no owners reads). The screen
+    asks its app (tui.ui.deck.Deck) for the read-only flag and the event log."""
+
+    readonly = False
+
+    def log_event(self, text: str, wall: float | None = None, key: object = None) -> None:
+        pass
 
     def __init__(self, highlight_seconds: float = 3.0) -> None:
         super().__init__()

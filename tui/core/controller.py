@@ -133,10 +133,8 @@ class HostController:
     @property
     def capabilities(self) -> HostCapabilities:
         """What the host can do now: its backend's families while it is up, none otherwise."""
-        backend = self.backend
-        if backend is None or self.state is not LinkState.UP:
-            return NO_CAPABILITIES
-        return backend.capabilities()
+        up = self.backend if self.state is LinkState.UP else None
+        return up.capabilities() if up is not None else NO_CAPABILITIES
 
     def mark_stale(self, uuid: str | None = None) -> None:
         """Re-read the guest's (or every guest's) XML at the next poll (e.g. after a define)."""

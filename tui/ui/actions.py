@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.app import ScreenStackError
 from textual.binding import Binding, BindingType
@@ -51,6 +51,37 @@ from tui.registry import (
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.dom import DOMNode
+    from textual.notifications import SeverityLevel
+    from textual.screen import Screen
+
+
+class Teller(Protocol):
+    """What a refusal needs of the app: the read-only flag, a notification, the event log
+    (kvmdeck's app; a test's app provides the same three)."""
+
+    @property
+    def readonly(self) -> bool: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+    def log_event(self, text: str) -> None: ...
+
+
+@runtime_checkable
+class Refusing(Protocol):
+    """A screen that refuses some keys for its current state (the main screen)."""
+
+    def refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None: ...
+
 
 __all__ = [
     "ACTIONS",
@@ -174,35 +205,39 @@ def check_state(action: str, parameters: tuple[object, ...], readonly: bool) -> 
     return True
 
 
-def refuse(app: App[Any], action_id: str) -> bool:
+def refuse(app: Teller, action_id: str) -> bool:
     """Call first in every mutating action: True when ``action_id`` may not run now, after
-    telling why (a notification and an event-log line). False: go ahead.
-
-    The app provides ``readonly`` and, optionally, ``log_event(text)`` (the event log).
-    """
-    reason = check(action_id, bool(getattr(app, "readonly", False)))
+    telling why (a notification and an event-log line). False: go ahead."""
+    reason = check(action_id, app.readonly)
     if reason is None:
         return False
     say_refused(app, action_id, reason)
     return True
 
 
-def say_refused(app: App[Any], action_id: str, reason: str) -> None:
+def say_refused(app: Teller, action_id: str, reason: str) -> None:
     """Why ``action_id`` did not run: a notification (plain text) and an event-log line."""
     app.notify(reason, title=BY_ID[action_id].title, severity="warning", markup=False)
-    log_event = getattr(app, "log_event", None)
-    if callable(log_event):
-        log_event(f"refused {action_id}: {reason}")
+    app.log_event(f"refused {action_id}: {reason}")
     log.info("refused %s: %s", action_id, reason)
 
 
-def intercept(app: App[Any], action: str) -> bool:
+def top_screen(app: App[int]) -> Screen[object] | None:
+    """The screen on top, None before the first."""
+    try:
+        return app.screen
+    except ScreenStackError:
+        return None
+
+
+def intercept(app: Teller, screen: Screen[object] | None, action: str) -> bool:
     """For an ``App.run_action`` override: True when ``action`` (an action string such as
     ``app.guest('start')``) is refused now, after saying why. False: run it.
 
-    Refused are the registry's read-only refusals (:func:`refuse`) and what the screen on
-    top refuses for its current state: a screen may define ``refusal(name, parameters)``
-    returning ``(action id, reason)`` or None (the main screen: "web is already running").
+    Refused are the registry's read-only refusals (:func:`refuse`) and what ``screen`` (the
+    one on top, None before the first) refuses for its current state: a :class:`Refusing`
+    screen defines ``refusal(name, parameters)`` returning ``(action id, reason)`` or None
+    (the main screen: "web is already running").
     Such a screen's ``check_action`` greys the same keys, which Textual would drop silently.
     """
     try:
@@ -212,14 +247,9 @@ def intercept(app: App[Any], action: str) -> bool:
     found = mutating_action(name, params)
     if found is not None and refuse(app, found.id):
         return True
-    try:
-        screen = app.screen
-    except ScreenStackError:  # no screen yet
+    if not isinstance(screen, Refusing):
         return False
-    refusal = getattr(screen, "refusal", None)
-    if not callable(refusal):
-        return False
-    refused = refusal(name, params)
+    refused = screen.refusal(name, params)
     if refused is None:
         return False
     action_id, reason = refused
@@ -227,11 +257,11 @@ def intercept(app: App[Any], action: str) -> bool:
     return True
 
 
-def scope_of(screen: object) -> str | None:
+def scope_of(screen: DOMNode | type[DOMNode]) -> str | None:
     """The registry scope of a screen, from the ids of its ``BINDINGS`` (None: not known)."""
     cls = screen if isinstance(screen, type) else type(screen)
-    for b in getattr(cls, "BINDINGS", ()):
-        bid = getattr(b, "id", None)
-        if bid in BY_ID and BY_ID[bid].scope != "global":
+    for b in cls.BINDINGS:
+        bid = b.id if isinstance(b, Binding) else None
+        if bid is not None and bid in BY_ID and BY_ID[bid].scope != "global":
             return BY_ID[bid].scope
     return None

@@ -12,16 +12,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING
 
+from textual.actions import ActionParseResult
 from textual.app import App
+from textual.dom import DOMNode
+from textual.timer import Timer
 
 from tui.config import Settings
 from tui.core.controller import HostController, HostListener
-from tui.core.ports import Services
+from tui.core.ports import HostSampler, Services
 from tui.core.runner import Runner
 from tui.model.events import DeviceEvent, LifecycleEvent
 from tui.model.fleet import Change, Fleet
@@ -32,11 +36,17 @@ from tui.ui import actions
 from tui.ui import messages as m
 from tui.ui.bulk import Batch, bulk_result
 from tui.ui.commands import GuestCommands
+from tui.ui.deck import DeckCommands, LiveScreen
 from tui.ui.features import Consoles, QuietToasts, VtProbe
+from tui.ui.guest_actions import GuestActions
 from tui.ui.screens.main import MainScreen
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.hosts_bar import HOST_LINES
 from tui.ui.workers import ErrorHandler, make_runner
+
+if TYPE_CHECKING:
+    from tui.core.prefetch import Prefetch
+    from tui.ui.usb_feature import UsbFeature
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +76,10 @@ class AppOptions:
     live: bool = True  # False: start no sources (snapshot tests apply results themselves)
     vt_badge: str | None = None  # injected badge (tests); otherwise probed
     host_labels: list[str] | None = None  # injected host names (tests)
-    prefetched: dict[HostId, Any] = field(default_factory=dict)  # core.prefetch.Prefetch
+    prefetched: dict[HostId, Prefetch] = field(default_factory=dict)
 
 
-class KvmDeckApp(QuietToasts, App[int]):
+class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
     TITLE = "kvmdeck"
     CSS_PATH = css_paths()
     COMMANDS = App.COMMANDS | {GuestCommands}
@@ -88,12 +98,13 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.batches: list[Batch] = []  # bulk actions waiting for their guests' results
         self.vt = VtProbe(self, self.options.vt_badge)
         self.consoles = Consoles(self)
+        self.guests = GuestActions(self)  # lifecycle keys and consoles, by GuestKey
         self.errors = ErrorHandler(
             self.log_event, lambda text: self.notify(text, severity="error", markup=False)
         )
         self.runner: Runner | None = None
-        self.usb: Any = None
-        self._sampler: Any = None
+        self.usb: UsbFeature | None = None
+        self._sampler: HostSampler | None = None
         self._deferred_started = self._sampling = False
         self._pending: list[Change] = []
         self._render_queued = False  # a _render_pending call is scheduled
@@ -104,7 +115,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         self.stalls = 0  # times the watchdog found the pipeline stalled (tests, bench)
         self._stalls_open: set[str] = set()  # kinds of stall already reported
         self._loop_thread = threading.get_ident()  # the loop's, set again in main_ready
-        self._host_timer: Any = None
+        self._host_timer: Timer | None = None
         labels = self.options.host_labels or []
         named = {h.uri: h.name for h in self.settings.hosts if h.name}
         for i, uri in enumerate(self.options.uris):
@@ -216,7 +227,7 @@ class KvmDeckApp(QuietToasts, App[int]):
         merged = Change.merge(pending)
         with self.batch_update():
             self.main_screen.render_fleet(self.fleet, merged)
-            if self.screen is not self.main_screen and hasattr(self.screen, "render_fleet"):
+            if self.screen is not self.main_screen and isinstance(self.screen, LiveScreen):
                 self.screen.render_fleet(self.fleet, merged)
 
     def _watch_render(self) -> None:
@@ -258,16 +269,7 @@ class KvmDeckApp(QuietToasts, App[int]):
             markup=False,
         )
 
-    def label(self, host: HostId) -> str:
-        """A host's label (``[[hosts]] name``, else the short URI): every title names it."""
-        h = self.fleet.hosts.get(host)
-        return h.label if h is not None else host.short
-
-    def where(self, host: HostId) -> str:
-        """`` on LABEL`` with more than one host (titles and questions name the host), else ""."""
-        return f" on {self.label(host)}" if len(self.fleet.hosts) > 1 else ""
-
-    def log_event(self, text: str, wall: float | None = None, key: Any = None) -> None:
+    def log_event(self, text: str, wall: float | None = None, key: GuestKey | None = None) -> None:
         self.fleet.log(text, wall, key)
         self.changed(Change())
 
@@ -394,10 +396,13 @@ class KvmDeckApp(QuietToasts, App[int]):
 
     # -- help, USB, palette --------------------------------------------------------------
     async def run_action(
-        self, action: Any, default_namespace: Any = None, namespaces: Any = None
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
     ) -> bool:
         """Every key and palette choice: a refused action (read-only) says why instead."""
-        if isinstance(action, str) and actions.intercept(self, action):
+        if isinstance(action, str) and actions.intercept(self, actions.top_screen(self), action):
             return True
         return await super().run_action(action, default_namespace, namespaces)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tui.core.guest_rules import plural
 from tui.core.ports import BackendError
-from tui.model.fleet import PENDING_SHUTDOWN, Guest
+from tui.model.fleet import Guest
 from tui.model.guest import GuestState
 from tui.model.ids import GuestKey
 from tui.ui import actions
@@ -115,7 +115,7 @@ def ask(screen: MainScreen, verb: str) -> None:
         if yes:
             run(screen, action_id, [(g.key, v) for g, v in go])
 
-    app.push_screen(ConfirmScreen(question, yes_label=f"{title} ({len(go)})"), answered)
+    screen.app.push_screen(ConfirmScreen(question, yes_label=f"{title} ({len(go)})"), answered)
 
 
 def run(screen: MainScreen, action_id: str, todo: list[tuple[GuestKey, str]]) -> None:
@@ -139,12 +139,8 @@ def run(screen: MainScreen, action_id: str, todo: list[tuple[GuestKey, str]]) ->
         return
     title = actions.BY_ID[action_id].title.replace("guest", "guests")
     app.batches.append(Batch(title, {(key, verb) for key, verb, _n in go}))  # before any result
-    for key, verb, name in go:
-        app.controllers[key.host].act(key.uuid, name, verb)
-        if verb == "shutdown":
-            app.changed(app.fleet.set_pending(key, PENDING_SHUTDOWN, screen.shutdown_grace_s))
-    if any(verb == "shutdown" for _k, verb, _n in go):
-        screen.set_timer(screen.shutdown_grace_s + 0.05, screen._check_overdue)
+    for key, verb, _name in go:
+        app.request(key, verb)  # the app marks a shutdown pending and checks its deadline
 
 
 def snapshot(screen: MainScreen) -> None:
@@ -154,7 +150,7 @@ def snapshot(screen: MainScreen) -> None:
         return
     table = screen.table
     guests = table.marked() or [g for g in [table.selected_guest()] if g is not None]
-    go = [g for g in guests if app.controllers[g.key.host].capabilities.snapshots is not None]
+    go = [g for g in guests if app.caps(g.key.host).snapshots is not None]
     for g in guests:
         if g not in go:
             why = "not up" if not app.fleet.host(g.key.host).up else "has no snapshots"
@@ -171,15 +167,15 @@ def snapshot(screen: MainScreen) -> None:
             for g in go:
                 _snapshot_one(screen, g, name)
 
-    app.push_screen(ConfirmScreen(question, yes_label="Snapshot"), answered)
+    screen.app.push_screen(ConfirmScreen(question, yes_label="Snapshot"), answered)
 
 
 def _snapshot_one(screen: MainScreen, g: Guest, snap: str) -> None:
     app = screen.deck
-    ctl = app.controllers.get(g.key.host)
-    ops = ctl.capabilities.snapshots if ctl is not None else None
+    ops = app.caps(g.key.host).snapshots
+    runner = app.runner
     where = f"{g.name} on {app.label(g.key.host)}"
-    if ops is None or app.runner is None:
+    if ops is None or runner is None:
         app.log_event(f"snapshot {snap} of {where}: host not connected", key=g.key)
         return
     uuid, key = g.key.uuid, g.key
@@ -190,7 +186,7 @@ def _snapshot_one(screen: MainScreen, g: Guest, snap: str) -> None:
         app.log_event(f"snapshot {snap} of {where} failed: {exc.message}", key=key)
         return True
 
-    app.runner.submit(
+    runner.submit(
         f"snapshot {where}",
         lambda: ops.create(uuid, snap, "taken by kvmdeck (bulk)", False),
         done=lambda _r: app.log_event(f"snapshot {snap} of {where} taken", key=key),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -17,6 +17,7 @@ from textual.fuzzy import Matcher
 from textual.markup import escape
 
 from tui.ui import actions
+from tui.ui.deck import Deck, deck_of
 from tui.util import terminal_safe
 
 if TYPE_CHECKING:
@@ -26,22 +27,23 @@ if TYPE_CHECKING:
 Command = tuple[str, Callable[[], object], str]
 
 
-def guest_choices(app: App[Any]) -> list[tuple[str, str]]:
+def guest_choices(deck: Deck) -> list[tuple[str, str]]:
     """(label, key) of every guest, by name: what "Go to guest …" offers; choosing one calls
-    ``app.select_guest(key)``. The app's store answers (``app.guest_choices()``)."""
-    own = getattr(app, "guest_choices", None)
-    return list(own()) if callable(own) else []
+    ``deck.select_guest(key)``. The app's store answers (``deck.guest_choices()``)."""
+    return list(deck.guest_choices())
 
 
-async def run_registered(app: App[Any], action_id: str, screen: Screen[Any] | None) -> None:
+async def run_registered(
+    app: App[object], deck: Deck, action_id: str, screen: Screen[object] | None
+) -> None:
     """Run a registry action from the palette on ``screen`` (the one it was opened on), or
     say why not."""
-    if actions.refuse(app, action_id):
+    if actions.refuse(deck, action_id):
         return
     await app.run_action(actions.BY_ID[action_id].action, screen)
 
 
-def _scopes(screen: Screen[Any] | None) -> tuple[str, ...]:
+def _scopes(screen: Screen[object] | None) -> tuple[str, ...]:
     scope = actions.scope_of(screen) if screen is not None else None
     return ("global", scope or "main")
 
@@ -59,21 +61,17 @@ def highlight(matcher: Matcher, title: str) -> Content:
 
 class GuestCommands(Provider):
     def _commands(self) -> list[Command]:
-        app = self.app
-        keymap = getattr(getattr(app, "settings", None), "keymap", None)
-        readonly = bool(getattr(app, "readonly", False))
+        app, deck = self.app, deck_of(self.screen)
         screen = self.screen
         out: list[Command] = [
-            (title, partial(run_registered, app, action_id, screen), help_text)
+            (title, partial(run_registered, app, deck, action_id, screen), help_text)
             for title, action_id, help_text in actions.palette_entries(
-                readonly, keymap, _scopes(screen)
+                deck.readonly, deck.settings.keymap, _scopes(screen)
             )
         ]
-        select = getattr(app, "select_guest", None)
-        if callable(select):
-            for label, key in guest_choices(app):
-                title = f"Go to guest {terminal_safe(label)}"
-                out.append((title, partial(select, key), "select this guest"))
+        for label, key in guest_choices(deck):
+            title = f"Go to guest {terminal_safe(label)}"
+            out.append((title, partial(deck.select_guest, key), "select this guest"))
         return out
 
     async def discover(self) -> Hits:

@@ -58,10 +58,7 @@ class VtProbe:
         self.probing = False
         self.badge = badge
         self.report = report
-        self.app.changed(Change(link=True))
-        screen = self.app.screen
-        if report is not None and hasattr(screen, "show_report"):
-            screen.show_report(report)
+        self.app.changed(Change(link=True))  # the doctor screen opens only with a report
 
     def show(self) -> None:
         """The `d` key: the doctor screen, or "still running" (and a retry after a failure)."""

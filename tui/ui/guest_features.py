@@ -45,19 +45,20 @@ FEATURES = {
 def target_guest(app: KvmDeckApp) -> Guest | None:
     """The guest shown by the screen on top (detail), else the one selected on the main
     screen."""
-    key = getattr(app.screen, "key", None)
-    if isinstance(key, GuestKey):
-        return app.fleet.guest(key)
+    from tui.ui.screens.detail import GuestDetailScreen
+
+    screen = app.screen
+    if isinstance(screen, GuestDetailScreen):
+        return app.fleet.guest(screen.key)
     return app.main_screen.table.selected_guest()
 
 
 def host_caps(app: KvmDeckApp, key: GuestKey) -> HostCapabilities | None:
     """The capabilities of the guest's host while it is connected, or None after saying so."""
-    ctl = app.controllers.get(key.host)
-    if ctl is None or not ctl.is_up or app.runner is None:
+    if not app.is_up(key.host) or app.runner is None:
         app.notify(f"{key.host} is not connected.", severity="error", markup=False)
         return None
-    return ctl.capabilities
+    return app.caps(key.host)
 
 
 def run(app: KvmDeckApp, binding_id: str) -> None:
@@ -78,8 +79,7 @@ def run(app: KvmDeckApp, binding_id: str) -> None:
 
 # -- snapshots ------------------------------------------------------------------------------
 def open_snapshots(app: KvmDeckApp, g: Guest) -> None:
-    ctl = app.controllers.get(g.key.host)
-    if ctl is not None and ctl.is_up and ctl.capabilities.snapshots is None:
+    if app.is_up(g.key.host) and app.caps(g.key.host).snapshots is None:
         app.notify("Snapshots are not available here.", severity="warning")
         return
     from tui.ui.screens.snapshots import SnapshotsScreen

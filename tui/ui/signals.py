@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tui.ui import compat
 
@@ -74,7 +74,7 @@ LauncherGetter = Callable[[], "ViewerLauncher | None"]
 
 @dataclass
 class _Installed:
-    app: App[Any]
+    app: App[int]  # kvmdeck's (its exit code)
     loop: asyncio.AbstractEventLoop
     launcher_getter: LauncherGetter
     keep_viewers: bool
@@ -88,7 +88,7 @@ class _Installed:
 _state: _Installed | None = None
 
 
-def install(app: App[Any], launcher_getter: LauncherGetter, keep_viewers: bool) -> None:
+def install(app: App[int], launcher_getter: LauncherGetter, keep_viewers: bool) -> None:
     """Install the handlers (once per process; on the main thread, with the loop running).
 
     ``launcher_getter`` returns the app's launcher, or None if none was made (no viewer yet):

@@ -1,13 +1,12 @@
 """Guest detail (Enter): XML summary, live charts of CPU, memory, disk and net, the guest's events.
 
 Side by side when the terminal is wide, stacked (charts two by two) when it is narrow; the body
-scrolls, so it fits 80x24. The lifecycle keys and ``v`` act on the guest shown: they delegate to
-the main screen's handlers (same checks, same messages), after selecting this guest there.
+scrolls, so it fits 80x24. The lifecycle keys and ``v`` act on the guest shown, by its key, through
+``app.guests`` (tui/ui/guest_actions.py: the main screen's checks and messages); the main table's
+selection does not move.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +22,7 @@ from tui.model.guest import GuestSample, GuestState
 from tui.model.ids import GuestKey
 from tui.model.rates import History
 from tui.ui import actions
+from tui.ui.deck import deck_of
 from tui.ui.widgets.addresses import AddressesBox
 from tui.ui.widgets.chart import Chart
 from tui.ui.widgets.display_doctor import DisplayDoctor, spice_ready_flow
@@ -159,9 +159,7 @@ class GuestDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self._fit(self.size.width)
         self.query_one("#detail-body", VerticalScroll).focus()
-        fleet = getattr(self.app, "fleet", None)
-        if fleet is not None:
-            self.render_fleet(fleet, Change(hosts=frozenset({self.key.host})))
+        self.render_fleet(deck_of(self).fleet, Change(hosts=frozenset({self.key.host})))
 
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width)
@@ -172,41 +170,17 @@ class GuestDetailScreen(Screen[None]):
     # -- keys: the main screen's actions, on this guest -----------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """--readonly: the lifecycle keys are greyed in the footer (the registry decides)."""
-        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+        return actions.check_state(action, parameters, deck_of(self).readonly)
 
     def footer_labels(self) -> dict[str, tuple[str, str]]:
         """p reads Resume while this guest is paused (the footer asks)."""
         return {"lifecycle('pause')": ("Resume", "Resume")} if self._paused else {}
 
-    def _main_on_this_guest(self) -> Any:
-        """The main screen with this guest selected, or None (after saying why)."""
-        main = getattr(self.app, "main_screen", None)
-        if main is None:
-            self.app.notify("The guest list is not available.", severity="warning")
-            return None
-        main.select_row(self.key.row)
-        selected = main.table.selected_guest()
-        if selected is None or selected.key != self.key:
-            self.app.notify(
-                f"{self.title_text} is not in the guest list now (filtered out or gone): "
-                "clear the filter and try again.",
-                severity="warning",
-                markup=False,
-            )
-            return None
-        return main
-
     def action_lifecycle(self, verb: str) -> None:
-        if actions.refuse(self.app, f"detail.{verb}"):
-            return
-        main = self._main_on_this_guest()
-        if main is not None:
-            main.action_guest(verb)
+        deck_of(self).guests.run(self.key, verb, f"detail.{verb}")
 
     def action_console(self) -> None:
-        main = self._main_on_this_guest()
-        if main is not None:
-            main.action_console()
+        deck_of(self).guests.console(self.key, "detail.console")
 
     def action_spice_ready(self) -> None:  # S: make this guest SPICE-ready (issue 16)
         spice_ready_flow(self, self.key)
@@ -265,7 +239,7 @@ class GuestDetailScreen(Screen[None]):
                     data, top=top, floor=floor, fmt=fmt
                 )
                 self.query_one(f"#label-{name}", Label).update(Text(terminal_safe(label)))
-            refresh = getattr(self.app, "refresh_s", None)
+            refresh = deck_of(self).refresh_s
             self.query_one("#chart-span", Label).update(Text(span_text(len(history.cpu), refresh)))
         log = self.query_one("#guest-events", RichLog)
         log.clear()

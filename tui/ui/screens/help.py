@@ -7,7 +7,6 @@ keys as ``[keymap]`` rebinds them and leave out Textual's own bindings. Fits 80x
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from rich.console import Group
 from rich.table import Table
@@ -19,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.ui import actions
+from tui.ui.deck import deck_of
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
@@ -35,7 +35,7 @@ CLOSE_HINT = "Esc q ? close · ↑ ↓ PgUp PgDn scroll"
 
 def keys_table(sections: list[tuple[str, list[actions.HelpRow]]]) -> Group:
     """One table per section; every cell is plain text (never markup)."""
-    parts: list[Any] = []
+    parts: list[Text | Table] = []
     every = [r for _g, rows in sections for r in rows]
     key_width = max([7, *(len(r.keys) for r in every)])
     id_width = max([10, *(len(r.id) for r in every)])
@@ -107,10 +107,10 @@ class HelpScreen(ModalScreen[None]):
             scope = actions.scope_of(below[-1]) if below else None
         keymap = self._keymap
         if keymap is None:
-            keymap = getattr(getattr(app, "settings", None), "keymap", None)
+            keymap = deck_of(self).settings.keymap
         readonly = self._readonly
         if readonly is None:
-            readonly = bool(getattr(app, "readonly", False))
+            readonly = deck_of(self).readonly
         return scope, keymap, readonly
 
     def compose(self) -> ComposeResult:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,15 +22,13 @@ from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.core.ports import BackendError, HostCapabilities
+from tui.model.fleet import Change, Fleet
 from tui.model.ids import HostId
 from tui.ui import actions
+from tui.ui.deck import Deck, deck_of
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
-
-if TYPE_CHECKING:
-    from tui.model.fleet import Change, Fleet
-    from tui.ui.app import KvmDeckApp
 
 T = TypeVar("T")
 F = TypeVar("F")  # the screen's family: StorageOps, NetworkOps
@@ -76,8 +74,8 @@ class HostOpsScreen(Screen[None], Generic[F]):
         return actions.check_state(action, parameters, self.deck.readonly)
 
     @property
-    def deck(self) -> KvmDeckApp:
-        return cast("KvmDeckApp", self.app)  # every kvmdeck screen runs in a KvmDeckApp
+    def deck(self) -> Deck:
+        return deck_of(self)
 
     def family(self, caps: HostCapabilities) -> F | None:
         """The screen's family of a host's capabilities (None: the host lacks it)."""
@@ -86,8 +84,7 @@ class HostOpsScreen(Screen[None], Generic[F]):
     def ops(self, quiet: bool = False) -> F | None:
         """The host's family while it is connected, or None after saying why (``quiet``: a
         read, which comes again when the host is up, says nothing)."""
-        ctl = self.deck.controllers.get(self.host)
-        if ctl is None or not ctl.is_up or self.deck.runner is None:
+        if not self.deck.is_up(self.host) or self.deck.runner is None:
             if not quiet:
                 self.app.notify(
                     f"{self.host_label} is not connected: wait for it.",
@@ -95,7 +92,7 @@ class HostOpsScreen(Screen[None], Generic[F]):
                     markup=False,
                 )
             return None
-        family = self.family(ctl.capabilities)
+        family = self.family(self.deck.caps(self.host))
         if family is None:
             self.app.notify(
                 f"{self.TITLE_WHAT} is not available on {self.host_label}.",
@@ -148,10 +145,8 @@ class HostOpsScreen(Screen[None], Generic[F]):
 
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
         """Opened before the host was up (or it came back): read the lists when it is."""
-        if getattr(change, "link", False) and not self.loaded:
-            ctl = self.deck.controllers.get(self.host)
-            if ctl is not None and ctl.is_up:
-                self.reload()
+        if change.link and not self.loaded and self.deck.is_up(self.host):
+            self.reload()
 
     @property
     def loaded(self) -> bool:  # the screens say whether their main list was read
@@ -197,7 +192,7 @@ class HostOpsScreen(Screen[None], Generic[F]):
 
     def not_busy(self, action_id: str) -> bool:
         if self.busy:
-            actions.say_refused(self.app, action_id, f"wait: {self.busy}")
+            actions.say_refused(self.deck, action_id, f"wait: {self.busy}")
             return False
         return True
 

@@ -12,8 +12,6 @@ shown as plain text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -23,34 +21,17 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, RichLog
 
-from tui.core.guest_rules import guest_refusal
-from tui.core.ports import BackendError
-from tui.model.fleet import PENDING_SHUTDOWN, Change, Fleet, Guest
+from tui.model.fleet import Change, Fleet, Guest
 from tui.model.guest import GuestState
-from tui.model.ids import GuestKey
-from tui.model.viewers import ConsoleResult, ViewerOpened, ViewerState
 from tui.ui import actions
 from tui.ui.bulk import FleetKeys
-from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.deck import Deck, deck_of
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.host_panel import HostPanel
 from tui.ui.widgets.hosts_bar import HostsBar, host_lines
 
-if TYPE_CHECKING:
-    from tui.ui.app import KvmDeckApp
-
-
-def _usb_redirect(name: str) -> list[tuple[int, int]]:
-    """The devices the USB rules give guest ``name``: its viewer redirects them too. Reads
-    rules.toml (blocks: from the runner); loaded only when a console opens."""
-    from tui.core.usb.redirect import redirect_ids
-
-    return redirect_ids(name)
-
-
 REFRESH_STEPS = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
-SHUTDOWN_GRACE_S = 60.0  # after an ACPI shutdown, how long before "still running: force off?"
 LOG_LINES = (3, 6)  # the event log's height (with its border): least, most
 # The keys greyed by the selected guest's state: (action name, parameters) -> binding id.
 GATED: dict[tuple[str, tuple[object, ...]], str] = {
@@ -71,23 +52,19 @@ class MainScreen(FleetKeys, Screen[None]):
     def __init__(self, show_host_column: bool = False) -> None:
         super().__init__()
         self.show_host_column = show_host_column
-        self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self._logged = 0  # fleet event lines already written to the log widget
         self._columns: tuple[str, ...] = ()
         self._gates: tuple[bool, ...] = ()  # the gated keys' state, last shown in the footer
         self._fitted: tuple[int, ...] = ()
-        self._opening: set[str] = set()  # guests whose console is being opened
 
     @property
-    def deck(self) -> KvmDeckApp:
-        return self.app  # type: ignore[return-value]
+    def deck(self) -> Deck:
+        return deck_of(self)
 
     def on_mount(self) -> None:
         self._columns = self.table.stat_columns
         self.table.focus()
-        ready = getattr(self.app, "main_ready", None)
-        if ready is not None:
-            self.call_after_refresh(ready)
+        self.call_after_refresh(self.deck.main_ready)
 
     def compose(self) -> ComposeResult:
         yield HostsBar(id="hosts")
@@ -127,7 +104,7 @@ class MainScreen(FleetKeys, Screen[None]):
         except NoMatches:  # the app is quitting: its widgets are going away
             return
         panel.render_fleet(fleet, change)
-        self.table.set_viewers(self._viewer_pids())
+        self.table.set_viewers(self.deck.guests.viewer_pids())
         if change.hosts or change.removed:
             self.table.sync(fleet, change)
         if change.link or change.hosts:
@@ -179,12 +156,6 @@ class MainScreen(FleetKeys, Screen[None]):
         self._update_gates()
 
     # -- state-aware keys ----------------------------------------------------------------
-    def _viewer_pids(self) -> dict[str, int]:
-        """Guest name -> pid of the viewer kvmdeck has open on it (none before the first v)."""
-        launcher = self.deck.consoles.current
-        if launcher is None:
-            return {}
-        return {v.guest: v.pid for v in launcher.viewers() if getattr(v, "alive", True)}
 
     def _state_refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
         """(binding id, why) a gated key cannot apply to the selected guest (marks: bulk.py)."""
@@ -198,13 +169,7 @@ class MainScreen(FleetKeys, Screen[None]):
         return (action_id, reason) if reason is not None else None
 
     def _guest_refusal(self, g: Guest, verb: str) -> str | None:
-        host = self.deck.fleet.hosts.get(g.key.host)
-        if host is not None and not host.up:
-            return f"{host.label} is {host.state.value}: {g.name} cannot be reached"
-        if verb == "console" and g.name in self._opening:
-            return f"the console of {g.name} is opening"
-        pid = self._viewer_pids().get(g.name) if verb == "console" else None
-        return guest_refusal(g, verb, pid)
+        return self.deck.guests.refusal(g, verb)
 
     def refusal(self, name: str, params: tuple[object, ...]) -> tuple[str, str] | None:
         """For :func:`tui.ui.actions.intercept`: a pressed key that may not act now, and why.
@@ -259,137 +224,13 @@ class MainScreen(FleetKeys, Screen[None]):
             self._bulk(verb)
             return
         g = self._selected()
-        if g is None:
-            return
-        app = self.deck
-        action_id = f"guest.{verb}"
-        if actions.refuse(app, action_id):
-            return
-        reason = self._guest_refusal(g, verb)
-        if reason is not None:
-            actions.say_refused(app, action_id, reason)
-            return
-        if verb == "pause":
-            verb = "resume" if g.sample.state_code == GuestState.PAUSED else "pause"
-        if verb == "destroy":
-            self._ask_force_off(
-                g.key,
-                f"Force off '{g.name}'{app.where(g.key.host)}? This is like pulling the "
-                "power cord: unsaved data in the guest is lost.",
-            )
-            return
-        if verb == "reboot":
-            self._ask_reboot(g)
-            return
-        app.controllers[g.key.host].act(g.key.uuid, g.name, verb)
-        if verb == "shutdown":
-            app.changed(app.fleet.set_pending(g.key, PENDING_SHUTDOWN, self.shutdown_grace_s))
-            self.set_timer(self.shutdown_grace_s + 0.05, self._check_overdue)
-
-    def _ask_force_off(
-        self, key: GuestKey, question: str, verb: str = "destroy", yes: str = "Force off"
-    ) -> None:
-        def answered(answer: bool | None) -> None:
-            if answer:
-                self._confirmed(key, verb)
-
-        self.app.push_screen(ConfirmScreen(question, yes_label=yes), answered)
-
-    def _ask_reboot(self, g: Guest) -> None:
-        """Reboot asks first: its programs end, and its OS may ignore the request (ACPI)."""
-        question = (
-            f"Reboot '{g.name}'{self.deck.where(g.key.host)}? Its programs are stopped and"
-            " unsaved data in them is lost. "
-            "The request goes to its OS (ACPI), which may ignore it."
-        )
-        self._ask_force_off(g.key, question, "reboot", "Reboot")
-
-    def _confirmed(self, key: GuestKey, verb: str) -> None:
-        """After "yes": the guest may have stopped meanwhile (then say so, no libvirt error)."""
-        app = self.deck
-        g = app.fleet.guest(key)
-        if g is None or actions.refuse(app, f"guest.{verb}"):
-            return
-        reason = self._guest_refusal(g, verb)
-        if reason is not None:
-            actions.say_refused(app, f"guest.{verb}", reason)
-            return
-        app.controllers[key.host].act(key.uuid, g.name, verb)
-
-    def _check_overdue(self) -> None:
-        """A shutdown's deadline passed: a guest still running says so and offers force off."""
-        app = self.deck
-        for g in app.fleet.overdue():
-            app.changed(app.fleet.clear_pending(g.key))
-            if not g.sample.active:
-                continue
-            grace, on = f"{self.shutdown_grace_s:g} s", app.where(g.key.host)
-            text = f"{g.name}{on} is still running {grace} after the shutdown request"
-            app.notify(
-                f"{text} (it may ignore ACPI): X forces it off.",
-                title="Shut down guest (ACPI)",
-                severity="warning",
-                timeout=10,
-                markup=False,
-            )
-            app.log_event(text, key=g.key)
-            if app.screen is self and not app.readonly:
-                self._ask_force_off(
-                    g.key,
-                    f"{text}: it may ignore ACPI. Force it off? This is like pulling the "
-                    "power cord: unsaved data in the guest is lost.",
-                )
+        if g is not None:
+            self.deck.guests.run(g.key, verb)
 
     def action_console(self) -> None:
         g = self._selected()
-        if g is None:
-            return
-        app = self.deck
-        reason = self._guest_refusal(g, "console")
-        if reason is not None:
-            actions.say_refused(app, "guest.console", reason)
-            return
-        ctl = app.controllers[g.key.host]
-        consoles = ctl.capabilities.consoles
-        if consoles is None or app.runner is None or app.services.launcher is None:
-            app.notify(f"{app.label(g.key.host)} is not connected.", severity="error", markup=False)
-            return
-        app.notify(f"Opening the console of {g.name}…", timeout=3, markup=False)
-        launcher = app.consoles.launcher
-        name = g.name
-        where, host = f"{name}{app.where(g.key.host)}", app.label(g.key.host)
-        self._opening.add(name)
-
-        def failed(exc: BaseException) -> bool:
-            self._opening.discard(name)
-            if not isinstance(exc, BackendError):
-                return False
-            app.notify(
-                exc.message, title=f"Console of {where}", severity="error", timeout=10, markup=False
-            )
-            app.log_event(f"console {name}: {exc.message}")
-            return True
-
-        app.runner.submit(
-            f"console {name}",
-            lambda: consoles.open(name, launcher, _usb_redirect(name)),
-            done=lambda result: self._console_opened(name, result, host),
-            failed=failed,
-        )
-
-    def _console_opened(self, name: str, result: ConsoleResult, host: str = "") -> None:
-        app = self.deck
-        self._opening.discard(name)
-        if isinstance(result, ViewerOpened):  # a viewer was started
-            failed = result.viewer.state is ViewerState.FAILED
-            app.notify(result.message, severity="error" if failed else "information", markup=False)
-            app.log_event(result.message)
-            self.table.set_viewers(self._viewer_pids())
-            self._update_gates()
-            return
-        from tui.ui.screens.console import ClientCommandDialog
-
-        app.push_screen(ClientCommandDialog(result, host if len(app.fleet.hosts) > 1 else ""))
+        if g is not None:
+            self.deck.guests.console(g.key)
 
     def action_detail(self) -> None:
         g = self.table.selected_guest()
@@ -419,9 +260,8 @@ class MainScreen(FleetKeys, Screen[None]):
         app = self.deck
         cur = min(range(len(REFRESH_STEPS)), key=lambda i: abs(REFRESH_STEPS[i] - app.refresh_s))
         nxt = max(0, min(len(REFRESH_STEPS) - 1, cur + direction))
-        app.refresh_s = REFRESH_STEPS[nxt]
-        app.notify(f"Refresh every {app.refresh_s:g} s", timeout=2)
-        self._render_hosts(app.fleet)
+        app.set_refresh(REFRESH_STEPS[nxt])
+        self.app.notify(f"Refresh every {app.refresh_s:g} s", timeout=2)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

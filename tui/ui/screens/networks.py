@@ -157,7 +157,7 @@ class NetworksScreen(HostOpsScreen[NetworkOps]):
 
     # -- keys ----------------------------------------------------------------------------
     def _network_for(self, action_id: str) -> Network | None:
-        if actions.refuse(self.app, action_id) or not self.not_busy(action_id):
+        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
             return None
         net = self.selected()
         if net is None:
@@ -199,7 +199,7 @@ class NetworksScreen(HostOpsScreen[NetworkOps]):
             self.submit(f"autostart network {name}", lambda o: o.set_autostart(name, on), self.said)
 
     def action_network_new(self) -> None:
-        if actions.refuse(self.app, "networks.new") or not self.not_busy("networks.new"):
+        if actions.refuse(self.deck, "networks.new") or not self.not_busy("networks.new"):
             return
         taken = [n.name for n in self.networks]
 

@@ -36,6 +36,7 @@ from tui.model.provision import (
     name_problem,
 )
 from tui.ui import actions
+from tui.ui.deck import deck_of
 from tui.ui.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ class CreateScreen(_JobDialog):
         self._load()
 
     def _load(self) -> None:
-        runner = getattr(self.app, "runner", None)
+        runner = deck_of(self).runner
         if runner is None:
             return
         ops = self.ops
@@ -329,7 +330,7 @@ class CreateScreen(_JobDialog):
     def action_submit(self) -> None:
         if self.job is not None:
             return
-        if actions.refuse(self.app, "guest.create"):
+        if actions.refuse(deck_of(self), "guest.create"):
             return
         try:
             spec = self.spec()
@@ -350,9 +351,7 @@ class CreateScreen(_JobDialog):
                 return True
             if isinstance(exc, BackendError):
                 self._problem(exc.message)
-                log_event = getattr(self.app, "log_event", None)
-                if callable(log_event):
-                    log_event(exc.message)
+                deck_of(self).log_event(exc.message)
                 return True
             return False
 
@@ -366,15 +365,13 @@ class CreateScreen(_JobDialog):
     def _created(self, got: Created) -> None:
         self.created = got
         self.app.notify(got.message, title="Create a new guest", markup=False)
-        log_event = getattr(self.app, "log_event", None)
-        if callable(log_event):
-            log_event(got.message)
+        deck_of(self).log_event(got.message)
         self.dismiss(got)
 
     def action_default_pool(self) -> None:
-        if actions.refuse(self.app, "create.default_pool"):
+        if actions.refuse(deck_of(self), "create.default_pool"):
             return
-        runner = getattr(self.app, "runner", None)
+        runner = deck_of(self).runner
         if runner is None:
             return
 

@@ -20,6 +20,7 @@ from tui.model.provision import (
     name_problem,
 )
 from tui.ui import actions
+from tui.ui.deck import deck_of
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
@@ -86,7 +87,7 @@ class CloneScreen(_JobDialog):
             self.action_cancel()
 
     def _go(self) -> None:
-        if self.job is not None or actions.refuse(self.app, "guest.clone"):
+        if self.job is not None or actions.refuse(deck_of(self), "guest.clone"):
             return
         name = self.query_one("#cl-name", Input).value.strip()
         why = name_problem(name)
@@ -105,9 +106,7 @@ class CloneScreen(_JobDialog):
         def done(got: Created) -> None:
             self.created = got
             self.app.notify(got.message, title="Clone", markup=False)
-            log_event = getattr(self.app, "log_event", None)
-            if callable(log_event):
-                log_event(got.message)
+            deck_of(self).log_event(got.message)
             self.dismiss(got)
 
         self.run_job(
@@ -168,7 +167,7 @@ class DeleteScreen(ModalScreen[bool]):
             self.dismiss(False)
 
     def _go(self) -> None:
-        if actions.refuse(self.app, "guest.delete"):
+        if actions.refuse(deck_of(self), "guest.delete"):
             return
         typed = self.query_one("#d-name", Input).value
         if typed != self.plan.name:
@@ -176,7 +175,7 @@ class DeleteScreen(ModalScreen[bool]):
                 plain(f"That is not {self.plan.name}: type the guest's name exactly, or Esc.")
             )
             return
-        runner = getattr(self.app, "runner", None)
+        runner = deck_of(self).runner
         if runner is None:
             return
         ops, uuid = self.ops, self.plan.uuid
@@ -184,9 +183,7 @@ class DeleteScreen(ModalScreen[bool]):
         def done(msg: str) -> None:
             self.message = msg
             self.app.notify(msg, title="Delete guest", markup=False)
-            log_event = getattr(self.app, "log_event", None)
-            if callable(log_event):
-                log_event(msg)
+            deck_of(self).log_event(msg)
             self.dismiss(True)
 
         def failed(exc: BaseException) -> bool:
@@ -258,7 +255,7 @@ class EditScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def _go(self) -> None:
-        if actions.refuse(self.app, "guest.edit"):
+        if actions.refuse(deck_of(self), "guest.edit"):
             return
         problem = self.query_one("#e-problem", Static)
         try:
@@ -274,16 +271,14 @@ class EditScreen(ModalScreen[str | None]):
             autostart=self.query_one("#e-autostart", Checkbox).value,
             new_name=name if name and name != self.s.name else None,
         )
-        runner = getattr(self.app, "runner", None)
+        runner = deck_of(self).runner
         if runner is None:
             return
         ops, uuid = self.ops, self.s.uuid
 
         def done(msg: str) -> None:
             self.app.notify(msg, title="Edit guest", markup=False)
-            log_event = getattr(self.app, "log_event", None)
-            if callable(log_event):
-                log_event(msg)
+            deck_of(self).log_event(msg)
             self.dismiss(msg)
 
         def failed(exc: BaseException) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from tui.core.ports import BackendError, SnapshotOps
 from tui.model.ids import GuestKey
 from tui.model.snapshots import Snapshot, SnapshotList, name_problem, tree_guides
 from tui.ui import actions
+from tui.ui.deck import Deck, deck_of
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
@@ -170,7 +171,9 @@ class SnapshotsScreen(Screen[None]):
         yield Label(title, id="snap-title")
         yield Static("reading snapshots…", id="snap-facts")
         yield Static("", id="snap-busy")
-        table: DataTable[Any] = DataTable(id="snap-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="snap-table", cursor_type="row", zebra_stripes=True
+        )
         table.add_columns("Snapshot", "Created", "Guest was", "Holds", "Description")
         yield table
         yield KeysFooter()
@@ -181,20 +184,19 @@ class SnapshotsScreen(Screen[None]):
         self.reload()
 
     @property
-    def deck(self) -> Any:
-        return self.app
+    def deck(self) -> Deck:
+        return deck_of(self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+        return actions.check_state(action, parameters, self.deck.readonly)
 
     # -- the runner ----------------------------------------------------------------------
     def _ops(self) -> SnapshotOps | None:
         """The host's snapshot family while it is connected, or None after saying why."""
-        ctl = self.deck.controllers.get(self.key.host)
-        if ctl is None or not ctl.is_up or self.deck.runner is None:
+        if not self.deck.is_up(self.key.host) or self.deck.runner is None:
             self.app.notify(f"{self.key.host} is not connected.", severity="error", markup=False)
             return None
-        ops: SnapshotOps | None = ctl.capabilities.snapshots
+        ops = self.deck.caps(self.key.host).snapshots
         if ops is None:
             self.app.notify("Snapshots are not available here.", severity="warning")
         return ops
@@ -221,7 +223,9 @@ class SnapshotsScreen(Screen[None]):
             self._set_busy("")
             done(result)
 
-        self.deck.runner.submit(what, lambda: call(ops), done=ok, failed=failed)
+        runner = self.deck.runner
+        assert runner is not None  # checked by _ops
+        runner.submit(what, lambda: call(ops), done=ok, failed=failed)
 
     def _set_busy(self, text: str) -> None:
         self.busy = text
@@ -284,7 +288,7 @@ class SnapshotsScreen(Screen[None]):
 
     def _not_busy(self, action_id: str) -> bool:
         if self.busy:
-            actions.say_refused(self.app, action_id, f"wait: {self.busy}")
+            actions.say_refused(self.deck, action_id, f"wait: {self.busy}")
             return False
         return True
 
@@ -293,7 +297,7 @@ class SnapshotsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_snapshot_create(self) -> None:
-        if actions.refuse(self.app, "snapshots.create") or not self._not_busy("snapshots.create"):
+        if actions.refuse(self.deck, "snapshots.create") or not self._not_busy("snapshots.create"):
             return
         snaps = self.snaps
         if snaps is None:
@@ -320,7 +324,7 @@ class SnapshotsScreen(Screen[None]):
         )
 
     def action_snapshot_revert(self) -> None:
-        if actions.refuse(self.app, "snapshots.revert") or not self._not_busy("snapshots.revert"):
+        if actions.refuse(self.deck, "snapshots.revert") or not self._not_busy("snapshots.revert"):
             return
         s = self._selected_snapshot()
         if s is None:
@@ -342,7 +346,7 @@ class SnapshotsScreen(Screen[None]):
         )
 
     def action_snapshot_delete(self) -> None:
-        if actions.refuse(self.app, "snapshots.delete") or not self._not_busy("snapshots.delete"):
+        if actions.refuse(self.deck, "snapshots.delete") or not self._not_busy("snapshots.delete"):
             return
         s = self._selected_snapshot()
         if s is None:

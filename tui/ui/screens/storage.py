@@ -186,7 +186,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
 
     # -- pools ---------------------------------------------------------------------------
     def _pool_for(self, action_id: str) -> Pool | None:
-        if actions.refuse(self.app, action_id) or not self.not_busy(action_id):
+        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
             return None
         pool = self.selected_pool()
         if pool is None:
@@ -211,7 +211,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         running = [u.describe() for v in self.vols for u in v.users if u.running]
         if pool.name == self.vols_of and running:  # said before asking; the adapter checks too
             actions.say_refused(
-                self.app,
+                self.deck,
                 "storage.pool_stop",
                 f"storage pool {pool.name} holds disks of running guests ({', '.join(running)}):"
                 " shut them down first",
@@ -239,7 +239,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
             )
 
     def action_pool_new(self) -> None:
-        if actions.refuse(self.app, "storage.pool_new") or not self.not_busy("storage.pool_new"):
+        if actions.refuse(self.deck, "storage.pool_new") or not self.not_busy("storage.pool_new"):
             return
         taken = [p.name for p in self.pools]
 
@@ -278,13 +278,13 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         pool = self._pool_for(action_id)
         if pool is not None and not pool.active:
             actions.say_refused(
-                self.app, action_id, f"pool {pool.name} is {pool.state}: s starts it"
+                self.deck, action_id, f"pool {pool.name} is {pool.state}: s starts it"
             )
             return None
         return pool
 
     def _volume_for(self, action_id: str) -> Volume | None:
-        if actions.refuse(self.app, action_id) or not self.not_busy(action_id):
+        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
             return None
         vol = self.selected_volume()
         if vol is None:
@@ -374,7 +374,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
             return
         if vol.in_use:  # said now; the adapter checks again before it deletes
             actions.say_refused(
-                self.app,
+                self.deck,
                 "storage.volume_delete",
                 f"volume {vol.name} is used by {vol.users_text()}: remove the disk from the"
                 " guest first",

@@ -142,7 +142,7 @@ class StorageJobs(_Base):
         self.submit("CD-ROM drives", lambda o: o.cdroms(), pick)
 
     def action_media_eject(self) -> None:
-        if actions.refuse(self.app, "storage.eject") or not self.not_busy("storage.eject"):
+        if actions.refuse(self.deck, "storage.eject") or not self.not_busy("storage.eject"):
             return
 
         def pick(drives: tuple[CdromDrive, ...]) -> None:

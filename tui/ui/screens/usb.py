@@ -31,6 +31,7 @@ from tui.core.usb.view import UsbView
 from tui.model.display import Level
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.ui import actions
+from tui.ui.deck import deck_of
 from tui.ui.screens.confirm import ConfirmScreen
 from tui.ui.screens.picker import GuestPicker, Pick
 from tui.ui.screens.usb_doctor import UsbDoctorScreen
@@ -193,10 +194,10 @@ class UsbScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """--readonly: the mutating USB keys are greyed in the footer (the registry decides)."""
-        return actions.check_state(action, parameters, bool(getattr(self.app, "readonly", False)))
+        return actions.check_state(action, parameters, deck_of(self).readonly)
 
     def _allowed(self, action_id: str) -> UsbActions | None:
-        if actions.refuse(self.app, action_id):
+        if actions.refuse(deck_of(self), action_id):
             return None
         if self.actions is None:
             self._say(NO_ACTIONS)
@@ -207,7 +208,7 @@ class UsbScreen(Screen[None]):
         return self.actions
 
     def _ready(self, action_id: str) -> tuple[UsbDevice, UsbActions] | None:
-        if actions.refuse(self.app, action_id):
+        if actions.refuse(deck_of(self), action_id):
             return None
         device = self.table.selected_device
         if device is None:

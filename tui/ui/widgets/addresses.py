@@ -36,11 +36,13 @@ class AddressesBox(Static):
     AddressesBox { height: auto; border: round $panel; padding: 0 1; }
     """
 
+    _shown_text: Text | None = None  # what is shown
+
     def on_mount(self) -> None:
         self.border_title = "IP addresses"
 
     def show(self, addresses: Sequence[GuestAddress], active: bool) -> None:
         text = address_lines(addresses, active)
-        if text != getattr(self, "_last", None):
-            self._last = text
+        if text != self._shown_text:
+            self._shown_text = text
             self.update(text)

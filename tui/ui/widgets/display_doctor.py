@@ -13,7 +13,7 @@ confirmed, applies it in another thread. Nothing here touches libvirt.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
@@ -24,10 +24,11 @@ from tui.model.display import DisplayFacts, Finding, Level, SpiceReadyPlan
 from tui.model.domain import DisplayInfo, DomainInfo
 from tui.model.ids import GuestKey
 from tui.ui import actions
+from tui.ui.deck import Deck, deck_of
 from tui.util import display_available, terminal_safe
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
+    from textual.dom import DOMNode
 
 ACTION_ID = "detail.spice_ready"
 
@@ -62,11 +63,10 @@ def findings_text(findings: list[Finding]) -> Text:
     return text
 
 
-def where(app: Any, key: GuestKey) -> tuple[bool, bool]:
+def where(deck: Deck, key: GuestKey) -> tuple[bool, bool]:
     """(remote, client_local) for the display doctor: the host is reached over the network;
     a viewer would run on the hypervisor host itself (a local URI and a display here)."""
-    services = getattr(app, "services", None)
-    remote = bool(services and services.is_remote_uri(key.host.libvirt_uri))
+    remote = deck.services.is_remote_uri(key.host.libvirt_uri)
     display = display_available(os.environ)
     return remote, display and not remote
 
@@ -77,12 +77,6 @@ def doctor_renderable(
     if info is None:
         return Text("Display: the guest's XML is not read yet.", style="dim")
     return findings_text(display_findings(info, remote, client_local, saved))
-
-
-def _spice(app: Any, key: GuestKey) -> Any:
-    """The host's make-SPICE-ready family (None: not connected, or the host has none)."""
-    ctl = getattr(app, "controllers", {}).get(key.host)
-    return ctl.capabilities.spice_ready if ctl is not None else None
 
 
 class DisplayDoctor(Static):
@@ -111,7 +105,7 @@ class DisplayDoctor(Static):
         self._last = (info, key)
         if info is not None and info is not self._asked:
             self._read(info, key)
-        remote, local = where(self.app, key)
+        remote, local = where(deck_of(self), key)
         saved = None
         if self._facts is not None and info is not None and self._facts[0] is info:
             info, saved = self._facts[1].info, self._facts[1].saved
@@ -122,7 +116,8 @@ class DisplayDoctor(Static):
         self.update(doctor_renderable(info, remote, local, saved))
 
     def _read(self, info: DomainInfo, key: GuestKey) -> None:
-        spice, runner = _spice(self.app, key), getattr(self.app, "runner", None)
+        deck = deck_of(self)  # the host's make-SPICE-ready family: None while it is not up
+        spice, runner = deck.caps(key.host).spice_ready, deck.runner
         if spice is None or runner is None:
             return
         self._asked = info
@@ -139,15 +134,15 @@ class DisplayDoctor(Static):
 
 
 # -- S: make this guest SPICE-ready ---------------------------------------------------------------
-def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
+def spice_ready_flow(screen: DOMNode, key: GuestKey) -> None:
     """The S key on the guest detail screen."""
-    app: Any = screen.app
-    if actions.refuse(app, ACTION_ID):
+    app, deck = screen.app, deck_of(screen)
+    if actions.refuse(deck, ACTION_ID):
         return
-    ctl = getattr(app, "controllers", {}).get(key.host)
-    spice = ctl.capabilities.spice_ready if ctl is not None else None
-    guest = app.fleet.guest(key) if getattr(app, "fleet", None) else None
-    if spice is None or guest is None or app.runner is None:
+    spice = deck.caps(key.host).spice_ready
+    guest = deck.fleet.guest(key)
+    runner = deck.runner
+    if spice is None or guest is None or runner is None:
         app.notify(f"{key.host} is not connected.", severity="error", markup=False)
         return
     name = guest.name
@@ -157,7 +152,7 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
         if not isinstance(exc, BackendError):
             return False
         app.notify(exc.message, title=title, severity="error", timeout=10, markup=False)
-        app.log_event(f"spice-ready {name}: {exc.message}")
+        deck.log_event(f"spice-ready {name}: {exc.message}")
         return True
 
     def planned(plan: SpiceReadyPlan) -> None:
@@ -188,9 +183,9 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
         from tui.ui.screens.spice_ready import SpiceReadyScreen
 
         def answered(yes: bool | None) -> None:
-            if not yes or actions.refuse(app, ACTION_ID):
+            if not yes or actions.refuse(deck, ACTION_ID):
                 return
-            app.runner.submit(
+            runner.submit(
                 f"spice-ready apply {name}",
                 lambda: spice.apply(name, plan.new_xml, plan.base_xml),
                 done=applied,
@@ -201,11 +196,10 @@ def spice_ready_flow(screen: Screen[Any], key: GuestKey) -> None:
 
     def applied(message: str) -> None:
         app.notify(message, title=title, timeout=10, markup=False)
-        app.log_event(message)
-        if ctl is not None:
-            ctl.mark_stale(key.uuid)  # re-read its XML at the next poll
+        deck.log_event(message)
+        deck.mark_stale(key)  # re-read its XML at the next poll
 
-    app.runner.submit(
+    runner.submit(
         f"spice-ready plan {name}",
         lambda: spice.plan(name),
         done=planned,
