@@ -48,7 +48,7 @@ def provision_actions(make: Callable[..., Any]) -> tuple[Any, ...]:
         make("create.submit", ("ctrl+s",), "Create the guest", "create", "submit",
              priority=10, group="Dialogs", label="Create",
              description="create the guest (Enter in a text field does too)"),
-        make("create.default_pool", ("ctrl+d",), "Create the default storage pool", "create",
+        make("create.default_pool", ("ctrl+b",), "Create the default storage pool", "create",
              "default_pool", mutating=True, priority=11, group="Dialogs", label="Default pool",
              description="create the default pool at /var/lib/libvirt/images, as virt-manager"
              " does", refusal="create storage pools"),

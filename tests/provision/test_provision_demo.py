@@ -33,3 +33,44 @@ async def test_demo_create_with_only_a_name_then_delete() -> None:
         await pilot.press(*"demo-new", "enter")
         await app_until(pilot, lambda: d.message, "deleted", 30)
         await app_until(pilot, lambda: app.fleet.find("demo-new") is None, "row gone", 30)
+
+
+async def test_missing_default_pool_is_offered_and_created() -> None:
+    """test:///default has no pool named default: the form says so, Ctrl+B creates it as
+    virt-manager does (/var/lib/libvirt/images, started, autostart), then a name is enough."""
+    from textual.widgets import Input
+
+    from tui.cli.wiring import make_app
+    from tui.ui.app import AppOptions
+    from tui.ui.screens.provision import CreateScreen
+
+    app = make_app(AppOptions(uris=["test:///default"], vt_badge="KVM: test"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_until(
+            pilot, lambda: app.controllers and all(c.is_up for c in app.controllers.values()), "up"
+        )
+        await pilot.press("n")
+        form = await app_until(
+            pilot, lambda: isinstance(app.screen, CreateScreen) and app.screen, "form"
+        )
+        await app_until(pilot, lambda: form.loaded, "choices")
+        assert "There is no default pool" in str(form.query_one("#c-note").render())
+        # the OS field completes osinfo's ids
+        os_box = form.query_one("#c-os", Input)
+        os_box.focus()
+        await pilot.press(*"debian1")
+        await app_until(pilot, lambda: os_box._suggestion.startswith("debian1"), "a suggestion")
+        await pilot.press("right")
+        assert os_box.value.startswith("debian1") and len(os_box.value) > len("debian1")
+        form.query_one("#c-name", Input).focus()
+        await pilot.press(*"t1", "enter")
+        problem = lambda: str(form.query_one("#c-problem").render())  # noqa: E731
+        await app_until(pilot, lambda: "no default pool" in problem(), "the pool problem")
+        await pilot.press("ctrl+b")
+        await app_until(
+            pilot, lambda: "Ctrl+B" not in str(form.query_one("#c-note").render()), "pool made"
+        )
+        form.query_one("#c-name", Input).focus()
+        await pilot.press("enter")
+        got = await app_until(pilot, lambda: form.created, "created", 30)
+        assert got.started

@@ -224,7 +224,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
                 problems.append(
                     FieldProblem(
                         "Pool",
-                        f"there is no default pool: create it at {DEFAULT_POOL_PATH} (Ctrl+D"
+                        f"there is no default pool: create it at {DEFAULT_POOL_PATH} (Ctrl+B"
                         " in the form) or pick another pool",
                     )
                 )

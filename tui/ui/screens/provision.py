@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from tui.core.ports import BackendError
@@ -200,8 +201,8 @@ class CreateScreen(_JobDialog):
             return
         ops = self.ops
 
-        def read() -> tuple[CreateChoices, tuple[str, ...]]:
-            return ops.choices(), ops.operator_keys()
+        def read() -> tuple[CreateChoices, tuple[str, ...], list[str]]:
+            return ops.choices(), ops.operator_keys(), [o.short_id for o in ops.os_list()]
 
         def failed(exc: BaseException) -> bool:
             if not isinstance(exc, BackendError):
@@ -211,12 +212,14 @@ class CreateScreen(_JobDialog):
 
         runner.submit("create form: choices", read, done=self._fill, failed=failed)
 
-    def _fill(self, got: tuple[CreateChoices, tuple[str, ...]]) -> None:
-        ch, keys = got
+    def _fill(self, got: tuple[CreateChoices, tuple[str, ...], list[str]]) -> None:
+        ch, keys, os_ids = got
+        # osinfo's ids complete as they are typed (→ takes the suggestion)
+        self.query_one("#c-os", Input).suggester = SuggestFromList(os_ids, case_sensitive=False)
         self.choices, self.keys = ch, keys
         pools = [(self._pool_label(p.name, p.active, p.available), p.name) for p in ch.pools]
         if ch.default_pool_missing:
-            pools.insert(0, ("default (missing: Ctrl+D creates it)", "default"))
+            pools.insert(0, ("default (missing: Ctrl+B creates it)", "default"))
         self.query_one("#c-pool", Select).set_options(pools)
         self.query_one("#c-pool", Select).value = pools[0][1] if pools else "default"
         auto = ch.default_network()
@@ -249,7 +252,7 @@ class CreateScreen(_JobDialog):
             " recommendation (osinfo)."
         )
         if ch.default_pool_missing:
-            note += " There is no default pool: Ctrl+D creates it at /var/lib/libvirt/images."
+            note += " There is no default pool: Ctrl+B creates it at /var/lib/libvirt/images."
         self.query_one("#c-note", Static).update(plain(note))
         self.loaded = True
 
