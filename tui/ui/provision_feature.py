@@ -50,11 +50,9 @@ ERROR_TAIL = "Fix it and save to try again; quit without saving to give up. -->"
 
 def ops_for(app: KvmDeckApp, host: HostId) -> Provisioning | None:
     """The host's Provisioning family while it is connected, else None."""
-    ctl = app.controllers.get(host)
-    if ctl is None or not ctl.is_up or app.runner is None:
+    if not app.is_up(host) or app.runner is None:
         return None
-    caps = getattr(ctl, "capabilities", None)
-    return getattr(caps, "provisioning", None)
+    return app.caps(host).provisioning
 
 
 def run(app: KvmDeckApp, verb: str) -> None:
@@ -100,11 +98,11 @@ def create(app: KvmDeckApp) -> None:
 
     g = app.main_screen.table.selected_guest()
     hosts = [g.key.host] if g is not None else []
-    hosts += [h for h in app.controllers if h not in hosts]
+    hosts += [h for h in app.fleet.hosts if h not in hosts]
     for host in hosts:
         ops = ops_for(app, host)
         if ops is not None:
-            label = app.fleet.host(host).label
+            label = app.label(host)
             app.push_screen(CreateScreen(ops, label), lambda got: _after_create(app, got))
             return
     actions.say_refused(app, "guest.create", "no connected host can create guests")
