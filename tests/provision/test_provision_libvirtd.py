@@ -263,3 +263,31 @@ def test_seed_user_data_carries_the_key(tmp_path: Path):
     make_seed(spec, "u-1", tmp_path / "seed.iso")
     head = (tmp_path / "seed.iso").read_bytes()[0x8000:0x8100]
     assert b"CD001" in head and b"cidata" in head.lower()
+
+
+def test_uefi_guest_delete_names_and_removes_its_nvram(prov, prov_conn, prefix):
+    import glob
+
+    if not prov.choices().uefi:
+        from testbed import bed
+
+        why = "no UEFI firmware (OVMF) on this host: install ovmf"
+        pytest.fail(f"CI=true and {why}") if bed.in_ci() else pytest.skip(why)
+    g = prov.create(
+        GuestSpec(
+            name=f"{prefix}efi",
+            firmware="uefi",
+            disk_bytes=1 << 20,
+            memory_mib=256,
+            network="none",
+            virt_type="qemu",
+        )
+    )
+    dom = prov_conn.lookupByUUIDString(g.uuid)
+    assert "firmware='efi'" in dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    dom.destroy()
+    vars_files = glob.glob(f"/var/lib/libvirt/qemu/nvram/{prefix}efi_VARS.fd")
+    assert vars_files  # libvirt made it at the first start
+    assert "UEFI variables" in prov.delete_plan(g.uuid).nvram
+    prov.delete(g.uuid)
+    assert not glob.glob(f"/var/lib/libvirt/qemu/nvram/{prefix}efi_VARS.fd")

@@ -63,6 +63,10 @@ class GuestOps(ProvisionBase):
                 conn.storageVolLookupByPath(path)
                 vols.append(path)
         nvram = root.findtext("os/nvram") or ""
+        os_el = root.find("os")
+        if not nvram and os_el is not None and os_el.get("firmware") == "efi":
+            # firmware autoselection keeps the path out of the saved XML (libvirt 9)
+            nvram = f"its UEFI variables (/var/lib/libvirt/qemu/nvram/{dom.name()}_VARS.fd)"
         try:
             snaps = tuple(s.getName() for s in dom.listAllSnapshots(0))
         except libvirt.libvirtError:
