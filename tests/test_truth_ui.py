@@ -75,3 +75,38 @@ async def test_not_known_is_a_dash_in_the_ip_and_uptime_cells() -> None:
         await app_until(pilot, lambda: app.table.get_cell(off.key.row, "uptime").plain, "cell")
         assert app.table.get_cell(off.key.row, "uptime").plain.strip() == "—"
         assert app.table.get_cell(off.key.row, "ip").plain.strip() == "—"
+
+
+async def test_event_log_grows_with_the_terminal_wraps_and_toasts_stay_off_it() -> None:
+    """Issue 22, item 6: at 200x50 the log gets the rows the guests leave (it was 5 lines under
+    ~30 empty table rows); a long line wraps; a toast is not drawn over the log."""
+    from textual.widgets import RichLog
+    from textual.widgets._toast import Toast
+
+    app = demo_app()
+    async with app.run_test(size=(200, 50), notifications=True) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        log = app.main_screen.query_one("#events", RichLog)
+        await app_until(pilot, lambda: log.outer_size.height > 20, "a tall event log")
+        table = app.table
+        await app_until(
+            pilot, lambda: table.region.height >= table.row_count + 1, "every guest row", 5
+        )
+        assert table.region.bottom <= log.region.y  # every guest row above it
+        assert log.outer_size.height > 20
+        app.log_event("x" * 150 + " the end of a long line " + "y" * 150)
+        await app_until(pilot, lambda: len(log.lines) >= 3, "the long line, wrapped")
+        assert all(len(line.text) <= log.region.width for line in log.lines)
+        app.notify("a toast", timeout=30)
+        toast = await app_until(pilot, lambda: next(iter(app.screen.query(Toast)), None), "toast")
+        await pilot.pause()
+        assert not toast.region.overlaps(log.region), (toast.region, log.region)
+    async with demo_app().run_test(size=(80, 24)) as pilot:  # 80x24: still every row first
+        app = pilot.app
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        log = app.main_screen.query_one("#events", RichLog)
+        table = app.table
+        await app_until(
+            pilot, lambda: table.region.height >= table.row_count + 1, "every guest row", 5
+        )
+        assert log.outer_size.height >= 3

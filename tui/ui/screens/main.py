@@ -32,7 +32,7 @@ from tui.ui.widgets.host_panel import HostPanel
 from tui.ui.widgets.hosts_bar import HostsBar, host_lines
 
 REFRESH_STEPS = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
-LOG_LINES = (3, 6)  # the event log's height (with its border): least, most
+LOG_LINES = 3  # the event log's least height (with its border); it takes what the rows leave
 # The keys greyed by the selected guest's state: (action name, parameters) -> binding id.
 GATED: dict[tuple[str, tuple[object, ...]], str] = {
     ("guest", ("start",)): "guest.start",
@@ -71,7 +71,7 @@ class MainScreen(FleetKeys, Screen[None]):
         yield HostPanel(id="host-panel")
         with Vertical(id="guests"):
             yield GuestTable(show_host=self.show_host_column, id="guest-table")
-        yield RichLog(id="events", markup=False, wrap=False, max_lines=500)
+        yield RichLog(id="events", markup=False, wrap=True, max_lines=500)
         yield Input(placeholder="filter: name or host:NAME (Enter keeps, Esc clears)", id="filter")
         yield KeysFooter(id="footer")
 
@@ -111,7 +111,7 @@ class MainScreen(FleetKeys, Screen[None]):
             self._render_hosts(fleet)
         self._write_events(fleet)
         self._update_gates()
-        self._fit_log()
+        self.call_after_refresh(self._fit_log)  # the panel's and the table's new sizes
 
     def _render_hosts(self, fleet: Fleet) -> None:
         app = self.deck
@@ -131,20 +131,21 @@ class MainScreen(FleetKeys, Screen[None]):
         self._fit_log()
 
     def _fit_log(self) -> None:
-        """Every guest row on screen before event-log lines: the log gets what the table
-        leaves, between LOG_LINES (a tall terminal: 5 lines; 80x24 with a big host panel: 2)."""
+        """Every guest row on screen before event-log lines: the log gets all the table
+        leaves, at least LOG_LINES (a tall terminal: a tall log; 80x24 with a big panel: 2)."""
         fixed: list[Widget] = [self.query_one(HostsBar), self.query_one(HostPanel)]
         footer = self.query_one(KeysFooter)
         table = self.table
+        box = self.query_one("#filter", Input)  # docked over the table's bottom rows
         used = sum(w.outer_size.height for w in fixed) + (1 if footer.display else 0)
+        used += box.outer_size.height + 1 if box.has_class("visible") else 0
         key = (self.size.height, used, table.row_count)
         if key == self._fitted or not self.size.height:
             return
         self._fitted = key
-        room = self.size.height - used - (table.row_count + 1)  # the rows and the header
-        lo, hi = LOG_LINES
+        room = self.size.height - used - (table.row_count + 2)  # rows, header, one spare
         log = self.query_one("#events", RichLog)
-        want = max(lo, min(hi, room))
+        want = max(LOG_LINES, room)
         if log.styles.height is None or log.styles.height.value != want:
             log.styles.height = want
 
@@ -267,6 +268,7 @@ class MainScreen(FleetKeys, Screen[None]):
         box = self.query_one("#filter", Input)
         box.add_class("visible")
         box.focus()
+        self.call_after_refresh(self._fit_log)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -284,5 +286,6 @@ class MainScreen(FleetKeys, Screen[None]):
             self.table.set_filter("", now=True)  # the rows first: the box's Changed comes later
             box.value = ""
             box.remove_class("visible")
+            self.call_after_refresh(self._fit_log)
             self.table.focus()
             event.stop()
