@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import libvirt
@@ -67,8 +67,17 @@ def parse(ifaces: dict[str, dict] | None, source: str) -> list[GuestAddress]:
 class AddressReader:
     """Reads guests' addresses on one connection; remembers which agents failed lately."""
 
-    def __init__(self, agent: bool = True, timeout_s: float = AGENT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        agent: bool = True,
+        timeout_s: float = AGENT_TIMEOUT_S,
+        hold: Callable[[], Callable[[], None]] | None = None,
+    ) -> None:
         self.agent = agent  # False on a read-only connection: libvirt refuses the agent source
+        # Counts an agent call as in flight on the connection until its thread ends, which may
+        # be long after the read gave up on it (the host must not close the connection under
+        # it): returns the release.
+        self.hold = hold
         self.timeout_s = timeout_s
         self._pending: dict[str, threading.Event] = {}  # uuid -> set when its agent call ended
         self._lock = threading.Lock()
@@ -94,6 +103,11 @@ class AddressReader:
         for gone in set(self._doms) - set(out):
             del self._doms[gone]
         return out
+
+    def drop(self) -> None:
+        """Forget the connection and its domains (the host closes it: hold no reference)."""
+        self._doms = {}
+        self._conn = None
 
     def guest(self, dom: libvirt.virDomain, uuid: str) -> list[GuestAddress] | None:
         """The guest's addresses from the first source that has some; ``[]`` when the guest
@@ -127,6 +141,7 @@ class AddressReader:
                 raise AgentStuck(f"an agent call of {uuid} still hangs")
             ended = self._pending[uuid] = threading.Event()
         box: dict[str, Any] = {}
+        release = self.hold() if self.hold is not None else None
 
         def call() -> None:
             try:
@@ -137,6 +152,8 @@ class AddressReader:
                 box["error"] = exc
             finally:
                 ended.set()
+                if release is not None:
+                    release()
 
         threading.Thread(target=call, name=f"kvmdeck:agent {uuid}", daemon=True).start()
         if not ended.wait(self.timeout_s):

@@ -69,10 +69,9 @@ def register_event_loop(loop: asyncio.AbstractEventLoop | None = None) -> bool:
     the running loop). Must happen before connections open, or they get no events.
     Returns True when events are available.
     """
-    import libvirtaio
+    from tui.adapters.libvirt import eventloop
 
-    if libvirtaio.getCurrentImpl() is None:
-        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
+    eventloop.register(loop)  # libvirtaio, safe to call from any thread (see eventloop.py)
     return True
 
 
@@ -201,7 +200,7 @@ class HostLink:
         uri: str | None,
         readonly: bool = False,
         on_report: Callable[[LinkReport], None] | None = None,
-        keepalive: tuple[int, int] = (5, 3),
+        keepalive: tuple[int, int] = (-1, 0),  # off: see KEEPALIVE_OFF in host.py
     ) -> None:
         self.uri = uri
         self.readonly = readonly

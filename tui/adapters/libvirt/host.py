@@ -2,7 +2,19 @@
 
 Every method may block and is called from a daemon thread by the core, never from the UI's
 thread: open (connect, keepalive, close callback, event registration), poll, act, close.
-libvirt's callbacks (lifecycle, device, close) arrive on the event loop through libvirtaio.
+libvirt's lifecycle and device callbacks arrive on the event loop through libvirtaio; its close
+callback in whichever thread notices the loss (the core hands it to the loop).
+
+**A connection is freed only when nothing uses it.** The core abandons a host that does not
+answer and closes its connection in a daemon thread, while the call that hung (a poll, an open,
+an agent query) may still be inside libvirt on it. ``virConnectClose`` from one thread while
+another is in a call on the same connection frees what that call still uses: the segfault in
+libvirt.so when a host hung for 200 s answered again (issue 24). So every call here is counted
+(:meth:`LibvirtHost.using`; the agent calls that the address reader abandons after 5 s count
+until their thread ends), and a close first makes new calls fail, deregisters the callbacks,
+then waits for the calls in flight before it frees the connection. A call that never returns
+keeps its connection open for the process's exit. The capability families
+(tui/adapters/libvirt/families.py) should take the connection through :meth:`using` too.
 """
 
 from __future__ import annotations
@@ -10,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import libvirt
@@ -32,9 +46,14 @@ from tui.model.host import PollResult
 
 log = logging.getLogger(__name__)
 
-# libvirt closes a connection whose peer missed this many keepalives this many seconds apart:
-# a hung host is noticed in about 3 * (2 + 1) = 9 s, with the event loop running.
-KEEPALIVE = (3, 2)
+# Client keepalive is switched off (libvirt.conf would start it at 5 s x 5). When it closes a
+# connection whose peer went silent while several threads had calls on it, libvirt 9's client
+# leaves GSource watches behind that point into the stack of the thread that was polling; the
+# next thread that polls the socket dispatches them once the peer answers again: SIGSEGV in
+# libvirt.so about a second after a hung host (SIGSTOP) was continued (issue 24). Without it a
+# silent peer is noticed by the core's own deadline (NO_ANSWER_S on every connect and poll),
+# the connection is abandoned, and its calls end whenever the peer answers or the socket closes.
+KEEPALIVE_OFF = (-1, 0)
 CLOSE_REASONS = {0: "error", 1: "end of file", 2: "keepalive timeout", 3: "client request"}
 
 
@@ -50,8 +69,11 @@ class LibvirtHost:
         self._closing = False
         self._callback_ids: list[int] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition()  # guards _calls, _closing and _conn's hand-over
+        self._calls = 0  # calls in flight on the connection (open, poll, act, addresses)
+        self.closed_at: float | None = None  # when close() really closed the connection
         self.session = HostSession(self, host_cpus=host_cpus)  # type: ignore[arg-type]
-        self.address_reader = AddressReader(agent=not readonly)
+        self.address_reader = AddressReader(agent=not readonly, hold=self._hold)
         self._capabilities = NO_CAPABILITIES
 
     # -- what HostSession needs of a "link" ---------------------------------------------
@@ -79,6 +101,13 @@ class LibvirtHost:
 
     # -- blocking calls --------------------------------------------------------------------
     def open(self) -> None:
+        """Connect. Not counted as a call: nobody else sees the connection until it is
+        handed out, and a close that came meanwhile is done here (never handed out)."""
+        if self._closing:
+            raise BackendError("closed", lost=True)
+        self._open()
+
+    def _open(self) -> None:
         try:
             conn = open_connection(self.uri, self.readonly)
         except ConnectFailed as exc:
@@ -89,15 +118,51 @@ class LibvirtHost:
             self.hostname = self.uri or "localhost"
         if not self.is_test:
             try:
-                conn.setKeepAlive(*KEEPALIVE)
-            except libvirt.libvirtError as exc:  # local unix sockets may refuse
-                log.debug("keepalive not available on %s: %s", self.uri, exc)
+                conn.setKeepAlive(*KEEPALIVE_OFF)
+            except libvirt.libvirtError as exc:
+                log.debug("keepalive not switched off on %s: %s", self.uri, exc)
         with contextlib.suppress(libvirt.libvirtError):
             conn.registerCloseCallback(self._closed, None)
-        self._conn = conn
+        with self._idle:
+            abandoned = self._closing
+            if not abandoned:
+                self._conn = conn
+        if abandoned:  # closed while opening (no answer in time): never handed out
+            self._close_later(conn, registered=True)
+            raise BackendError("closed while opening", lost=True)
         self._register_events(conn)
         self.session.mark_stale()
         self._capabilities = libvirt_capabilities(self)
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[libvirt.virConnect]:
+        """The connection, counted as in use until the block ends; "not connected" (lost)
+        once a close began. Every call on the connection goes through here."""
+        with self._idle:
+            conn = self._conn
+            if conn is None or self._closing:
+                raise BackendError("not connected", lost=True)
+            self._calls += 1
+        try:
+            yield conn
+        finally:
+            self._leave()
+
+    def _hold(self) -> Callable[[], None]:
+        """Count a call that runs on in a thread of its own (an abandoned agent call) until
+        the returned release is called."""
+        with self._idle:
+            self._calls += 1
+        return self._leave
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._calls -= 1
+            self._idle.notify_all()
+
+    @property
+    def calls_in_flight(self) -> int:  # tests
+        return self._calls
 
     def capabilities(self) -> HostCapabilities:
         """Its families, bound to this host's connection (tui/adapters/libvirt/families.py);
@@ -148,20 +213,19 @@ class LibvirtHost:
             self.events.lost(CLOSE_REASONS.get(reason, str(reason)))
 
     def poll(self, columns: tuple[str, ...]) -> PollResult:
-        conn = self._conn
-        if conn is None:
-            raise BackendError("not connected", lost=True)
-        try:
-            return self.session.poll(columns)
-        except libvirt.libvirtError as exc:
-            raise BackendError(
-                exc.get_error_message() or str(exc), lost=link_is_dead(conn)
-            ) from exc
+        with self.using() as conn:
+            try:
+                return self.session.poll(columns)
+            except libvirt.libvirtError as exc:
+                raise BackendError(
+                    exc.get_error_message() or str(exc), lost=link_is_dead(conn)
+                ) from exc
 
     def act(self, uuid: str, verb: str) -> None:
-        conn = self._conn
-        if conn is None:
-            raise BackendError("not connected", lost=True)
+        with self.using() as conn:
+            self._act(conn, uuid, verb)
+
+    def _act(self, conn: libvirt.virConnect, uuid: str, verb: str) -> None:
         try:
             dom = conn.lookupByUUIDString(uuid)
             calls = {
@@ -178,26 +242,39 @@ class LibvirtHost:
 
     def addresses(self, uuids: tuple[str, ...]) -> AddressMap:
         """Each guest's addresses: the agent, then leases, then ARP (see addresses.py)."""
-        conn = self._conn
-        if conn is None:
-            raise BackendError("not connected", lost=True)
-        self.address_reader.forget(uuids)
-        try:
-            return self.address_reader.read(conn, uuids)
-        except libvirt.libvirtError as exc:
-            raise BackendError(
-                exc.get_error_message() or str(exc), lost=link_is_dead(conn)
-            ) from exc
+        with self.using() as conn:
+            self.address_reader.forget(uuids)
+            try:
+                return self.address_reader.read(conn, uuids)
+            except libvirt.libvirtError as exc:
+                raise BackendError(
+                    exc.get_error_message() or str(exc), lost=link_is_dead(conn)
+                ) from exc
 
     def close(self) -> None:
-        self._closing = True
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        for cid in self._callback_ids:
+        """Blocks until nothing uses the connection (run it in a daemon thread nobody waits
+        for). New calls fail at once; an open in progress closes its own connection."""
+        with self._idle:
+            self._closing = True
+            conn, self._conn = self._conn, None
+        self._capabilities = NO_CAPABILITIES
+        if conn is not None:
+            self._close_later(conn, registered=True)
+
+    def _close_later(self, conn: libvirt.virConnect, registered: bool) -> None:
+        ids, self._callback_ids = self._callback_ids, []
+        for cid in ids:  # RPCs beside a call in flight: allowed; on a dead link they fail fast
             with contextlib.suppress(libvirt.libvirtError):
                 conn.domainEventDeregisterAny(cid)
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.unregisterCloseCallback()
+        if registered:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.unregisterCloseCallback()
+        with self._idle:  # our own calls: poll, act, addresses, open
+            if self._calls:
+                log.info("%s: close waits for %d call(s) in flight", self.uri, self._calls)
+            while self._calls:
+                self._idle.wait()
+        self.address_reader.drop()  # its cache of the connection's domains
         with contextlib.suppress(libvirt.libvirtError):
             conn.close()
+        self.closed_at = time.monotonic()
