@@ -14,8 +14,11 @@ on its read-only connection when it cannot.
 
 Several hosts are opened at once, each in a daemon thread. A host that fails is reported on
 stderr with why and what to do; a host that does not answer a connect or a poll within
-:data:`DEADLINE_S` is reported as "no answer" and left behind (its thread is a daemon that nobody
-waits for, so a stuck connection never keeps the process alive). The healthy hosts are printed.
+:data:`DEADLINE_S` is reported as "no answer" and left behind, at the start or in the middle of
+a run, and the run ends on time: its thread is a daemon that nobody waits for, and its
+connection is never closed nor freed (a close would free what the stuck call still uses, and
+would block on the silent peer, at the latest when the interpreter finalizes the object): it is
+kept for the process's exit (:func:`_abandon`). The healthy hosts are printed.
 
 Exit codes: 0 every host printed; 3 some host failed but at least one was printed; 1 no host
 could be read; 2 usage error or an invalid URI (even when other hosts were printed); 130 Ctrl+C.
@@ -24,6 +27,7 @@ could be read; 2 usage error or an invalid URI (even when other hosts were print
 from __future__ import annotations
 
 import csv
+import ctypes
 import functools
 import json
 import queue
@@ -102,6 +106,7 @@ class _Host:
     polled: bool = False  # at least one sample of this host was printed
     rw: Any = None  # a read-write connection for the guest agent (False: none to be had)
     reader: AddressReader | None = None
+    busy: bool = False  # a call on its connections was left running: never close them
 
     @property
     def name(self) -> str:
@@ -159,6 +164,22 @@ def _open(host: _Host, deadline_s: float, gave_up: threading.Event) -> Callable[
     return call
 
 
+# Hosts left behind with a call still running on their connections. The list holds one
+# reference that is never given back (Py_IncRef): nothing in it is closed or freed, not even when
+# the interpreter finalizes, so no libvirt call ever runs on freed memory and exit never blocks.
+_abandoned: list[_Host] = []
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_abandoned))
+
+
+def _abandon(host: _Host) -> None:
+    """Leave ``host``'s connections to the process's exit (a call on them is stuck)."""
+    host.busy = True
+    _abandoned.append(
+        _Host(host.uri, host.label, session=host.session, rw=host.rw, reader=host.reader)
+    )
+    host.session, host.rw, host.reader = None, None, None
+
+
 def _close_later(session: HostSession) -> threading.Thread:
     """Close a connection in a daemon thread: closing a stuck one blocks whoever closes it."""
     closer = threading.Thread(target=session.link.close, name="stats-close", daemon=True)
@@ -168,6 +189,9 @@ def _close_later(session: HostSession) -> threading.Thread:
 
 def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
     """Close the healthy connections cleanly, waiting at most ``wait_s`` in all."""
+    for h in hosts:
+        if h.busy:
+            _abandon(h)
     closers = [_close_later(h.session) for h in hosts if h.session is not None]
     for h in hosts:
         if h.rw:
@@ -180,8 +204,12 @@ def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
         closer.join(max(0.0, end - time.monotonic()))
 
 
-def _fail(host: _Host, failure: LinkFailure, err: TextIO) -> None:
+def _fail(host: _Host, failure: LinkFailure, err: TextIO, stuck: bool = False) -> None:
+    """Report ``host`` and leave it behind: its connections closed, or, when a call on them
+    is still running (``stuck``), kept unclosed for the process's exit."""
     host.failure = failure
+    if stuck or host.busy:
+        _abandon(host)
     if host.session is not None:
         _close_later(host.session)
         host.session = None
@@ -215,7 +243,7 @@ def _poll_all(hosts: list[_Host], deadline_s: float, err: TextIO) -> list[tuple[
     results = run_in_threads(calls, deadline_s, "poll")
     for (host, _), (done, value) in zip(live, results, strict=True):
         if not done:
-            _fail(host, no_answer(host.uri, deadline_s), err)
+            _fail(host, no_answer(host.uri, deadline_s), err, stuck=True)
         elif isinstance(value, libvirt.libvirtError):
             _fail(host, failure_of(host.uri, value), err)
         elif isinstance(value, PollResult):
@@ -253,6 +281,9 @@ def _addresses_all(
         if host.session is not None and running:
             jobs.append((host, functools.partial(_addresses, host, host.session, running, agent)))
     got = run_in_threads([call for _h, call in jobs], deadline_s, "addresses")
+    for (host, _call), (done, _value) in zip(jobs, got, strict=True):
+        if not done:
+            host.busy = True  # its address call runs on: never close that connection
     return {
         id(host): value
         for (host, _call), (done, value) in zip(jobs, got, strict=True)

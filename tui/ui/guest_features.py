@@ -3,8 +3,9 @@ the snapshots screen, for the guest selected on the main screen or shown on the 
 
 The serial console runs ``virsh console`` in kvmdeck's own terminal: the app is suspended
 (``App.suspend``: alternate screen off, input thread stopped, the terminal as it was before
-kvmdeck) while virsh owns the terminal, and Ctrl+] (virsh's escape) ends it; Textual then
-repaints the whole screen. The event loop keeps running meanwhile (the subprocess is awaited,
+kvmdeck) while virsh runs on a pseudo-terminal that kvmdeck bridges to it, and Ctrl+] ends it
+within half a second whatever virsh or the host does (kvmdeck watches the key itself:
+``tui/ui/terminal_console.py``); Textual then repaints the whole screen. The event loop keeps running meanwhile (the subprocess is awaited,
 not waited for), so libvirt's keepalive and the polls go on; ``batch_update`` keeps Textual
 from painting over the console until it ends. Why not a virStream in a widget: virsh already
 handles the terminal (raw mode, escape key, resize, a console already open elsewhere), works
@@ -14,7 +15,6 @@ and leaves nothing of kvmdeck between the operator's keys and the guest.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import tempfile
@@ -25,6 +25,7 @@ from textual.app import SuspendNotSupported
 from tui.core.ports import BackendError, HostCapabilities
 from tui.model.ids import GuestKey
 from tui.ui import actions
+from tui.ui.terminal_console import run_console
 from tui.util import terminal_safe
 
 if TYPE_CHECKING:
@@ -150,8 +151,11 @@ async def attach(
                         + "\r\n"
                     )
                     out.flush()
-                proc = await asyncio.create_subprocess_exec(*argv, env=env, stderr=err)
-                status = await proc.wait()
+                stdin = sys.__stdin__.fileno() if sys.__stdin__ is not None else 0
+                stdout = out.fileno() if out is not None else 1
+                status, escaped = await run_console(argv, env, err, stdin, stdout)
+                if escaped:  # Ctrl+]: kvmdeck ended it, whatever virsh was doing
+                    status = 0
         except SuspendNotSupported:
             app.notify(
                 "The serial console needs a terminal (kvmdeck runs headless here).",
