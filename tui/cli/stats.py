@@ -13,12 +13,9 @@ stats opens one for that alone (unless ``readonly`` is set), and falls back to l
 on its read-only connection when it cannot.
 
 Several hosts are opened at once, each in a daemon thread. A host that fails is reported on
-stderr with why and what to do; a host that does not answer a connect or a poll within
-:data:`DEADLINE_S` is reported as "no answer" and left behind, at the start or in the middle of
-a run, and the run ends on time: its thread is a daemon that nobody waits for, and its
-connection is never closed nor freed (a close would free what the stuck call still uses, and
-would block on the silent peer, at the latest when the interpreter finalizes the object): it is
-kept for the process's exit (:func:`_abandon`). The healthy hosts are printed.
+stderr with why and what to do; one that does not answer a connect or a poll within
+:data:`DEADLINE_S` is reported as "no answer" and left behind, and the run ends on time: its
+thread is a daemon nobody waits for, its connection never closed (:func:`_abandon`).
 
 Exit codes: 0 every host printed; 3 some host failed but at least one was printed; 1 no host
 could be read; 2 usage error or an invalid URI (even when other hosts were printed); 130 Ctrl+C.
@@ -164,24 +161,20 @@ def _open(host: _Host, deadline_s: float, gave_up: threading.Event) -> Callable[
     return call
 
 
-# Hosts left behind with a call still running on their connections. The list holds one
-# reference that is never given back (Py_IncRef): nothing in it is closed or freed, not even when
-# the interpreter finalizes, so no libvirt call ever runs on freed memory and exit never blocks.
+# Hosts left with a call stuck on their connections: never closed nor freed (one reference never
+# given back, so not even by the interpreter at exit: a close frees what the call still uses).
 _abandoned: list[_Host] = []
 ctypes.pythonapi.Py_IncRef(ctypes.py_object(_abandoned))
 
 
 def _abandon(host: _Host) -> None:
-    """Leave ``host``'s connections to the process's exit (a call on them is stuck)."""
     host.busy = True
-    _abandoned.append(
-        _Host(host.uri, host.label, session=host.session, rw=host.rw, reader=host.reader)
-    )
+    _abandoned.append(_Host(host.uri, host.label, session=host.session, rw=host.rw))
     host.session, host.rw, host.reader = None, None, None
 
 
 def _close_later(session: HostSession) -> threading.Thread:
-    """Close a connection in a daemon thread: closing a stuck one blocks whoever closes it."""
+    """Close a connection in a daemon thread (a host that just failed may still be slow)."""
     closer = threading.Thread(target=session.link.close, name="stats-close", daemon=True)
     closer.start()
     return closer
@@ -189,9 +182,7 @@ def _close_later(session: HostSession) -> threading.Thread:
 
 def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
     """Close the healthy connections cleanly, waiting at most ``wait_s`` in all."""
-    for h in hosts:
-        if h.busy:
-            _abandon(h)
+    list(map(_abandon, [h for h in hosts if h.busy]))  # stuck: left unclosed
     closers = [_close_later(h.session) for h in hosts if h.session is not None]
     for h in hosts:
         if h.rw:
@@ -205,8 +196,7 @@ def _close_all(hosts: list[_Host], wait_s: float = CLOSE_WAIT_S) -> None:
 
 
 def _fail(host: _Host, failure: LinkFailure, err: TextIO, stuck: bool = False) -> None:
-    """Report ``host`` and leave it behind: its connections closed, or, when a call on them
-    is still running (``stuck``), kept unclosed for the process's exit."""
+    """Report ``host`` and leave it behind: closed, or unclosed when a call on it is stuck."""
     host.failure = failure
     if stuck or host.busy:
         _abandon(host)
@@ -282,8 +272,7 @@ def _addresses_all(
             jobs.append((host, functools.partial(_addresses, host, host.session, running, agent)))
     got = run_in_threads([call for _h, call in jobs], deadline_s, "addresses")
     for (host, _call), (done, _value) in zip(jobs, got, strict=True):
-        if not done:
-            host.busy = True  # its address call runs on: never close that connection
+        host.busy = host.busy or not done  # its address call runs on: never close it
     return {
         id(host): value
         for (host, _call), (done, value) in zip(jobs, got, strict=True)
