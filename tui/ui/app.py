@@ -423,5 +423,8 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         guests = sorted(self.fleet.guests(), key=lambda g: g.name.lower())
         return [(g.name, g.key.row) for g in guests]
 
+    def show_host_only(self, label: str) -> None:
+        self.main_screen.show_host_only(label)
+
     def select_guest(self, row: str) -> None:
         self.main_screen.select_row(row)

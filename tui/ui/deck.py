@@ -108,6 +108,14 @@ class Deck(Protocol):
 
     def set_refresh(self, seconds: float) -> None: ...
 
+    def reconnect_now(self, host: HostId) -> str:
+        """Retry a host that is down now (skip the backoff); what was done, said plainly."""
+        ...
+
+    def show_host_only(self, label: str) -> None:
+        """The main screen's guest list filtered to one host (the hosts screen's choice)."""
+        ...
+
     def notify(
         self,
         message: str,
@@ -172,6 +180,10 @@ class DeckCommands:
     def mark_stale(self, key: GuestKey) -> None:
         if (ctl := self.controllers.get(key.host)) is not None:
             ctl.mark_stale(key.uuid)
+
+    def reconnect_now(self, host: HostId) -> str:
+        ctl = self.controllers.get(host)
+        return ctl.reconnect_now() if ctl is not None else "not watched"
 
     def set_refresh(self, seconds: float) -> None:
         self.refresh_s = seconds

@@ -17,6 +17,9 @@ from tui.model.viewers import ViewerInfo, ViewerState
 from tui.util import terminal_safe
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tui.model.ids import GuestKey
     from tui.model.vt import VtReport
     from tui.ui.app import KvmDeckApp
 
@@ -118,6 +121,7 @@ class QuietToasts(App[int]):
     piled-up toasts hide the event log (which has every message anyway)."""
 
     NOTIFICATION_TIMEOUT = 3.0
+    _unwatch_log: Callable[[], None] | None = None  # set while the --log file is watched
     NOTIFY_MAX_S: dict[str, float] = {"information": 3.0, "warning": 5.0, "error": 8.0}
 
     def notify(
@@ -150,17 +154,17 @@ class QuietToasts(App[int]):
         self._unwatch_log = logsetup.on_write_failure(failed)
 
     def unwatch_log_failures(self) -> None:
-        unwatch = getattr(self, "_unwatch_log", None)
-        if unwatch is not None:
-            unwatch()
+        if self._unwatch_log is not None:
+            self._unwatch_log()
 
     def _log_failed(self, text: str) -> None:
         if not self.is_running:
             return
         self.notify(text, title="log file", severity="error", timeout=8, markup=False)
-        log_event = getattr(self, "log_event", None)
-        if log_event is not None:
-            log_event(text)
+        self.log_event(text)
+
+    def log_event(self, text: str, wall: float | None = None, key: GuestKey | None = None) -> None:
+        """The event log (the app's)."""
 
     def on_notify(self, _event: Notify) -> None:
         """Runs before Textual's own handler adds the new notification: the toast shown goes,

@@ -33,6 +33,7 @@ from tui.ui import actions
 if TYPE_CHECKING:
     from tui.core.ports import Provisioning
     from tui.model.fleet import Guest
+    from tui.model.provision import Created
     from tui.ui.app import KvmDeckApp
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ def create(app: KvmDeckApp) -> None:
     actions.say_refused(app, "guest.create", "no connected host can create guests")
 
 
-def _after_create(app: KvmDeckApp, got: Any) -> None:
-    if got is None or not getattr(got, "iso_install", False) or not got.started:
+def _after_create(app: KvmDeckApp, got: Created | None) -> None:
+    if got is None or not got.iso_install or not got.started:
         return
     from tui.ui.screens.confirm import ConfirmScreen
 

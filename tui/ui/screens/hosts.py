@@ -20,6 +20,7 @@ from tui.model.fleet import Change, Fleet, Host
 from tui.model.ids import HostId
 from tui.model.link import LinkState
 from tui.ui import actions
+from tui.ui.deck import Deck, deck_of
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.hosts_bar import LINK_STYLE, summary_line
 from tui.util import DASH, fmt_bytes, fmt_pct, terminal_safe
@@ -145,8 +146,8 @@ class HostsScreen(Screen[None]):
         self.renders = 0
 
     @property
-    def deck(self) -> Any:
-        return self.app
+    def deck(self) -> Deck:
+        return deck_of(self)
 
     def compose(self) -> ComposeResult:
         yield Label("", id="hosts-title")
@@ -211,8 +212,7 @@ class HostsScreen(Screen[None]):
         h = self.selected()
         if h is None:
             return
-        ctl = self.deck.controllers.get(h.id)
-        what = ctl.reconnect_now() if ctl is not None else "not watched"
+        what = self.deck.reconnect_now(h.id)
         text = f"{h.label}: {what}"
         self.app.notify(text, timeout=4, markup=False)
         self.deck.log_event(text)
@@ -223,4 +223,4 @@ class HostsScreen(Screen[None]):
         if h is None:
             return
         self.dismiss()
-        self.deck.main_screen.show_host_only(h.label)
+        self.deck.show_host_only(h.label)

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
 
 from tui.core.jobs import Job
+from tui.ui.deck import deck_of
 from tui.util import terminal_safe
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class _JobDialog(ModalScreen[Any]):
         done: Callable[[Any], None],
         failed: Callable[[BaseException], bool],
     ) -> None:
-        runner = getattr(self.app, "runner", None)
+        runner = deck_of(self).runner
         if runner is None:
             return
         job: Job[Any] = Job(title, work)

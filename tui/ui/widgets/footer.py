@@ -17,9 +17,10 @@ place (binding groups, labels).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -30,6 +31,13 @@ from tui.ui.compat import FooterKey, copy_footer_key
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+
+@runtime_checkable
+class Relabelling(Protocol):
+    """A screen that names some keys for its state (p reads Resume on a paused guest)."""
+
+    def footer_labels(self) -> dict[str, tuple[str, str]]: ...
 
 
 def _cells(key: FooterKey) -> int:
@@ -58,7 +66,7 @@ class KeysFooter(Footer):
         shorts.update({a.action: a.footer_short for a in known})
         order = {a.footer_label: a.priority for a in known}
         order.update({a.action: a.priority for a in known})
-        own = {getattr(b, "action", None) for b in (*screen.BINDINGS, *self.app.BINDINGS)}
+        own = {b.action for b in (*screen.BINDINGS, *self.app.BINDINGS) if isinstance(b, Binding)}
         widget = [k for k in keys if k.action not in own]
         if widget and all(_plain(w) or w.has_class("-command-palette") for w in items):
             # The focused widget's keys (the table's Enter) come first in Textual's bindings:
@@ -69,8 +77,7 @@ class KeysFooter(Footer):
                 at = sum(1 for other in keys if rank(other) <= rank(k))
                 keys.insert(at, k)
             items = [*keys, *(w for w in items if w not in keys)]
-        labels = getattr(screen, "footer_labels", None)
-        renamed: dict[str, tuple[str, str]] = labels() if callable(labels) else {}
+        renamed = screen.footer_labels() if isinstance(screen, Relabelling) else {}
         for key in keys:
             if key.action in renamed and key.description:
                 key.description, shorts[key.action] = renamed[key.action]
