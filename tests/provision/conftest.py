@@ -58,6 +58,16 @@ def sweep(conn: libvirt.virConnect, prefix: str) -> None:
                         v.delete(0)
 
 
+def fresh(fn) -> None:  # type: ignore[no-untyped-def]
+    """``fn(conn)`` on a connection of its own: a finalizer still cleans up after the session's
+    connection was lost (libvirtd restarted meanwhile)."""
+    conn = libvirt.open(bed.SYSTEM_URI)
+    try:
+        fn(conn)
+    finally:
+        conn.close()
+
+
 def leftovers(conn: libvirt.virConnect, prefix: str) -> list[str]:
     """Guests and volumes named ``prefix…`` that still exist."""
     out = [d.name() for d in conn.listAllDomains(0) if d.name().startswith(prefix)]
@@ -78,7 +88,7 @@ def prov_conn(libvirtd) -> Iterator[libvirt.virConnect]:  # type: ignore[no-unty
         if m and not Path(f"/proc/{m.group(1)}").exists():
             sweep(libvirtd, m.group(0))
     yield libvirtd
-    sweep(libvirtd, run_prefix())
+    fresh(lambda conn: sweep(conn, run_prefix()))
 
 
 @pytest.fixture()
@@ -87,7 +97,7 @@ def prefix(prov_conn: libvirt.virConnect, request: pytest.FixtureRequest) -> Ite
     p = f"{run_prefix()}{request.node.name[:20].strip('_').replace('_', '-')}-"
     p = re.sub(r"[^A-Za-z0-9-]", "", p)
     yield p
-    sweep(prov_conn, p)
+    fresh(lambda conn: sweep(conn, p))
 
 
 def image_dir() -> Path:

@@ -291,3 +291,33 @@ def test_uefi_guest_delete_names_and_removes_its_nvram(prov, prov_conn, prefix):
     assert "UEFI variables" in prov.delete_plan(g.uuid).nvram
     prov.delete(g.uuid)
     assert not glob.glob(f"/var/lib/libvirt/qemu/nvram/{prefix}efi_VARS.fd")
+
+
+def test_import_uses_the_disk_in_place_and_delete_keeps_it(prov, prov_conn, prefix, tmp_path):
+    """Import on the local host: the file is the guest's disk where it is (no copy); it is not
+    a pool volume kvmdeck made, so delete leaves it."""
+    import os
+    import subprocess
+
+    d = tmp_path / "imp"
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(d, 0o755)
+    disk = d / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "32M"], check=True)
+    g = prov.create(
+        GuestSpec(
+            name=f"{prefix}imp",
+            source="import",
+            image=str(disk),
+            start=False,
+            network="none",
+            memory_mib=128,
+        )
+    )
+    assert g.made == ()
+    assert str(disk) in prov_conn.lookupByUUIDString(g.uuid).XMLDesc(0)
+    plan = prov.delete_plan(g.uuid)
+    assert plan.volumes == () and any(str(disk) in o for o in plan.other_disks)
+    prov.delete(g.uuid)
+    assert disk.exists()

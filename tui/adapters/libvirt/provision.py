@@ -334,11 +334,11 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             iso_install = False
             if spec.source == SOURCE_IMPORT:
                 src = self._source(conn, spec.image)
-                if src.local:
+                if src.local and self.remote:  # a file of this machine: into the host's pool
                     step = f"uploading {src.path}"
                     vol = self._upload_new(pool, f"{spec.name}.{src.fmt}", src, undo, progress)
                     disks.append(DiskPlan(vol.path(), src.fmt, boot=1))
-                else:
+                else:  # already on the host: used where it is, as virt-install --import does
                     disks.append(DiskPlan(src.path, src.fmt, boot=1))
             elif spec.source == SOURCE_CLOUD:
                 src = self._source(conn, spec.image)

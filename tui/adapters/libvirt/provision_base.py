@@ -136,7 +136,7 @@ class ProvisionBase:
         try:
             return self._conn().lookupByUUIDString(uuid)
         except libvirt.libvirtError as exc:
-            raise BackendError(f"the guest is gone ({_err(exc)})") from exc
+            raise BackendError(f"cannot find the guest: {_err(exc)}") from exc
 
     def _create_vol(
         self, pool: libvirt.virStoragePool, xml: str, undo: _Undo
