@@ -153,7 +153,9 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         if self.services.usb is not None:
             from tui.ui.usb_feature import UsbFeature
 
-            self.usb = UsbFeature(self, self.services.usb, self.readonly, self.settings)
+            self.usb = UsbFeature(
+                self, self.services.usb, self.readonly, self.settings, fleet=self.fleet
+            )
             self.usb.mount()
         listener = HostListener(
             link=self._on_link,

@@ -20,11 +20,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from textual.app import App
 from textual.timer import Timer
 
+from tui.config import Settings
 from tui.core.ports import UsbHostPort
 from tui.core.usb.coordinator import UsbCoordinator
 from tui.core.usb.doctor import Finding, usb_findings
@@ -32,11 +33,14 @@ from tui.core.usb.host_doctor import host_findings
 from tui.core.usb.ports import DeviceFeed, UsbServices
 from tui.core.usb.requests import UsbNote
 from tui.core.usb.rules import Rule
+from tui.model.fleet import Fleet
 from tui.model.usb import UsbDevice, UsbEvent
 from tui.model.usb_doctor import LOCAL, REMOTE, GuestUsbFacts, HostProbe, UsbHostStatus
+from tui.ui.deck import deck_of
 from tui.ui.screens.usb import LOCAL_SOURCE, UsbScreen, remote_source
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USB_HOST = 0  # only the first host has USB
 
@@ -46,17 +50,19 @@ class UsbFeature:
 
     def __init__(
         self,
-        app: App[Any],
+        app: App[int] | App[None],
         services: UsbServices | None,
         readonly: bool,
-        settings: Any,
+        settings: Settings | None,
         *,
         rules_file: Path | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self.app = app
         self.services = services
         self._readonly = readonly
         self.settings = settings
+        self.fleet = fleet  # the app's (host 0 is its first host); None: a bare test app
         self.coordinator = UsbCoordinator(
             self,
             rules_file=rules_file,
@@ -79,12 +85,14 @@ class UsbFeature:
     def submit(
         self,
         name: str,
-        fn: Callable[[], Any],
-        done: Callable[[Any], None] | None = None,
+        fn: Callable[[], T],
+        done: Callable[[T], None] | None = None,
         failed: Callable[[BaseException], bool | None] | None = None,
     ) -> None:
         """Run ``fn`` in a daemon thread; ``done``/``failed`` on the loop (the app's runner)."""
-        self.app.runner.submit(name, fn, done, failed)  # type: ignore[attr-defined]
+        runner = deck_of(self.app).runner
+        assert runner is not None  # made before the USB feature
+        runner.submit(name, fn, done, failed)
 
     # -- hooks for the app ---------------------------------------------------------------
     def mount(self) -> None:
@@ -92,7 +100,7 @@ class UsbFeature:
         first shown)."""
         self.screen = UsbScreen(
             actions=self,
-            show_root_hubs=bool(getattr(self.settings, "show_root_hubs", False)),
+            show_root_hubs=self.settings is not None and self.settings.show_root_hubs,
         )
         self.app.install_screen(self.screen, name="usb")
         self._push()
@@ -148,7 +156,7 @@ class UsbFeature:
             if feed is not self.remote_feed:  # replaced (reconnect) or stopped meanwhile
                 feed.stop()
                 return
-            note = getattr(feed, "note", "")  # node-device events refused: it lists instead
+            note = feed.note  # node-device events refused: it lists instead
             if note:
                 self._log(f"USB of {label or 'the host'}: {note}")
                 self.coordinator.set_source(f"{source} ({note})", nodedev)
@@ -219,9 +227,7 @@ class UsbFeature:
 
     # -- output --------------------------------------------------------------------------
     def _log(self, text: str, wall: float | None = None) -> None:
-        log_event = getattr(self.app, "log_event", None)
-        if log_event is not None:
-            log_event(text, wall)
+        deck_of(self.app).log_event(text, wall)
 
     def _note(self, note: UsbNote) -> None:
         if note.ok:
@@ -312,12 +318,12 @@ class UsbFeature:
     def _guest_facts(self) -> list[GuestUsbFacts]:
         """Host 0's guests and their USB controllers, from the fleet's facts (XML already
         read by the polls); without a fleet, the guests the polls reported."""
-        fleet, order = getattr(self.app, "fleet", None), getattr(self.app, "host_order", None)
-        if fleet is None or not order:
+        fleet = self.fleet
+        if fleet is None or not fleet.hosts:
             guests = self._guests or self.coordinator.running
             return [GuestUsbFacts(n, up, None) for n, up in sorted(guests.items())]
         out = []
-        for g in fleet.host(order[USB_HOST]).guests.values():
+        for g in list(fleet.hosts.values())[USB_HOST].guests.values():
             display = g.info.display if g.info is not None else None
             ctl = display.usb_controllers if display is not None else None
             out.append(GuestUsbFacts(g.name, g.sample.running, ctl))

@@ -59,6 +59,8 @@ class DemoUsbFeed:
     is called. :meth:`step` makes the next plug/unplug happen now (tests, and the timer).
     """
 
+    note = ""  # a DeviceFeed's: nothing missing
+
     def __init__(self, conn: Any, period: float = PLUG_PERIOD_S) -> None:
         self.conn = conn
         self.period = period

@@ -189,6 +189,8 @@ class UsbMonitor:
     ``known`` is the current device set.
     """
 
+    note = ""  # a DeviceFeed's: netlink events, nothing missing
+
     def __init__(
         self,
         context: pyudev.Context | None = None,

@@ -88,6 +88,12 @@ class DeviceFeed(Protocol):
 
     def devices(self) -> list[UsbDevice]: ...
 
+    @property
+    def note(self) -> str:
+        """How the feed falls short, "" when it does not (a remote host that refuses
+        node-device events: it lists them every few seconds instead)."""
+        ...
+
 
 class BlockingRunner(Protocol):
     """Runs ``fn`` off the loop's thread; ``done(result)`` or ``failed(exc)`` then run on the
