@@ -12,8 +12,7 @@ No textual here. Everything runs on the event loop's thread; blocking calls go t
 - results of an abandoned connection (an older *generation*) are ignored;
 - a backend's event callbacks (:class:`HostEvents`) may come from any thread: libvirt runs its
   close callback in whichever thread notices the loss, usually the poll thread whose call
-  failed. The controller moves each one onto the loop before it touches anything
-  (:meth:`HostController._on_loop`); everything else here runs on the loop only;
+  failed. The controller moves each one onto the loop first (tui/core/hostevents.py);
 - guest IP addresses have a lane of their own (a second :class:`SingleFlight`), every
   :data:`ADDRESS_INTERVAL` s while guests run and soon after one starts: a stuck guest agent
   never delays a stats tick, and a tick never carries an address call.
@@ -22,15 +21,18 @@ No textual here. Everything runs on the event loop's thread; blocking calls go t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from tui.core.hostevents import (
+    after_events,
+    on_loop,
+    retry_delay,
+)
 from tui.core.ports import NO_CAPABILITIES, BackendError, HostBackend, HostCapabilities, HostEvents
 from tui.core.prefetch import Prefetch
 from tui.core.runner import Runner
@@ -49,10 +51,6 @@ EVENT_POLL_DELAY = 0.1  # s: events within this window share one poll
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 ADDRESS_INTERVAL = 10.0  # s between two address runs of a host with running guests
 ADDRESS_SOON = 2.0  # s: the first address run after a guest shows up running
-
-
-def _thread() -> str:
-    return threading.current_thread().name
 
 
 @dataclass
@@ -120,6 +118,8 @@ class HostController:
         self._running: tuple[str, ...] = ()  # uuids of the running guests, from the last poll
         self._retry: asyncio.TimerHandle | None = None
         self._connect_watchdog: asyncio.TimerHandle | None = None
+        self.local: bool | None = None  # a daemon on this machine (known once a backend exists)
+        self._evented: dict[str, LifecycleEvent] = {}  # uuid -> its last event during the poll
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -182,31 +182,14 @@ class HostController:
         )
 
     def _on_loop(self, fn: Callable[[T], None]) -> Callable[[T], None]:
-        """``fn`` as a backend callback: run at once on the loop's thread, handed to the loop
-        from any other thread. libvirt calls its close callback in the thread that notices the
-        loss (the poll whose call failed): run there, the loss reached the timers, the fleet
-        and the app's render queue from a foreign thread and raced the loop (the frozen
-        display of issue 24)."""
-
-        def call(arg: T) -> None:
-            try:
-                on_loop = asyncio.get_running_loop() is self.loop
-            except RuntimeError:  # no loop runs in this thread
-                on_loop = False
-            if on_loop:
-                fn(arg)
-                return
-            log.debug("%s: event from thread %s, handed to the loop", self.host, _thread())
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
-                self.loop.call_soon_threadsafe(fn, arg, context=self.context)
-
-        return call
+        return on_loop(self.runner.loop, self.context, str(self.host), fn)
 
     def _connect(self) -> None:
         if self.closed:
             return
         gen = self._next_generation()
         backend = self._make_backend(self._events(gen))
+        self._note_local(backend)
         self._connect_watchdog = self.loop.call_later(
             NO_ANSWER_S, self._connect_hung, gen, lambda: backend, context=self.context
         )
@@ -222,6 +205,7 @@ class HostController:
             self._abandon(backend)  # answered after we gave up on it
             return
         self._cancel_connect_watchdog()
+        self._note_local(backend)
         self.backend = backend
         self.hostname = backend.hostname
         self.attempt = 0
@@ -272,9 +256,17 @@ class HostController:
             self._set(LinkState.DOWN, failure)
             return
         self._set(LinkState.DOWN if first else LinkState.RECONNECTING, failure)
-        delay = BACKOFF[min(self.attempt, len(BACKOFF) - 1)]
+        delay = self.retry_delay()
         self.attempt += 1
         self._retry = self.loop.call_later(delay, self._connect, context=self.context)
+
+    def retry_delay(self) -> float:
+        """How long until the next connect: short for a local daemon, BACKOFF otherwise."""
+        return retry_delay(bool(self.local), self.attempt, BACKOFF)
+
+    def _note_local(self, backend: HostBackend) -> None:
+        if self.local is None:
+            self.local = not backend.remote and not backend.test_driver
 
     def _lose(self, failure: LinkFailure) -> None:
         """The connection went away (closed, hung or failing): drop it and reconnect."""
@@ -311,6 +303,7 @@ class HostController:
             return
         gen = self.generation
         columns = self._columns()
+        self._evented = {}
         self.runner.submit(
             f"poll {self.host}",
             lambda: backend.poll(columns),
@@ -321,6 +314,7 @@ class HostController:
     def _polled(self, gen: int, seq: int, result: PollResult) -> None:
         if gen != self.generation or self.closed:
             return
+        result = self._after_events(result)
         if self.polls.finish(seq):
             self.listener.polled(self.host, seq, result)
             self._note_running(result)
@@ -337,6 +331,10 @@ class HostController:
         self.listener.poll_failed(self.host, message)
         self.polls.next(self._refresh(), EVENT_POLL_DELAY)
         return isinstance(exc, BackendError)  # anything else also goes to the error handler
+
+    def _after_events(self, result: PollResult) -> PollResult:
+        evented, self._evented = self._evented, {}
+        return after_events(result, evented)
 
     def _poll_hung(self, _seq: int) -> None:
         self._lose(no_answer(self.uri, NO_ANSWER_S))
@@ -395,6 +393,8 @@ class HostController:
     def _on_lifecycle(self, gen: int, ev: LifecycleEvent) -> None:
         if gen != self.generation or self.closed:
             return
+        if self.polls.in_flight is not None:
+            self._evented[ev.uuid] = ev
         self.listener.lifecycle(self.host, ev)
         self.poll_soon()
 
