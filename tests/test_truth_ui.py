@@ -110,3 +110,28 @@ async def test_event_log_grows_with_the_terminal_wraps_and_toasts_stay_off_it() 
             pilot, lambda: table.region.height >= table.row_count + 1, "every guest row", 5
         )
         assert log.outer_size.height >= 3
+
+
+async def test_rebinding_guest_destroy_rebinds_the_detail_screens_key_too() -> None:
+    """Issue 22, item 7: one binding id for one action: [keymap] "guest.destroy" moves X on
+    the guest detail screen as well (it left the detail screen's X as it was)."""
+    from tui.config import Settings
+    from tui.registry import BY_ID, keys_for, validate_keymap
+    from tui.ui.screens.confirm import ConfirmScreen
+    from tui.ui.screens.detail import GuestDetailScreen
+
+    keymap = {"guest.destroy": "ctrl+x"}
+    assert keys_for(BY_ID["detail.destroy"], keymap) == ("ctrl+x",)  # help shows the same
+    assert validate_keymap(keymap) == []
+    app = demo_app(settings=Settings(keymap=keymap))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_rows(pilot, app, len(DEMO_GUESTS))
+        select(app, "db-primary")
+        await pilot.pause()
+        await pilot.press("enter")
+        await app_until(pilot, lambda: isinstance(app.screen, GuestDetailScreen), "the detail")
+        await pilot.press("X")  # the old key does nothing here either
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+x")
+        await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "force off?")

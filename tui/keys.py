@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import string
 import unicodedata
+from collections.abc import Mapping
 
 MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
 NAMED_KEYS = frozenset(
@@ -136,3 +137,31 @@ def key_label(key: str) -> str:
         return base.upper()
     char = key_char(base)
     return char if char is not None else base
+
+
+# Binding ids that follow another's [keymap] entry: the guest detail screen's lifecycle and
+# console keys are the main screen's actions on the guest shown, so "guest.destroy" rebinds X
+# on both screens; a detail.* entry of its own rebinds the detail screen's key alone.
+FOLLOWS = {
+    f"detail.{verb}": f"guest.{verb}"
+    for verb in (
+        "start",
+        "shutdown",
+        "reboot",
+        "pause",
+        "destroy",
+        "console",
+        "serial",
+        "snapshots",
+    )
+}
+
+
+def expand_keymap(keymap: Mapping[str, str]) -> dict[str, str]:
+    """``[keymap]`` with the ids that follow another (:data:`FOLLOWS`) filled in."""
+    return {**{f: keymap[lead] for f, lead in FOLLOWS.items() if lead in keymap}, **keymap}
+
+
+def leader(binding_id: str, keymap: Mapping[str, str]) -> str:
+    """The id a key's [keymap] entry is under: its own, else the one it follows."""
+    return binding_id if binding_id in keymap else FOLLOWS.get(binding_id, binding_id)

@@ -27,6 +27,7 @@ from tui.config import Settings
 from tui.core.controller import HostController, HostListener
 from tui.core.ports import HostSampler, Services
 from tui.core.runner import Runner
+from tui.keys import expand_keymap
 from tui.model.events import DeviceEvent, LifecycleEvent
 from tui.model.fleet import Change, Fleet
 from tui.model.host import HostSample, PollResult
@@ -128,7 +129,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         # not a demo session.
         self.is_demo = self.options.demo or all(services.is_test_uri(u) for u in self.options.uris)
         if self.settings.keymap:
-            self.set_keymap(self.settings.keymap)
+            self.set_keymap(expand_keymap(self.settings.keymap))  # guest.X rebinds detail.X
 
     # -- composition ---------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:

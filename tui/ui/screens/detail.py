@@ -187,6 +187,8 @@ class GuestDetailScreen(Screen[None]):
 
     # -- rendering ------------------------------------------------------------------------
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
+        if not self.is_mounted:  # pushed, not composed yet: on_mount renders it
+            return
         if self.key.host not in change.hosts and self.key not in change.changed:
             return
         g = fleet.guest(self.key)

@@ -62,8 +62,10 @@ class KeysFooter(Footer):
         screen = self.screen
         scope = actions.scope_of(screen)
         known = scope_actions(scope) if scope else []
-        shorts = {a.footer_label: a.footer_short for a in known}  # a widget's binding (Enter)
-        shorts.update({a.action: a.footer_short for a in known})
+        shorts = {
+            a.footer_label: (a.short or a.footer_label) for a in known
+        }  # a widget's binding (Enter)
+        shorts.update({a.action: (a.short or a.footer_label) for a in known})
         order = {a.footer_label: a.priority for a in known}
         order.update({a.action: a.priority for a in known})
         own = {b.action for b in (*screen.BINDINGS, *self.app.BINDINGS) if isinstance(b, Binding)}
