@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from textual.widgets._footer import FooterKey  # Footer's key widget: not exported by Textual
+from textual.widgets._footer import (
+    FooterKey as FooterKey,  # Footer's key widget: Textual does not export it
+)
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -45,7 +45,10 @@ NO_POOLS = "No storage pools on this host: P makes a directory pool."
 
 
 def pool_cells(p: Pool) -> list[Any]:
-    size = (lambda n: human_size(n)) if p.active else (lambda n: "-")
+
+    def size(n: int) -> str:
+        return human_size(n) if p.active else "-"
+
     state = Text(p.state, style="green" if p.active else "dim")
     return [
         plain(p.name),

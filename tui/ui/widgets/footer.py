@@ -73,7 +73,10 @@ class KeysFooter(Footer):
         if widget and all(_plain(w) or w.has_class("-command-palette") for w in items):
             # The focused widget's keys (the table's Enter) come first in Textual's bindings:
             # put them where their registry priority says, among the screen's.
-            rank = lambda k: order.get(k.action, order.get(k.description, 99))  # noqa: E731
+
+            def rank(k: FooterKey) -> int:
+                return order.get(k.action, order.get(k.description, 99))
+
             keys = [k for k in keys if k not in widget]
             for k in widget:
                 at = sum(1 for other in keys if rank(other) <= rank(k))
@@ -103,7 +106,7 @@ class KeysFooter(Footer):
             key.set_class(self.compact, "-compact", update=False)  # a no-op, not a restyle
         yield from items
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[object]) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus:
             return
