@@ -210,6 +210,7 @@ fi
 """)
     editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a refused edit is kept there
     monkeypatch.delenv("VISUAL", raising=False)
     app = system_app()
     async with app.run_test(size=(100, 30)) as pilot:
