@@ -18,6 +18,7 @@ removed, and their opaque data freed, on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -35,6 +36,15 @@ def _on(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
+def _later(loop: asyncio.AbstractEventLoop, fn: Any) -> None:
+    """``fn`` on the loop; nothing once the loop is closed (the process is ending: libvirt
+    still removes the handles of connections closed at exit)."""
+    if loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # closed meanwhile
+        loop.call_soon_threadsafe(fn)
+
+
 class _Descriptor(libvirtaio.Descriptor):
     """One fd's callbacks; its reader/writer registration is changed on the loop only."""
 
@@ -43,7 +53,7 @@ class _Descriptor(libvirtaio.Descriptor):
         if _on(loop):
             self._apply()
         else:
-            loop.call_soon_threadsafe(self._apply)
+            _later(loop, self._apply)
 
     def _apply(self) -> None:
         """Make the loop watch what the callbacks of the descriptor that owns the fd *now* want
@@ -89,7 +99,7 @@ class _Timeout(libvirtaio.TimeoutCallback):
         if _on(loop):
             self._apply()
         else:
-            loop.call_soon_threadsafe(self._apply)
+            _later(loop, self._apply)
 
     def _apply(self) -> None:
         task: asyncio.Future[None] | None = getattr(self, "_task", None)
@@ -137,7 +147,7 @@ class ThreadSafeImpl(libvirtaio.virEventAsyncIOImpl):
         if _on(self.loop):
             start()
         else:
-            self.loop.call_soon_threadsafe(start)
+            _later(self.loop, start)
 
     def _pending_dec(self) -> None:
         with self._lock:
