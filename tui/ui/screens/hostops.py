@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,6 +32,7 @@ from tui.util import terminal_safe
 
 T = TypeVar("T")
 F = TypeVar("F")  # the screen's family: StorageOps, NetworkOps
+Cell = str | Text  # a table cell: plain text only (a host's strings through terminal_safe)
 
 
 def plain(text: object) -> Text:
@@ -39,7 +40,7 @@ def plain(text: object) -> Text:
     return Text(terminal_safe(text))
 
 
-def row_key(table: DataTable[Any]) -> str | None:
+def row_key(table: DataTable[Cell]) -> str | None:
     """The highlighted row's key, or None for an empty table."""
     if not table.row_count:
         return None
@@ -47,7 +48,7 @@ def row_key(table: DataTable[Any]) -> str | None:
     return str(key.value) if key.value is not None else None
 
 
-def refill(table: DataTable[Any], rows: list[tuple[str, list[Any]]], keep: str | None) -> None:
+def refill(table: DataTable[Cell], rows: list[tuple[str, list[Cell]]], keep: str | None) -> None:
     """Replace the rows, keeping the cursor on row ``keep`` when it is still there."""
     table.clear()
     for key, cells in rows:

@@ -8,7 +8,7 @@ only its guests on the main screen (a ``host:`` filter). Every string from a hos
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,6 +21,7 @@ from tui.model.ids import HostId
 from tui.model.link import LinkState
 from tui.ui import actions
 from tui.ui.deck import Deck, deck_of
+from tui.ui.screens.hostops import Cell
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.hosts_bar import LINK_STYLE, summary_line
 from tui.util import DASH, fmt_bytes, fmt_pct, terminal_safe
@@ -151,7 +152,7 @@ class HostsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="hosts-title")
-        table: DataTable[Any] = DataTable(id="hosts-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Cell] = DataTable(id="hosts-table", cursor_type="row", zebra_stripes=True)
         for label, width in COLUMNS:
             table.add_column(label, width=width)
         yield table

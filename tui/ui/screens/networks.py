@@ -10,7 +10,6 @@ reach the host and each other, nothing beyond). Through the host's ``networks`` 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,14 +20,14 @@ from tui.model.ids import HostId
 from tui.model.network import Lease, Network, plan_isolated
 from tui.model.storage import name_problem
 from tui.ui import actions
-from tui.ui.screens.hostops import Field, FormDialog, HostOpsScreen, plain, refill, row_key
+from tui.ui.screens.hostops import Cell, Field, FormDialog, HostOpsScreen, plain, refill, row_key
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
 NO_NETWORKS = "No libvirt networks on this host: n makes an isolated one."
 
 
-def network_cells(n: Network) -> list[Any]:
+def network_cells(n: Network) -> list[Cell]:
     return [
         plain(n.name),
         Text("active", style="green") if n.active else Text("inactive", style="dim"),
@@ -40,7 +39,7 @@ def network_cells(n: Network) -> list[Any]:
     ]
 
 
-def lease_cells(le: Lease, now: float) -> list[Any]:
+def lease_cells(le: Lease, now: float) -> list[Cell]:
     if le.expiry:
         left = le.expiry - now
         expires = f"in {int(left // 60)} min" if left > 0 else "expired"
@@ -78,11 +77,11 @@ class NetworksScreen(HostOpsScreen[NetworkOps]):
         yield Label(
             Text(terminal_safe(f"Networks on {self.host_label}"), style="bold"), id="ops-title"
         )
-        nets: DataTable[Any] = DataTable(id="net-list", cursor_type="row", zebra_stripes=True)
+        nets: DataTable[Cell] = DataTable(id="net-list", cursor_type="row", zebra_stripes=True)
         nets.add_columns("Network", "State", "Auto", "Forward", "Bridge", "Address", "DHCP")
         yield nets
         yield Label("DHCP leases", id="net-lease-title")
-        leases: DataTable[Any] = DataTable(id="net-leases", cursor_type="row", zebra_stripes=True)
+        leases: DataTable[Cell] = DataTable(id="net-leases", cursor_type="row", zebra_stripes=True)
         leases.add_columns("IP", "MAC", "Host name", "Guest", "Expires")
         yield leases
         yield Static("", id="ops-busy")

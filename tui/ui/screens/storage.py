@@ -12,7 +12,6 @@ runner: libvirt's APIs only, so a ``qemu+ssh://`` host works the same.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,6 +29,7 @@ from tui.model.storage import (
 )
 from tui.ui import actions
 from tui.ui.screens.hostops import (
+    Cell,
     Field,
     FormDialog,
     HostOpsScreen,
@@ -44,7 +44,7 @@ from tui.util import terminal_safe
 NO_POOLS = "No storage pools on this host: P makes a directory pool."
 
 
-def pool_cells(p: Pool) -> list[Any]:
+def pool_cells(p: Pool) -> list[Cell]:
 
     def size(n: int) -> str:
         return human_size(n) if p.active else "-"
@@ -61,7 +61,7 @@ def pool_cells(p: Pool) -> list[Any]:
     ]
 
 
-def volume_cells(v: Volume) -> list[Any]:
+def volume_cells(v: Volume) -> list[Cell]:
     users = plain(v.users_text() or "-")
     if v.in_use:
         users.stylize("bold")
@@ -102,11 +102,11 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         yield Label(
             Text(terminal_safe(f"Storage on {self.host_label}"), style="bold"), id="ops-title"
         )
-        pools: DataTable[Any] = DataTable(id="st-pools", cursor_type="row", zebra_stripes=True)
+        pools: DataTable[Cell] = DataTable(id="st-pools", cursor_type="row", zebra_stripes=True)
         pools.add_columns("Pool", "State", "Auto", "Capacity", "Alloc", "Available", "Path")
         yield pools
         yield Label("Volumes", id="st-vol-title")
-        vols: DataTable[Any] = DataTable(id="st-vols", cursor_type="row", zebra_stripes=True)
+        vols: DataTable[Cell] = DataTable(id="st-vols", cursor_type="row", zebra_stripes=True)
         vols.add_columns("Volume", "Size", "Alloc", "Format", "Used by")
         yield vols
         yield Static("", id="ops-busy")
