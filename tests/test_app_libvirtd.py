@@ -96,7 +96,7 @@ async def test_lifecycle_from_ui_arrives_by_event(persistent_guest: bed.Guest) -
         def logged() -> str:
             return "\n".join(str(x) for x in app.query_one("#events").lines)
 
-        for word in ("started", "suspended", "resumed", "stopped"):
+        for word in ("started", "paused", "resumed", "shut off (forced off)"):  # issue 22 words
             await app_until(
                 pilot, lambda w=word: f"{name}: {w}" in logged(), f"'{word}'", 15, step=0.1
             )
