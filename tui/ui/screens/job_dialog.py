@@ -5,15 +5,17 @@ cancel it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Static
 
 from tui.core.jobs import Job
+from tui.model.jobs import JobProgress, ProgressFn
 from tui.ui.deck import deck_of
 from tui.util import terminal_safe
 
@@ -52,10 +54,26 @@ def parse_gib(text: str) -> int | None:
     return int(value * (1 << 30))
 
 
-class _JobDialog(ModalScreen[Any]):
-    """A dialog that may run one job: progress from a timer, Esc cancels it."""
+D = TypeVar("D")  # what a dialog dismisses with
+R = TypeVar("R")  # what its job returns
 
-    job: Job[Any] | None = None
+
+class Running(Protocol):
+    """What the dialog reads of its job while it runs (a :class:`tui.core.jobs.Job`)."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def progress(self) -> JobProgress: ...
+
+    def cancel(self) -> None: ...
+
+
+class _JobDialog(ModalScreen[D | None]):
+    """A dialog that may run one job: progress from a timer, Esc cancels it. ``D``: what it
+    dismisses with (None when cancelled)."""
+
+    job: Running | None = None
 
     def _progress_widgets(self) -> ComposeResult:
         yield ProgressBar(total=100, show_eta=False, id="p-bar")
@@ -80,17 +98,17 @@ class _JobDialog(ModalScreen[Any]):
     def run_job(
         self,
         title: str,
-        work: Callable[[Any], Any],
-        done: Callable[[Any], None],
+        work: Callable[[ProgressFn], R],
+        done: Callable[[R], None],
         failed: Callable[[BaseException], bool],
     ) -> None:
         runner = deck_of(self).runner
         if runner is None:
             return
-        job: Job[Any] = Job(title, work)
+        job: Job[R] = Job(title, work)
         self.job = job
 
-        def finish(result: Any) -> None:
+        def finish(result: R) -> None:
             self.job = None
             done(result)
 
@@ -111,5 +129,5 @@ class _JobDialog(ModalScreen[Any]):
         self.dismiss(None)
 
 
-def _row(label: str, widget: Any) -> Horizontal:
+def _row(label: str, widget: Widget) -> Horizontal:
     return Horizontal(Label(label, classes="c-label"), widget, classes="c-row")

@@ -49,7 +49,7 @@ from tui.ui.screens.job_dialog import _JobDialog, _row, parse_gib, parse_int, pl
 # -- create -------------------------------------------------------------------------------------
 
 
-class CreateScreen(_JobDialog):
+class CreateScreen(_JobDialog[Created]):
     """The create form. Only a name is needed: every other field starts at its default
     (osinfo's recommendation, the default pool, the default network when it runs, else user
     networking; an empty disk). Enter in a text field or Ctrl+S creates; the problems come

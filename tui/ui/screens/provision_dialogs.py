@@ -32,7 +32,7 @@ from tui.ui.screens.job_dialog import _JobDialog, _row, parse_int, plain
 
 
 # -- clone ----------------------------------------------------------------------------------------
-class CloneScreen(_JobDialog):
+class CloneScreen(_JobDialog[Created]):
     BINDINGS = actions.bindings("provision_dialog")
     DEFAULT_CSS = """
     CloneScreen { align: center middle; }
