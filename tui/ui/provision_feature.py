@@ -20,8 +20,9 @@ import os
 import shlex
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.app import SuspendNotSupported
 
@@ -30,7 +31,12 @@ from tui.model.ids import HostId
 from tui.model.provision import XmlDefineFailed
 from tui.ui import actions
 
+T = TypeVar("T")
+S = TypeVar("S")
+
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from tui.core.ports import Provisioning
     from tui.model.fleet import Guest
     from tui.model.provision import Created
@@ -82,7 +88,7 @@ def run(app: KvmDeckApp, verb: str) -> None:
     {"clone": clone, "delete": delete, "edit": edit, "xml": edit_xml}[verb](app, ops, g)
 
 
-def _failed(app: KvmDeckApp, title: str) -> Any:
+def _failed(app: KvmDeckApp, title: str) -> Callable[[BaseException], bool]:
     def failed(exc: BaseException) -> bool:
         if not isinstance(exc, BackendError):
             return False
@@ -133,7 +139,7 @@ def _after_create(app: KvmDeckApp, got: Created | None) -> None:
     )
 
 
-def _push(app: KvmDeckApp, screen: Any) -> None:
+def _push(app: KvmDeckApp, screen: Screen[S]) -> None:
     app.push_screen(screen)
 
 
@@ -254,11 +260,11 @@ def keep_text(name: str, text: str) -> Path:
     return p
 
 
-def _call(app: KvmDeckApp, name: str, fn: Any) -> asyncio.Future[Any]:
+def _call(app: KvmDeckApp, name: str, fn: Callable[[], T]) -> asyncio.Future[T]:
     loop = asyncio.get_running_loop()
-    fut: asyncio.Future[Any] = loop.create_future()
+    fut: asyncio.Future[T] = loop.create_future()
 
-    def done(value: Any) -> None:
+    def done(value: T) -> None:
         if not fut.done():
             fut.set_result(value)
 
