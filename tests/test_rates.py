@@ -107,12 +107,12 @@ def test_parse_record_sums_devices_and_tolerates_missing_keys() -> None:
     assert r.cpu_time is None
 
 
-def test_uptime_column_shows_shutoff_reason() -> None:
+def test_uptime_column_says_not_known_for_a_shut_off_guest() -> None:
     from tui.adapters.libvirt.stats import GuestSample
     from tui.ui.widgets.guest_columns import COLUMN_BY_KEY
 
     col = COLUMN_BY_KEY["uptime"]
     off = GuestSample("g", "u", "shut off", 5, 3)
     on = GuestSample("g", "u", "running", 1, 1, uptime_s=3725.0)
-    assert col.render(off, None, "") == "crashed"
+    assert col.render(off, None, "") == "—"  # not known: no uptime, not a reason (issue 22)
     assert col.render(on, None, "") == "01:02:05"

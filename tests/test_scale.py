@@ -62,9 +62,13 @@ async def test_500_guests_filter_sort_and_cursor() -> None:
         assert names(table) == [n for n in everyone if "12" in n]
         # The chosen guest is filtered out: the cursor stays where it was, on a shown row.
         assert table.cursor_row == 3 and table.selected_sample().name == names(table)[3]
+        shown = names(table)[3]
         table.set_filter("")
         await pilot.pause()
-        assert names(table) == everyone and table.selected_sample().name == "g-003"
+        # Esc keeps the guest selected at that moment, as htop does (issue 22).
+        assert names(table) == everyone and table.selected_sample().name == shown
+        await pilot.press(*["up"] * (everyone.index(shown) - 3))
+        assert table.selected_sample().name == "g-003"
 
         table.set_sort("cpu")  # busiest first, ties by name
         await pilot.pause()
@@ -161,10 +165,11 @@ async def test_the_app_filters_500_guests_from_the_keys(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert table.row_count == N and table.has_focus
-        assert table.selected_sample().name == "s-001"  # the chosen guest, back
+        # Esc keeps the guest the filtered list had selected (s-012), as htop does (issue 22).
+        assert table.selected_sample().name == "s-012"
         await pilot.press("N")
         await pilot.pause()
-        assert names(table)[0] == "s-499" and table.selected_sample().name == "s-001"
+        assert names(table)[0] == "s-499" and table.selected_sample().name == "s-012"
         assert table.cursor_visible()
 
 
