@@ -126,7 +126,7 @@ def _after_create(app: KvmDeckApp, got: Created | None) -> None:
         for guest in app.fleet.guests():
             if guest.key.uuid == got.uuid:
                 app.select_guest(guest.key.row)
-                app.main_screen.action_console()
+                app.guests.console(guest.key)  # by key, not by what is selected
                 return
         app.notify(f"{got.name} is not listed yet: select it and press v", markup=False)
 
