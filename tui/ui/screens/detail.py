@@ -159,7 +159,7 @@ class GuestDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self._fit(self.size.width)
         self.query_one("#detail-body", VerticalScroll).focus()
-        self.render_fleet(deck_of(self).fleet, Change(hosts=frozenset({self.key.host})))
+        self._show_fleet(deck_of(self).fleet, Change(hosts=frozenset({self.key.host})))
 
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width)
@@ -187,8 +187,11 @@ class GuestDetailScreen(Screen[None]):
 
     # -- rendering ------------------------------------------------------------------------
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
-        if not self.is_mounted:  # pushed, not composed yet: on_mount renders it
-            return
+        if self.is_mounted:  # pushed, not composed yet: on_mount renders it
+            self._show_fleet(fleet, change)
+
+    def _show_fleet(self, fleet: Fleet, change: Change) -> None:
+        """(is_mounted is still False in on_mount: it renders through here.)"""
         if self.key.host not in change.hosts and self.key not in change.changed:
             return
         g = fleet.guest(self.key)
