@@ -265,3 +265,35 @@ async def test_bulk_actions_are_refused_read_only(bed: Fleet) -> None:
         await pilot.press("Z")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+def test_the_summary_lines_guest_counts_follow_each_hosts_change() -> None:
+    """GuestCounts recounts only the hosts a change names, and agrees with a full count."""
+    from tui.model.fleet import Fleet as Store
+    from tui.model.guest import GuestSample
+    from tui.model.host import PollResult
+    from tui.model.link import LinkReport
+    from tui.ui.widgets.hosts_bar import GuestCounts, summary_line
+
+    def sample(name: str, running: bool) -> GuestSample:
+        return GuestSample(
+            name, f"u-{name}", "running" if running else "shut off", 1 if running else 5, 1
+        )
+
+    store = Store()
+    a, b = HostId("test:///a.xml"), HostId("test:///b.xml")
+    for h in (a, b):
+        store.add_host(h, h.short)
+        store.apply_link(h, LinkReport(h.uri, LinkState.UP))
+    counts = GuestCounts()
+    store.apply_poll(a, 1, PollResult(a.uri, [sample("a1", True), sample("a2", False)], 0.0, 0))
+    store.apply_poll(b, 1, PollResult(b.uri, [sample("b1", True)], 0.0, 0))
+    assert counts.update(store) == (2, 3)
+    change = store.apply_poll(
+        a, 2, PollResult(a.uri, [sample("a1", True), sample("a2", True)], 0.0, 0)
+    )
+    assert counts.update(store, change.hosts) == (3, 3)
+    assert counts.update(store, frozenset()) == (3, 3)  # nothing changed: the kept counts
+    hosts = list(store.hosts.values())
+    assert summary_line(hosts, guests=counts.update(store)).plain == summary_line(hosts).plain
+    assert "3/3 guests running" in summary_line(hosts).plain

@@ -12,6 +12,8 @@ shown as plain text.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -23,13 +25,14 @@ from textual.widgets import Input, RichLog
 
 from tui.model.fleet import Change, Fleet, Guest
 from tui.model.guest import GuestState
+from tui.model.ids import HostId
 from tui.ui import actions
 from tui.ui.bulk import FleetKeys
 from tui.ui.deck import Deck, deck_of
 from tui.ui.widgets.footer import KeysFooter
 from tui.ui.widgets.guest_table import GuestTable
 from tui.ui.widgets.host_panel import HostPanel
-from tui.ui.widgets.hosts_bar import HostsBar, host_lines
+from tui.ui.widgets.hosts_bar import GuestCounts, HostsBar, host_lines
 
 REFRESH_STEPS = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
 LOG_LINES = 3  # the event log's least height (with its border); it takes what the rows leave
@@ -56,6 +59,7 @@ class MainScreen(FleetKeys, Screen[None]):
         self._columns: tuple[str, ...] = ()
         self._gates: tuple[bool, ...] = ()  # the gated keys' state, last shown in the footer
         self._fitted: tuple[int, ...] = ()
+        self._guest_counts = GuestCounts()  # the summary line's guests, per host
 
     @property
     def deck(self) -> Deck:
@@ -108,15 +112,17 @@ class MainScreen(FleetKeys, Screen[None]):
         if change.hosts or change.removed:
             self.table.sync(fleet, change)
         if change.link or change.hosts:
-            self._render_hosts(fleet)
+            self._render_hosts(fleet, change.hosts)
         self._write_events(fleet)
         self._update_gates()
         self.call_after_refresh(self._fit_log)  # the panel's and the table's new sizes
 
-    def _render_hosts(self, fleet: Fleet) -> None:
+    def _render_hosts(self, fleet: Fleet, changed: Collection[HostId] | None = None) -> None:
+        """The hosts bar; ``changed``: the hosts whose guests may have changed (None: all)."""
         app = self.deck
         key = actions.keys_hint(actions.BY_ID["hosts"], app.settings.keymap)
-        lines = host_lines(list(fleet.hosts.values()), key)  # many hosts: one summary line
+        counts = self._guest_counts.update(fleet, changed)
+        lines = host_lines(list(fleet.hosts.values()), key, counts)  # many: one summary line
         self.query_one(HostsBar).show(lines, app.vt.badge, app.is_demo, app.refresh_s, app.readonly)
 
     def _write_events(self, fleet: Fleet) -> None:

@@ -3,13 +3,15 @@ line per host (state, name, URI, why it is not up, how long its figures are stal
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
 from tui.core.guest_rules import plural
-from tui.model.fleet import Host
+from tui.model.fleet import Fleet, Host
+from tui.model.ids import HostId
 from tui.model.link import LinkState
 from tui.util import DASH, fmt_bytes, fmt_pct, terminal_safe
 
@@ -46,8 +48,32 @@ def bar_host_lines(hosts: int) -> int:
     return hosts if hosts <= HOST_LINES else 1
 
 
-def summary_line(hosts: list[Host], key: str = "H") -> Text:
-    """``12 hosts · 10 up · 1 reconnecting · 1 down``, then where the causes are."""
+def guest_counts(h: Host) -> tuple[int, int]:
+    """(running, total) guests of a host."""
+    return sum(1 for g in h.guests.values() if g.sample.active), len(h.guests)
+
+
+class GuestCounts:
+    """Running and total guests of the fleet, recounted only for the hosts a change names: a
+    poll of one host of 50 does not walk 1000 guests (the summary line is drawn after each)."""
+
+    def __init__(self) -> None:
+        self._by_host: dict[HostId, tuple[int, int]] = {}
+
+    def update(self, fleet: Fleet, hosts: Collection[HostId] | None = None) -> tuple[int, int]:
+        """The fleet's (running, total) after a change of ``hosts`` (None: every host)."""
+        by = self._by_host
+        for gone in [h for h in by if h not in fleet.hosts]:
+            del by[gone]
+        for hid, h in fleet.hosts.items():
+            if hosts is None or hid in hosts or hid not in by:
+                by[hid] = guest_counts(h)
+        return sum(r for r, _ in by.values()), sum(t for _, t in by.values())
+
+
+def summary_line(hosts: list[Host], key: str = "H", guests: tuple[int, int] | None = None) -> Text:
+    """``12 hosts · 10 up · 1 reconnecting · 1 down``, then where the causes are. ``guests``:
+    (running, total) guests, when the caller keeps them (:class:`GuestCounts`)."""
     counts = {s: 0 for s in STATE_ORDER}
     for h in hosts:
         counts[h.state] += 1
@@ -57,8 +83,10 @@ def summary_line(hosts: list[Host], key: str = "H") -> Text:
         if counts[state]:
             line.append(" · ")
             line.append(f"{counts[state]} {state.value}", style=LINK_STYLE[state])
-    running = sum(1 for h in hosts for g in h.guests.values() if g.sample.active)
-    total = sum(len(h.guests) for h in hosts)
+    if guests is None:
+        each = [guest_counts(h) for h in hosts]
+        guests = sum(r for r, _ in each), sum(t for _, t in each)
+    running, total = guests
     line.append(f" · {running}/{total} guests running", style="dim")
     if key:
         trouble = counts[LinkState.DOWN] or counts[LinkState.RECONNECTING]
@@ -66,12 +94,12 @@ def summary_line(hosts: list[Host], key: str = "H") -> Text:
     return line
 
 
-def host_lines(hosts: list[Host], key: str) -> list[Text]:
+def host_lines(hosts: list[Host], key: str, guests: tuple[int, int] | None = None) -> list[Text]:
     """The bar's host lines: one per host up to :data:`HOST_LINES`, else one summary line
     (the hosts screen, ``key``, lists them with causes and fixes)."""
     if len(hosts) <= HOST_LINES:
         return [host_line(h) for h in hosts]
-    return [summary_line(hosts, key)]
+    return [summary_line(hosts, key, guests)]
 
 
 def host_line(h: Host) -> Text:
