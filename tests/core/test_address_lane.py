@@ -87,8 +87,10 @@ async def test_address_lane_is_apart_from_the_stats_tick(
         assert SlowAddresses.active == 1
         assert len(rec.polled) - polls_before >= 3
         ours = {g.uuid for g in guests}
-        assert ours <= set(results[-1])  # every running guest asked (none has an address)
-        assert all(results[-1][u] == [] for u in ours)
+        # Every running guest asked; none has an agent or a lease, so each is "not known"
+        # and left out of the map ("ips": null, issue 24), not given [].
+        assert hosts[-1].address_reader.calls["lease"] >= len(ours) * len(results)
+        assert not ours & set(results[-1])
         # One run at a time; exactly one bulk stats call per applied poll.
         assert SlowAddresses.most == 1 and ctl.addr_lane.max_concurrent == 1
         session = hosts[-1].session
@@ -107,7 +109,7 @@ def test_agent_is_not_asked_on_a_readonly_connection(guests: list[bed.Guest]) ->
     host.open()
     try:
         got = host.addresses(tuple(g.uuid for g in guests))
-        assert set(got) == {g.uuid for g in guests}
+        assert got == {}  # no agent asked, no lease: not known, so left out (issue 24)
         calls = host.address_reader.calls
         assert calls["agent"] == 0 and calls["lease"] == len(guests)
     finally:
