@@ -15,6 +15,7 @@ from tests.test_app_libvirtd import sample_by_name
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
 from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.widgets.display_doctor import DisplayDoctor
 
 pytestmark = pytest.mark.libvirtd
 
@@ -93,7 +94,7 @@ async def test_display_doctor_knows_saved_from_live(persistent_guest: bed.Guest)
         )
 
         def doctor() -> str:
-            return str(detail.query_one("#display-doctor").content)
+            return detail.query_one("#display-doctor", DisplayDoctor).text.plain
 
         await app_until(pilot, lambda: "Password: none" in doctor(), "the password line", 15)
         assert "read-write connection" not in doctor()

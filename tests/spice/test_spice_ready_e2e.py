@@ -43,6 +43,7 @@ from tui.ui.app import AppOptions, KvmDeckApp
 from tui.ui.screens.console import ClientCommandDialog
 from tui.ui.screens.detail import GuestDetailScreen
 from tui.ui.screens.spice_ready import SpiceReadyScreen
+from tui.ui.widgets.display_doctor import DisplayDoctor
 
 pytestmark = [pytest.mark.libvirtd]
 
@@ -191,7 +192,7 @@ async def _detail(pilot: Any, app: KvmDeckApp, name: str) -> GuestDetailScreen:
 
 
 def _doctor_text(screen: GuestDetailScreen) -> str:
-    return str(screen.query_one("#display-doctor", Static).content)
+    return screen.query_one("#display-doctor", DisplayDoctor).text.plain
 
 
 async def test_s_key_shows_the_diff_and_applies_it(

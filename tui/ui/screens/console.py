@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import HorizontalScroll, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from tui.ui.widgets.command_row import CommandRow
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
 
@@ -48,10 +49,6 @@ class ClientCommandDialog(ModalScreen[None]):
     }
     ClientCommandDialog .title { text-style: bold; margin-bottom: 1; width: 1fr; }
     ClientCommandDialog .heading { color: $text-muted; margin-top: 1; }
-    ClientCommandDialog .command-row {
-        height: auto; background: $boost; scrollbar-size-horizontal: 1;
-    }
-    ClientCommandDialog .command { width: auto; padding: 0 1; }
     ClientCommandDialog .hint { color: $text-muted; }
     ClientCommandDialog .note { color: $text-muted; margin-top: 1; }
     """
@@ -82,8 +79,7 @@ class ClientCommandDialog(ModalScreen[None]):
             for heading, lines in ins.options:
                 yield Static(terminal_safe(heading), classes="heading", markup=False)
                 for line in lines:  # one command a row, never wrapped: it scrolls sideways
-                    with HorizontalScroll(classes="command-row"):  # shell-quoted (tui.util)
-                        yield Static(Text(terminal_safe(line), no_wrap=True), classes="command")
+                    yield CommandRow(line)  # shell-quoted (tui.util)
             for note in ins.notes:
                 yield Static(terminal_safe(note, multiline=True), classes="note", markup=False)
         yield KeysFooter()

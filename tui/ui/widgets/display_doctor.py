@@ -1,8 +1,10 @@
 """The guest detail screen's display doctor, and its S key: make this guest SPICE-ready.
 
-:func:`findings_text` renders :func:`tui.core.display.display_findings` (every guest-supplied
-string as plain text, never markup); :class:`DisplayDoctor` is the ``Static`` the detail screen
-mounts (id ``display-doctor``) and fills from the fleet's ``DomainInfo``.
+:func:`findings_parts` renders :func:`tui.core.display.display_findings` (every guest-supplied
+string as plain text, never markup); :class:`DisplayDoctor` is the container the detail screen
+mounts (id ``display-doctor``) and fills from the fleet's ``DomainInfo``: the findings' lines,
+and each fix line (often a ``virt-xml`` command to copy) whole on one row that scrolls sideways
+(:class:`~tui.ui.widgets.command_row.CommandRow`), never wrapped in the middle.
 
 :func:`spice_ready_flow` is the key's handler: refused under ``--readonly`` (the registry),
 it reads the plan in a daemon thread (``app.runner``, the host's ``spice_ready`` family),
@@ -16,6 +18,8 @@ import os
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.core.display import NEXT_BOOT, display_findings, verdict
@@ -25,6 +29,7 @@ from tui.model.domain import DisplayInfo, DomainInfo
 from tui.model.ids import GuestKey
 from tui.ui import actions
 from tui.ui.deck import Deck, deck_of
+from tui.ui.widgets.command_row import CommandRow, command_text, fix_rows
 from tui.util import display_available, terminal_safe
 
 if TYPE_CHECKING:
@@ -47,20 +52,40 @@ HEAD = {
 
 
 def findings_text(findings: list[Finding]) -> Text:
-    """One line per finding (status, name, detail) and, when not ok, its fix below it."""
+    """One line per finding (status, name, detail) and, when not ok, its fix below it: the
+    whole report as one text (tests, and what :class:`DisplayDoctor` shows, row by row)."""
     text = Text()
-    worst = verdict(findings)
-    text.append("Display: ", style="bold")
-    text.append(HEAD[worst], style=STYLE[worst])
-    for f in findings:
-        text.append("\n")
-        text.append(MARK[f.status], style=STYLE[f.status])
-        text.append(f" {terminal_safe(f.name)}: ", style="bold")
-        text.append(terminal_safe(f.detail, multiline=True))  # guest names, addresses: plain
-        if f.fix and f.status is not Level.OK:
-            text.append("\n      fix: ", style="dim")
-            text.append(terminal_safe(f.fix, multiline=True), style="dim")
+    for part in findings_parts(findings):
+        if text:
+            text.append("\n")
+        text.append_text(FIX_INDENT + command_text(*part) if isinstance(part, tuple) else part)
     return text
+
+
+FIX_INDENT = Text("      ")  # under the finding's name, as doctor --guest prints it
+
+
+def _finding_line(f: Finding) -> Text:
+    text = Text()
+    text.append(MARK[f.status], style=STYLE[f.status])
+    text.append(f" {terminal_safe(f.name)}: ", style="bold")
+    text.append(terminal_safe(f.detail, multiline=True))  # guest names, addresses: plain
+    return text
+
+
+def findings_parts(findings: list[Finding]) -> list[Text | tuple[str, str]]:
+    """The report in order: a finding's line (``Text``, it may wrap) or a fix line as
+    ``(command, prefix)`` for a :class:`CommandRow` (never wrapped: it scrolls)."""
+    worst = verdict(findings)
+    head = Text()
+    head.append("Display: ", style="bold")
+    head.append(HEAD[worst], style=STYLE[worst])
+    parts: list[Text | tuple[str, str]] = [head]
+    for f in findings:
+        parts.append(_finding_line(f))
+        if f.fix and f.status is not Level.OK:  # a command: a row of its own, never wrapped
+            parts += [FIX_INDENT + row if isinstance(row, Text) else row for row in fix_rows(f.fix)]
+    return parts
 
 
 def where(deck: Deck, key: GuestKey) -> tuple[bool, bool]:
@@ -71,33 +96,48 @@ def where(deck: Deck, key: GuestKey) -> tuple[bool, bool]:
     return remote, display and not remote
 
 
-def doctor_renderable(
+NOT_READ = Text("Display: the guest's XML is not read yet.", style="dim")
+
+
+def doctor_parts(
     info: DomainInfo | None, remote: bool, client_local: bool, saved: DisplayInfo | None = None
-) -> Text:
+) -> list[Text | tuple[str, str]]:
     if info is None:
-        return Text("Display: the guest's XML is not read yet.", style="dim")
-    return findings_text(display_findings(info, remote, client_local, saved))
+        return [NOT_READ]
+    return findings_parts(display_findings(info, remote, client_local, saved))
 
 
-class DisplayDoctor(Static):
-    """The display doctor on the guest detail screen (a ``Static``, id ``display-doctor``)."""
+class DisplayDoctor(Vertical):
+    """The display doctor on the guest detail screen (id ``display-doctor``): the findings'
+    lines (they wrap) and each fix line a :class:`CommandRow`, whole on one row (it scrolls
+    sideways), so a ``virt-xml`` command is never broken in the middle. :attr:`text` is the
+    report as one text."""
 
     DEFAULT_CSS = """
     DisplayDoctor {
         height: auto; padding: 0 1; border: round $panel; border-title-color: $text-muted;
     }
+    DisplayDoctor > .findings { width: 1fr; }
+    DisplayDoctor > CommandRow { margin-left: 6; }
+    DisplayDoctor > CommandRow > .command { padding: 0; }
     """
 
     def on_mount(self) -> None:
         self.border_title = "Display doctor (S: make SPICE-ready)"
 
     _shown: tuple[object, ...] | None = None
+    _text: Text = Text()
     # The facts ``doctor --guest`` reads (XML_SECURE on a read-write connection: whether a
     # password is set; a running guest's saved config), read for the fleet's DomainInfo
     # ``_asked`` (replaced, never mutated, when the guest's XML is re-read).
     _facts: tuple[DomainInfo, DisplayFacts] | None = None
     _asked: DomainInfo | None = None
     _last: tuple[DomainInfo | None, GuestKey] | None = None
+
+    @property
+    def text(self) -> Text:
+        """The report as shown, as one text (``\\n`` between its rows)."""
+        return self._text
 
     def show(self, info: DomainInfo | None, key: GuestKey) -> None:
         """Called on every render of the detail screen: repaints only when the facts change.
@@ -113,7 +153,32 @@ class DisplayDoctor(Static):
         if shown == self._shown:
             return
         self._shown = shown
-        self.update(doctor_renderable(info, remote, local, saved))
+        self._paint(doctor_parts(info, remote, local, saved))
+
+    def _paint(self, parts: list[Text | tuple[str, str]]) -> None:
+        """Finding lines grouped in ``Static``s, each fix line a ``CommandRow``."""
+        widgets: list[Widget] = []
+        lines: list[Text] = []
+        whole: list[Text] = []
+
+        def flush() -> None:
+            if lines:
+                widgets.append(Static(Text("\n").join(lines), classes="findings"))
+                lines.clear()
+
+        for part in parts:
+            if isinstance(part, Text):
+                lines.append(part)
+                whole.append(part)
+            else:
+                flush()
+                row = CommandRow(*part)
+                widgets.append(row)
+                whole.append(FIX_INDENT + row.text)
+        flush()
+        self._text = Text("\n").join(whole)
+        self.remove_children()
+        self.mount_all(widgets)
 
     def _read(self, info: DomainInfo, key: GuestKey) -> None:
         deck = deck_of(self)  # the host's make-SPICE-ready family: None while it is not up
