@@ -121,8 +121,12 @@ class SerialConsole(Protocol):
         """The guest's name; BackendError saying why its console cannot open. Blocks."""
         ...
 
-    def command(self, uuid: str) -> tuple[list[str], dict[str, str]]:
-        """(argv, env) of the program to run in the terminal."""
+    def command(
+        self, uuid: str, ssh_command: Callable[[str | None], str | None] | None = None
+    ) -> tuple[list[str], dict[str, str]]:
+        """(argv, env) of the program to run in the terminal. ``ssh_command``: the
+        launcher's :meth:`ViewerLauncher.ssh_command`, so a ``qemu+ssh://`` console rides
+        the host's one ssh connection. Blocks."""
         ...
 
 
@@ -152,6 +156,12 @@ class ViewerLauncher(Protocol):
     def close(self, viewer: ViewerInfo | int) -> ViewerInfo | None: ...
 
     def shutdown(self, keep_viewers: bool | None = None, grace_s: float | None = None) -> None: ...
+
+    def ssh_command(self, uri: str | None) -> str | None:
+        """An ssh command for libvirt (``command=``) on the host's shared ssh connection, or
+        None (not ssh, or no shared connection: libvirt's ssh connects on its own). Blocks
+        while it starts that connection."""
+        ...
 
 
 class ConsoleOpener(Protocol):

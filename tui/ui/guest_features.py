@@ -120,10 +120,13 @@ def open_serial(app: KvmDeckApp, g: Guest, binding_id: str) -> None:
             exit_on_error=False,
         )
 
+    # over qemu+ssh:// virsh's ssh rides the host's one ssh connection (the launcher's)
+    remote = app.services.is_remote_uri(g.key.host.libvirt_uri)
+    ssh_command = app.consoles.launcher.ssh_command if remote and app.services.launcher else None
     assert app.runner is not None
     app.runner.submit(
         f"serial console {name}",
-        lambda: (serial.check(uuid), serial.command(uuid)),
+        lambda: (serial.check(uuid), serial.command(uuid, ssh_command)),
         done=ready,
         failed=failed,
     )

@@ -3,7 +3,10 @@ in the launcher's private directory, and each viewer's forward added to it with
 ``ssh -O forward`` (and removed with ``ssh -O cancel`` when the viewer ends).
 
 Three viewers on one host are one ssh process and one TCP connection to the host's sshd,
-not three of each (virt-manager#989: 4-8 per console). The master is one of the launcher's
+not three of each (virt-manager#989: 4-8 per console). The serial console rides the same master:
+``virsh console`` gets a URI whose ``command=`` is :meth:`SshMux.wrapper`, a script in the
+private directory that runs ``ssh -o ControlPath=<the master's socket> -o ControlMaster=no``,
+so libvirt's own ssh becomes a session on that connection. The master is one of the launcher's
 children, so every exit path that stops them (quit, SIGHUP, SIGTERM, the atexit hook) stops
 it too; :meth:`SshMux.close` asks it to exit first (``ssh -O exit``).
 """
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from tui.adapters.launch.errors import LaunchError
 from tui.adapters.launch.ssh import SshEndpoint
@@ -106,6 +112,54 @@ class SshMux:
         if code != 0:
             raise LaunchError(f"The ssh tunnel to {ssh.host} failed: {out or f'exit {code}'}.")
         return Forward(master, specs), master.log_path
+
+    def ssh_command(
+        self, uri: str | None, ssh_path: Callable[[], str], deadline_s: float = 15.0
+    ) -> str | None:
+        """The ssh command (``command=``) for a libvirt connection of kvmdeck's own to a
+        ``qemu+ssh://`` host, the serial console's: :meth:`wrapper`. None for another URI,
+        one that names its own ``command=``, or when the master cannot start: then libvirt's
+        ssh connects on its own, and the log says why."""
+        parts = urlsplit(uri or "")
+        if not parts.scheme.endswith("+ssh") or not parts.hostname:
+            return None
+        if "command" in dict(parse_qsl(parts.query, keep_blank_values=True)):
+            return None  # the user's own ssh command wins
+        try:
+            path = self.wrapper(SshEndpoint.from_uri(uri or ""), ssh_path(), deadline_s)
+        except (LaunchError, OSError) as exc:
+            log.warning(
+                "ssh to %s: no shared connection (%s); libvirt's ssh connects on its own",
+                parts.hostname,
+                exc,
+            )
+            return None
+        log.info("ssh to %s: libvirt's ssh rides the host's master (%s)", parts.hostname, path)
+        return str(path)
+
+    def wrapper(self, ssh: SshEndpoint, ssh_path: str, deadline_s: float) -> Path:
+        """An ssh command for libvirt (a ``qemu+ssh://`` URI's ``command=``) that rides the
+        host's master, started first when there is none (the caller waits for it).
+
+        ``ControlMaster=no``, not ``auto``: the master is always the launcher's own child,
+        so it is stopped on every exit path; with ``auto`` the console's ssh would become a
+        master of its own that the launcher does not know (and with ControlPersist one that
+        outlives kvmdeck). Should the master be gone by the time libvirt runs it, ssh finds
+        no socket and connects on its own, as before. The script is 0700 in the private
+        directory (removed with it) and names only ssh and the socket: nothing secret."""
+        with self._lock:
+            master = self._master(ssh, ssh_path, deadline_s)
+        path = self._directory() / f"ssh-{master.control.name.removeprefix('cm-')}"
+        script = (
+            f"#!/bin/sh\nexec {shlex.quote(master.ssh_path)} -o "
+            f'{shlex.quote(f"ControlPath={master.control}")} -o ControlMaster=no "$@"\n'
+        )
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
+        with os.fdopen(fd, "w") as f:
+            f.write(script)
+        tmp.replace(path)
+        return path
 
     def _master(self, ssh: SshEndpoint, ssh_path: str, deadline_s: float) -> _Master:
         key = (ssh.host, ssh.user, ssh.port, ssh.keyfile, ssh.verify)

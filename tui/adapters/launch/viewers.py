@@ -269,6 +269,10 @@ class Launcher:
         """:meth:`prepare` then :meth:`spawn`. Raises :class:`LaunchError`."""
         return self.spawn(self.prepare(target, uri))
 
+    def ssh_command(self, uri: str | None) -> str | None:
+        """:meth:`SshMux.ssh_command`: libvirt's ssh (the serial console's) on the master."""
+        return self._mux.ssh_command(uri, lambda: self._which(self.ssh_cmd, SSH_PACKAGE))
+
     # -- watch ---------------------------------------------------------------------------------
     def _refresh(self, v: _Viewer) -> bool:
         """Read new log lines and the exit status; True when the state changed."""
@@ -387,12 +391,6 @@ class Launcher:
         v.state = ViewerState.CLOSED
         log.info("viewer for %s closed (pid %d)", v.target.title, v.proc.pid)
         return v.info()
-
-    def close_all(self) -> None:
-        with self._lock:
-            ids = list(self._viewers)
-        for vid in ids:
-            self.close(vid)
 
     def shutdown(self, keep_viewers: bool | None = None, grace_s: float | None = None) -> None:
         """On quit: stop every process kvmdeck started and remove the private directory.

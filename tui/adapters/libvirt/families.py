@@ -21,6 +21,8 @@ from tui.core.ports import HostCapabilities
 from tui.model.backend import BackendError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import libvirt
 
     from tui.adapters.launch import Launcher
@@ -105,11 +107,13 @@ class LibvirtSerial:
         except SerialError as exc:
             raise BackendError(str(exc)) from exc
 
-    def command(self, uuid: str) -> tuple[list[str], dict[str, str]]:
+    def command(
+        self, uuid: str, ssh_command: Callable[[str | None], str | None] | None = None
+    ) -> tuple[list[str], dict[str, str]]:
         from tui.adapters.libvirt.serial import SerialError, command
 
         try:
-            return command(self.link.uri, uuid)
+            return command(self.link.uri, uuid, ssh_command)
         except SerialError as exc:
             raise BackendError(str(exc)) from exc
 

@@ -5,6 +5,11 @@ ends virsh and returns). virsh gets the connection URI through ``LIBVIRT_DEFAULT
 environment and the guest by UUID, so its command line carries no URI (whose query may name
 a key file) and nothing secret; ``no_tty=1`` is added to ssh transports as for kvmdeck's own
 connection, so ssh never prompts.
+
+Over ``qemu+ssh://`` libvirt would open an ssh connection of its own for virsh; given
+``ssh_command`` (the launcher's :meth:`~tui.adapters.launch.Launcher.ssh_command`), the URI's
+``command=`` names a wrapper that rides kvmdeck's one ssh connection to that host instead
+(issue 23). The wrapper's path is in the environment too, never on the command line.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import libvirt
 
@@ -55,13 +62,27 @@ def check(conn: libvirt.virConnect, uuid: str) -> str:
     return name
 
 
-def command(uri: str | None, uuid: str) -> tuple[list[str], dict[str, str]]:
-    """``virsh console`` for the guest: (argv, environment). The URI is in the environment."""
+def with_command(uri: str, ssh: str) -> str:
+    """``uri`` with ``command=ssh`` (libvirt's ssh transport runs it instead of ``ssh``)."""
+    parts = urlsplit(uri)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("command", ssh)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/~")))
+
+
+def command(
+    uri: str | None, uuid: str, ssh_command: Callable[[str | None], str | None] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """``virsh console`` for the guest: (argv, environment). The URI is in the environment.
+    ``ssh_command``: the ssh program for an ssh URI, or None (blocks while it starts the
+    host's shared connection)."""
     virsh = shutil.which("virsh")
     if virsh is None:
         raise SerialError("virsh is missing: apt-get install libvirt-clients")
     env = {k: v for k, v in os.environ.items() if k != "VIRSH_DEFAULT_CONNECT_URI"}
     real = with_no_tty(uri)
+    ssh = ssh_command(uri) if ssh_command is not None and real else None
+    if real and ssh:
+        real = with_command(real, ssh)
     if real:
         env["LIBVIRT_DEFAULT_URI"] = real  # else libvirt's default, as for kvmdeck's own
     return [virsh, "console", "--domain", uuid], env
