@@ -5,7 +5,8 @@ tunnel up (the host's ssh master), and the real ``virsh console`` in a pseudo-te
 the argv and environment kvmdeck gives it. Without the launcher's ``ssh_command`` libvirt's ssh
 opens a second TCP connection to the sshd; with it, that ssh is a session on the master, so the
 sshd sees one connection. Bytes the guest's UART sends (written to its I/O port through the
-QEMU monitor) arrive in the terminal; Ctrl+] ends virsh.
+QEMU monitor) arrive in the terminal; Ctrl+] ends virsh. Then the real binary in tmux: ``c``
+on a remote guest gives virsh a ``command=`` URI and virsh's ssh is a client of the master.
 """
 
 from __future__ import annotations
@@ -159,3 +160,64 @@ def test_ssh_command_is_only_for_ssh_uris_and_keeps_the_users_own(sshd: bed.Sshd
         assert launcher._mux.masters() == []
     finally:
         launcher.shutdown(keep_viewers=False)
+
+
+def _children(parent: int, comm: str) -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if stat[stat.index("(") + 1 : stat.rindex(")")] == comm and int(fields[1]) == parent:
+                found.append(int(d.name))
+    return found
+
+
+def test_real_kvmdeck_console_of_a_remote_guest_uses_the_master(libvirtd, sshd: bed.Sshd) -> None:  # type: ignore[no-untyped-def]
+    """The real binary in tmux on a qemu+ssh:// host: ``c`` starts the host's master and
+    virsh's ssh is a client of it (the UI passes the launcher's ssh command); Ctrl+] returns."""
+    from tests.support.tmux import Term
+
+    name = f"{bed.PREFIX}{os.getpid()}-smux"
+    disk = bed.make_disk(name)
+    xml = bed.guest_xml(name, disk, extra_devices="    <serial type='pty'/>\n")
+    dom = libvirtd.createXML(xml, 0)
+    guest = bed.Guest(name, dom.UUIDString(), disk, False)
+    try:
+        term = Term(["-c", sshd.uri, "--refresh", "1"], size=(160, 40))
+        try:
+            term.wait_screen(lambda s: name in s, 60, "the guest row")
+            term.keys("/")
+            time.sleep(1.0)  # the filter box has the focus before the name is typed
+            term.keys("-l", name)
+            term.keys("Enter")
+            time.sleep(1.0)  # the table has the focus again before "c"
+            term.keys("c")
+            term.wait_screen(lambda s: "Escape character" in s, 60, "virsh console connected")
+            (virsh,) = _children(term.pid, "virsh")
+            env = dict(
+                kv.split(b"=", 1)
+                for kv in Path(f"/proc/{virsh}/environ").read_bytes().split(b"\0")
+                if b"=" in kv
+            )
+            assert b"command=" in env[b"LIBVIRT_DEFAULT_URI"]
+            bed.wait_for(lambda: _children(virsh, "ssh"), 10, 0.1, what="virsh's ssh")
+            (ssh,) = _children(virsh, "ssh")
+            argv = Path(f"/proc/{ssh}/cmdline").read_bytes().split(b"\0")
+            assert b"ControlMaster=no" in argv
+            # kvmdeck's own libvirt connection and the master: virsh adds none
+            connections = _sshd_connections(sshd.port)
+            print(f"\nsshd connections with the console of a remote guest open: {connections}")
+            assert connections == 2
+            term.keys("C-]")
+            term.wait_screen(
+                lambda s: "Name" in s and "Escape character" not in s, 15, "kvmdeck back"
+            )
+            bed.wait_for(lambda: not _children(term.pid, "virsh"), 15, 0.1, what="virsh gone")
+        finally:
+            term.close()
+    finally:
+        bed.remove(libvirtd, guest)
