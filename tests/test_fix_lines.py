@@ -11,10 +11,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tests.support.apps import app_until, demo_app
+from tests.support.apps import app_until, demo_app, fixed_app
 from tests.support.tmux import Term
 from tui.core.display import Finding, Level, format_text
+from tui.core.usb.doctor import add_xhci
 from tui.ui.screens.detail import GuestDetailScreen
+from tui.ui.screens.usb_doctor import UsbDoctorScreen, findings_text
 from tui.ui.widgets.command_row import CommandRow, fix_rows, split_command
 from tui.ui.widgets.display_doctor import DisplayDoctor
 
@@ -107,3 +109,31 @@ def test_detail_fix_lines_whole_in_tmux_at_80x24_and_120x40() -> None:
             )
         finally:
             term.close()
+
+
+async def test_usb_doctor_fix_commands_unwrapped_at_80x24() -> None:
+    """The USB doctor's fixes: ``virt-xml … --controller usb,model=qemu-xhci NAME`` and the
+    kernel-log command each whole on one row (the findings are data; the screen is real)."""
+    guest = "a-guest-with-a-rather-long-name-for-80-columns"
+    xhci = add_xhci(guest)
+    dmesg = "as root: dmesg | grep -E 'apparmor=\"DENIED\"|avc: +denied' | grep usb"
+    findings = [
+        Finding("USB 3 controller", Level.WARN, "no xhci controller", xhci + ", or S"),
+        Finding("Kernel log", Level.INFO, "cannot read the kernel log", dmesg),
+    ]
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = UsbDoctorScreen(None)
+        await app.push_screen(screen)
+        screen.show(findings)
+        rows = await app_until(
+            pilot, lambda: {r.command: r for r in screen.query(CommandRow)}, "the fix rows"
+        )
+        assert set(rows) == {xhci + ", or S", dmesg[len("as root: ") :]}, list(rows)
+        for row in rows.values():
+            text = row.query_one(".command", Static)
+            assert text.size.height == 1, (row.command, text.size)
+            assert text.render_line(0).text.strip().endswith(row.command)
+        wide = rows[xhci + ", or S"]
+        assert wide.max_scroll_x > 0  # wider than 80 columns: it scrolls
+        assert "fix: virt-xml --add-device --controller" in findings_text(findings).plain

@@ -16,6 +16,7 @@ from typing import Any
 
 import libvirt
 import pytest
+from textual.widgets import Static
 
 from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import demo_uri
@@ -134,7 +135,7 @@ async def test_demo_usb_doctor_for_the_selected_device(config_home: Path) -> Non
         assert found["USB controller"].status is Level.OK
         assert "480 Mbit/s from bus 1's root hub" in found["USB controller"].detail
         assert "simulated" in found["Host checks"].detail
-        shown = str(doctor.query_one("#usb-doctor-findings").render())
+        shown = str(doctor.query_one("#usb-doctor-findings .verdict", Static).render())
         assert "attached live to 'db-primary'" in findings_text(doctor.findings or []).plain
         assert shown  # painted
         assert doctor.query_one("#usb-doctor-scroll").region.bottom <= 23  # fits 80x24

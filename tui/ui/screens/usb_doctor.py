@@ -10,17 +10,18 @@ guest names, kernel log lines) is shown as plain text, never markup.
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.core.display import verdict
 from tui.core.usb.doctor import Finding, Level
 from tui.model.usb import UsbDevice
 from tui.ui import actions
+from tui.ui.widgets.command_row import CommandRow, command_text, fix_rows
 from tui.ui.widgets.display_doctor import MARK, STYLE  # one look for both doctors
 from tui.ui.widgets.footer import KeysFooter
 from tui.util import terminal_safe
@@ -62,35 +63,47 @@ def device_text(dev: UsbDevice) -> Text:
 
 
 def finding_text(f: Finding) -> Text:
-    """A finding's name, detail and (when not ok) its fix: plain text, styled."""
+    """A finding's name, detail and (when not ok) its fix: plain text, styled (one text:
+    the screen shows a fix's commands on rows of their own, :func:`finding_widgets`)."""
     text = Text()
     text.append(f"{terminal_safe(f.name)}: ", style="bold")
     text.append(terminal_safe(f.detail, multiline=True))
     if f.fix and f.status is not Level.OK:
-        text.append("\nfix: ", style="dim bold")
-        text.append(terminal_safe(f.fix, multiline=True), style="dim")
+        for row in fix_rows(f.fix):
+            text.append("\n")
+            text.append_text(row if isinstance(row, Text) else command_text(*row))
     return text
 
 
 def findings_text(findings: list[Finding], host: bool = False) -> Text:
-    """The findings as plain lines (tests, logs): what :func:`findings_table` shows."""
+    """The findings as plain lines (tests, logs): what :func:`finding_widgets` shows."""
     lines = [f"Verdict: {(HOST_HEAD if host else HEAD)[worst(findings)]}"]
     lines += [f"{MARK[f.status]} {finding_text(f).plain}" for f in findings]
     return Text("\n".join(lines))
 
 
-def findings_table(findings: list[Finding], host: bool = False) -> Table:
-    """A verdict, then one row per finding: its status, then the text with a hanging indent."""
-    table = Table.grid(padding=(0, 1), expand=True)
+def verdict_text(findings: list[Finding], host: bool = False) -> Text:
     level = worst(findings)
-    head = (HOST_HEAD if host else HEAD)[level]
-    table.title = Text.assemble(("Verdict: ", "bold"), (head, STYLE[level]))
-    table.title_justify = "left"
-    table.add_column(width=4, no_wrap=True)
-    table.add_column(ratio=1)
-    for f in findings:
-        table.add_row(Text(MARK[f.status], style=STYLE[f.status]), finding_text(f))
-    return table
+    return Text.assemble(
+        ("Verdict: ", "bold"), ((HOST_HEAD if host else HEAD)[level], STYLE[level])
+    )
+
+
+def finding_widgets(f: Finding) -> Horizontal:
+    """One finding: its status, then its name and detail (they wrap, with a hanging indent)
+    and its fix, each command whole on a row of its own that scrolls sideways (never wrapped
+    in the middle: it is there to be copied)."""
+    body = Text()
+    body.append(f"{terminal_safe(f.name)}: ", style="bold")
+    body.append(terminal_safe(f.detail, multiline=True))
+    parts: list[Widget] = [Static(body, classes="finding-text")]
+    if f.fix and f.status is not Level.OK:
+        for row in fix_rows(f.fix):
+            parts.append(
+                Static(row, classes="finding-text") if isinstance(row, Text) else CommandRow(*row)
+            )
+    mark = Static(Text(MARK[f.status], style=STYLE[f.status]), classes="finding-mark")
+    return Horizontal(mark, Vertical(*parts, classes="finding-body"), classes="finding")
 
 
 class UsbDoctorScreen(ModalScreen[None]):
@@ -107,6 +120,11 @@ class UsbDoctorScreen(ModalScreen[None]):
         scrollbar-size-vertical: 1;
     }
     UsbDoctorScreen #usb-doctor-device { padding: 0 0 1 0; }
+    UsbDoctorScreen #usb-doctor-findings { height: auto; }
+    UsbDoctorScreen .finding { height: auto; }
+    UsbDoctorScreen .finding-mark { width: 5; }
+    UsbDoctorScreen .finding-body { width: 1fr; height: auto; }
+    UsbDoctorScreen .finding-body > CommandRow > .command { padding: 0; }
     """
 
     def __init__(self, device: UsbDevice | None) -> None:
@@ -124,7 +142,8 @@ class UsbDoctorScreen(ModalScreen[None]):
             head = device_text(dev) if dev is not None else Text(HOST_TEXT, style="bold")
             yield Static(head, id="usb-doctor-device")
             checking = CHECKING if dev is not None else CHECKING_HOST
-            yield Static(Text(checking, style="dim"), id="usb-doctor-findings")
+            with Vertical(id="usb-doctor-findings"):  # the verdict, then one row a finding
+                yield Static(Text(checking, style="dim"))
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -142,5 +161,12 @@ class UsbDoctorScreen(ModalScreen[None]):
 
     def _paint(self) -> None:
         if self.findings is not None:
-            table = findings_table(self.findings, host=self.device is None)
-            self.query_one("#usb-doctor-findings", Static).update(table)
+            host = self.device is None
+            box = self.query_one("#usb-doctor-findings", Vertical)
+            box.remove_children()
+            box.mount_all(
+                [
+                    Static(verdict_text(self.findings, host), classes="verdict"),
+                    *(finding_widgets(f) for f in self.findings),
+                ]
+            )
