@@ -14,6 +14,7 @@ import libvirt
 import pytest
 
 from tui.adapters.libvirt.connection import demo_uri, silence_libvirt_errors
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.networks import (
     LibvirtNetworks,
     interface_macs,
@@ -36,7 +37,7 @@ def conn() -> Iterator[libvirt.virConnect]:
 
 
 def test_pools_and_volumes_with_their_users(conn: libvirt.virConnect) -> None:
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     pools = {p.name: p for p in ops.pools()}
     assert set(pools) == {"default", "backups"}
     default = pools["default"]
@@ -51,7 +52,7 @@ def test_pools_and_volumes_with_their_users(conn: libvirt.virConnect) -> None:
 
 
 def test_volume_create_and_delete_refused_while_used(conn: libvirt.virConnect) -> None:
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     with pytest.raises(BackendError, match=r"used by db-primary \(vda\)"):
         ops.delete_volume("default", "db-primary.qcow2")
     assert "db-primary.qcow2" in {v.name for v in ops.volumes("default")}
@@ -66,7 +67,7 @@ def test_volume_create_and_delete_refused_while_used(conn: libvirt.virConnect) -
 
 
 def test_pool_stop_refused_while_running_guests_use_it(conn: libvirt.virConnect) -> None:
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     with pytest.raises(BackendError, match=r"running guests .*router-lab"):
         ops.stop_pool("default")
     assert ops.stop_pool("backups") == "storage pool backups stopped"
@@ -78,7 +79,7 @@ def test_pool_stop_refused_while_running_guests_use_it(conn: libvirt.virConnect)
 
 
 def test_cdroms_and_media_xml(conn: libvirt.virConnect) -> None:
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     drives = ops.cdroms()
     assert [(d.guest, d.target, d.running) for d in drives] == [
         ("router-lab", "sda", True),
@@ -95,7 +96,7 @@ def test_cdroms_and_media_xml(conn: libvirt.virConnect) -> None:
 
 
 def test_networks_and_isolated_create(conn: libvirt.virConnect) -> None:
-    ops = LibvirtNetworks(lambda: conn)
+    ops = LibvirtNetworks(fixed(conn))
     nets = {n.name: n for n in ops.networks()}
     assert nets["default"].forward == "nat" and nets["default"].bridge == "virbr0"
     assert nets["default"].dhcp_text() == "192.168.122.2-192.168.122.254"
@@ -133,7 +134,7 @@ def test_leases_matched_to_guests_by_mac(conn: libvirt.virConnect) -> None:
         ("192.168.122.11/24", "db-primary", "db"),
         ("192.168.122.50/24", "", ""),
     ]
-    assert LibvirtNetworks(lambda: conn).leases("default") == ()  # the test driver has none
+    assert LibvirtNetworks(fixed(conn)).leases("default") == ()  # the test driver has none
 
 
 def test_plan_isolated_and_its_xml() -> None:
@@ -169,7 +170,7 @@ def test_failed_upload_deletes_the_volume_it_made(conn: libvirt.virConnect, tmp_
     and the half-made volume is deleted (libvirtd's own failure path)."""
     src = tmp_path / "disk.qcow2"
     src.write_bytes(b"QFI\xfb" + bytes(4092))
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     seen: list[tuple[int, int]] = []
     with pytest.raises(BackendError) as err:
         ops.upload(

@@ -22,6 +22,7 @@ from testbed.wait import wait_for
 from tests.conftest import need
 from tests.support import osguest
 from tests.support.apps import app_until
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.networks import LibvirtNetworks
 from tui.cli.wiring import make_app
 from tui.ui.app import AppOptions
@@ -50,7 +51,7 @@ def leased_guest(libvirtd: libvirt.virConnect) -> Iterator[str]:
     os.chmod(bed.IMAGE_DIR, 0o755)
     os.chmod(d, 0o755)
     try:
-        LibvirtNetworks(lambda: conn).create_isolated(NET, f"{SUBNET}.1/24")
+        LibvirtNetworks(fixed(conn)).create_isolated(NET, f"{SUBNET}.1/24")
         overlay = d / "root.qcow2"
         subprocess.run(
             ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(root), str(overlay)],

@@ -12,6 +12,7 @@ import libvirt
 import pytest
 
 from tests.provision.conftest import leftovers
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.provision import LibvirtProvisioning
 from tui.core.jobs import Job
 from tui.model.backend import BackendError
@@ -27,7 +28,7 @@ from tui.model.provision import (
 
 @pytest.fixture()
 def prov(prov_conn: libvirt.virConnect) -> LibvirtProvisioning:
-    return LibvirtProvisioning(lambda: prov_conn, remote=False)
+    return LibvirtProvisioning(fixed(prov_conn), remote=False)
 
 
 def volumes_of(conn: libvirt.virConnect, uuid: str) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 
 from testbed import bed
 from tests.provision.conftest import leftovers
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.provision import LibvirtProvisioning
 from tui.model.provision import CloudInit, GuestSpec
 
@@ -26,7 +27,7 @@ def test_remote_create_uploads_base_and_seed_then_delete_removes_all(
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "64M"], check=True)
     remote = libvirt.open(sshd.uri)
     try:
-        prov = LibvirtProvisioning(lambda: remote, remote=True)
+        prov = LibvirtProvisioning(fixed(remote), remote=True)
         seen: list[tuple[str, int, int]] = []
         name = f"{prefix}r"
         got = prov.create(

@@ -18,6 +18,7 @@ from textual.widgets import Input
 from testbed import bed
 from tests.provision.conftest import leftovers
 from tests.support.apps import app_until
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.provision import LibvirtProvisioning
 from tui.cli.wiring import make_app
 from tui.model.provision import GuestSpec
@@ -185,7 +186,7 @@ async def test_clone_edit_and_xml_editor_from_the_keys(
     is refused by libvirt and the editor opens again on it with the error; the fix is saved."""
     from tui.ui.screens.provision_dialogs import CloneScreen, EditScreen, XmlDiffScreen
 
-    prov = LibvirtProvisioning(lambda: prov_conn, remote=False)
+    prov = LibvirtProvisioning(fixed(prov_conn), remote=False)
     src = prov.create(
         GuestSpec(
             name=f"{prefix}src",

@@ -17,6 +17,7 @@ from tests.snapshots.test_screens import inject
 from tests.support.apps import fixed_app
 from tui.adapters.demo.networks import DemoNetworks
 from tui.adapters.libvirt.connection import demo_uri, silence_libvirt_errors
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.storage import LibvirtStorage
 from tui.ui.screens.hostops import FormDialog
 from tui.ui.screens.networks import NetworksScreen
@@ -38,7 +39,7 @@ async def show_storage(pilot: Any) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, StorageScreen)
     conn = _conn()
-    ops = LibvirtStorage(lambda: conn)
+    ops = LibvirtStorage(fixed(conn))
     screen.show_pools(ops.pools())
     await pilot.press("down")  # backups, then default: the guests' disks
     await pilot.pause()

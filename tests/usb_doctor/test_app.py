@@ -21,6 +21,7 @@ from textual.widgets import Static
 from tests.support.apps import app_until
 from tui.adapters.libvirt.connection import demo_uri
 from tui.adapters.libvirt.families import LibvirtUsb
+from tui.adapters.libvirt.held import fixed
 from tui.adapters.libvirt.nodedev import RemoteUsbFeed
 from tui.cli.wiring import make_app
 from tui.model.display import Level
@@ -92,7 +93,13 @@ async def test_remote_host_usb_follows_node_device_events(config_home: Path) -> 
         old = feed
         again = libvirt.open(demo_uri())
         try:
-            link = SimpleNamespace(uri=demo_uri(), readonly=False, conn=again)
+            link = SimpleNamespace(  # a LibvirtHost's: the test closes ``again`` itself
+                uri=demo_uri(),
+                readonly=False,
+                conn=again,
+                using=fixed(again),
+                add_release=lambda _release: True,
+            )
             usb.host_connected(0, LibvirtUsb(link), "again")
             await app_until(
                 pilot, lambda: usb.remote_feed is not old and usb.remote_feed.watch, "new", 20.0

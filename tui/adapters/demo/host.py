@@ -24,7 +24,7 @@ from typing import Any
 
 from tui.core.ports import HostCapabilities
 from tui.model.addresses import AddressMap
-from tui.model.backend import BackendError, HostEvents
+from tui.model.backend import HostEvents
 from tui.model.domain import DomainInfo
 from tui.model.guest import GuestSample, GuestState
 from tui.model.host import HostSample, PollResult
@@ -212,16 +212,13 @@ class DemoHost:
         if self._caps is None or self._caps[0] is not caps:
             from tui.adapters.demo.networks import DemoNetworks
             from tui.adapters.demo.usb import DemoUsb
+            from tui.adapters.libvirt.families import using
 
             inner = self.inner
-
-            def conn() -> Any:
-                if inner.conn is None:
-                    raise BackendError(f"{inner.uri} is not connected: wait for it.")
-                return inner.conn
-
             # the test driver keeps no DHCP leases: the demo's come from its <dhcp><host>s
-            demo = dataclasses.replace(caps, usb=DemoUsb(inner), networks=DemoNetworks(conn))
+            demo = dataclasses.replace(
+                caps, usb=DemoUsb(inner), networks=DemoNetworks(lambda: using(inner))
+            )
             self._caps = (caps, demo)
         return self._caps[1]
 

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 import libvirt
 
+from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.networks import LibvirtNetworks, interface_macs
 from tui.model.backend import BackendError
 from tui.model.network import Lease, match_leases
@@ -21,6 +22,7 @@ class DemoNetworks(LibvirtNetworks):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self._since: dict[str, float] = {}
 
+    @counted
     def leases(self, network: str) -> tuple[Lease, ...]:
         conn = self._conn()
         net = self._net(conn, network)

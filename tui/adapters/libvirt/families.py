@@ -1,8 +1,10 @@
 """A libvirt host's capability families (:class:`tui.core.ports.HostCapabilities`).
 
 :func:`libvirt_capabilities` builds them for a :class:`~tui.adapters.libvirt.host.LibvirtHost`
-once its connection is open. Each family holds the host, not a connection: it reads the live
-connection at each call and says "not connected" when it is gone. Every method blocks (libvirt
+once its connection is open. Each family holds the host, not a connection: each call takes the
+connection through :meth:`LibvirtHost.using` for its whole duration (counted: a close waits
+for it before it frees the connection, issue 24) and says "not connected" when it is gone or
+closing. Every method blocks (libvirt
 RPCs; call it from the runner) and turns the adapters' own errors into
 :class:`~tui.model.backend.BackendError`. The heavy modules (the launcher, snapshots, SPICE-ready,
 the USB probes) load on first use, not at start-up.
@@ -10,7 +12,11 @@ the USB probes) load on first use, not at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -26,11 +32,13 @@ if TYPE_CHECKING:
     import libvirt
 
     from tui.adapters.launch import Launcher
+    from tui.adapters.libvirt.hostdev import LibvirtHostdev
     from tui.core.ports import ViewerLauncher
     from tui.core.usb.ports import DeviceFeed, HostdevPort
     from tui.model.display import DisplayFacts, SpiceReadyPlan
+    from tui.model.domain import UsbHostdev
     from tui.model.snapshots import SnapshotList
-    from tui.model.usb import UsbDevice
+    from tui.model.usb import GuestUsb, HostdevResult, UsbDevice, UsbOwners
     from tui.model.usb_doctor import HostProbe
     from tui.model.viewers import ConsoleResult
 
@@ -38,7 +46,9 @@ USB_SOURCE_ENV = "KVMDECK_USB_SOURCE"  # "nodedev": libvirt node devices even fo
 
 
 class Link(Protocol):
-    """What a family needs of its host: the URI, the flag, and the connection of the moment."""
+    """What a family needs of its host: the URI, the flag, the connection of the moment
+    (:attr:`conn`: for its URI only, no call on it) and :meth:`using` (the connection, counted
+    while the block runs; BackendError once it is gone or a close began)."""
 
     uri: str | None
     readonly: bool
@@ -46,12 +56,22 @@ class Link(Protocol):
     @property
     def conn(self) -> libvirt.virConnect | None: ...
 
+    def using(self) -> AbstractContextManager[libvirt.virConnect]: ...
 
-def _conn(link: Link) -> libvirt.virConnect:
-    conn = link.conn
-    if conn is None:
-        raise BackendError(f"{link.uri or 'the local host'} is not connected: wait for it.")
-    return conn
+    def add_release(self, release: Callable[[libvirt.virConnect], None]) -> bool: ...
+
+
+@contextlib.contextmanager
+def using(link: Link) -> Iterator[libvirt.virConnect]:
+    """``link.using()`` with the families' message when the host is not connected."""
+    with contextlib.ExitStack() as stack:
+        try:
+            conn = stack.enter_context(link.using())
+        except BackendError as exc:
+            raise BackendError(
+                f"{link.uri or 'the local host'} is not connected: wait for it."
+            ) from exc
+        yield conn
 
 
 class LibvirtSnapshots:
@@ -64,7 +84,8 @@ class LibvirtSnapshots:
         from tui.adapters.libvirt import snapshots
 
         try:
-            return snapshots.list_snapshots(_conn(self.link), uuid)
+            with using(self.link) as conn:
+                return snapshots.list_snapshots(conn, uuid)
         except snapshots.SnapshotError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -72,7 +93,8 @@ class LibvirtSnapshots:
         from tui.adapters.libvirt import snapshots
 
         try:
-            return snapshots.create(_conn(self.link), uuid, name, description, memory)
+            with using(self.link) as conn:
+                return snapshots.create(conn, uuid, name, description, memory)
         except snapshots.SnapshotError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -80,7 +102,8 @@ class LibvirtSnapshots:
         from tui.adapters.libvirt import snapshots
 
         try:
-            return snapshots.revert(_conn(self.link), uuid, name)
+            with using(self.link) as conn:
+                return snapshots.revert(conn, uuid, name)
         except snapshots.SnapshotError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -88,7 +111,8 @@ class LibvirtSnapshots:
         from tui.adapters.libvirt import snapshots
 
         try:
-            return snapshots.delete(_conn(self.link), uuid, name)
+            with using(self.link) as conn:
+                return snapshots.delete(conn, uuid, name)
         except snapshots.SnapshotError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -103,7 +127,8 @@ class LibvirtSerial:
         from tui.adapters.libvirt.serial import SerialError, check
 
         try:
-            return check(_conn(self.link), uuid)
+            with using(self.link) as conn:
+                return check(conn, uuid)
         except SerialError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -128,7 +153,8 @@ class LibvirtSpiceReady:
         from tui.adapters.libvirt.spice_ready import SpiceReadyError, plan
 
         try:
-            return plan(_conn(self.link), name)
+            with using(self.link) as conn:
+                return plan(conn, name)
         except SpiceReadyError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -136,7 +162,8 @@ class LibvirtSpiceReady:
         from tui.adapters.libvirt.spice_ready import SpiceReadyError, apply
 
         try:
-            return apply(_conn(self.link), name, new_xml, base_xml)
+            with using(self.link) as conn:
+                return apply(conn, name, new_xml, base_xml)
         except SpiceReadyError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -144,7 +171,8 @@ class LibvirtSpiceReady:
         from tui.adapters.libvirt.graphics import DisplayError, read_guest_display
 
         try:
-            return read_guest_display(_conn(self.link), name, self.link.readonly)
+            with using(self.link) as conn:
+                return read_guest_display(conn, name, self.link.readonly)
         except DisplayError as exc:
             raise BackendError(str(exc)) from exc
 
@@ -162,14 +190,15 @@ class LibvirtConsoles:
 
         link = self.link
         try:  # the app's launcher is the adapters' own Launcher (tui/cli/wiring.py makes it)
-            return open_console(
-                _conn(link),
-                name,
-                link.uri,
-                link.readonly,
-                cast("Launcher", launcher),
-                usb_redirect=usb_redirect,
-            )
+            with using(link) as conn:
+                return open_console(
+                    conn,
+                    name,
+                    link.uri,
+                    link.readonly,
+                    cast("Launcher", launcher),
+                    usb_redirect=usb_redirect,
+                )
         except (DisplayError, LaunchError) as exc:
             raise BackendError(str(exc)) from exc
 
@@ -199,6 +228,90 @@ def usb_probe(uri: str | None, device: UsbDevice | None) -> HostProbe:
     return probe_device(device, session=session) if device else probe_host(session=session)
 
 
+class CountedHostdev:
+    """:class:`tui.core.usb.ports.HostdevPort`: each call a :class:`LibvirtHostdev` on the
+    host's counted connection (on none when it is gone or closing: "not-connected")."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+
+    @contextlib.contextmanager
+    def _port(self) -> Iterator[LibvirtHostdev]:
+        from tui.adapters.libvirt.hostdev import LibvirtHostdev
+
+        with contextlib.ExitStack() as stack:
+            try:
+                conn = stack.enter_context(self.link.using())
+            except BackendError:
+                conn = None
+            yield LibvirtHostdev(conn)
+
+    def inspect(self, guest: str) -> GuestUsb:
+        with self._port() as port:
+            return port.inspect(guest)
+
+    def apply_attach(
+        self,
+        guest: str,
+        dev: UsbDevice,
+        *,
+        live: bool,
+        config: bool,
+        config_address: bool,
+        note: str = "",
+    ) -> HostdevResult:
+        with self._port() as port:
+            return port.apply_attach(
+                guest, dev, live=live, config=config, config_address=config_address, note=note
+            )
+
+    def apply_detach(
+        self,
+        guest: str,
+        dev: UsbDevice,
+        *,
+        live_entry: UsbHostdev | None,
+        config_entry: UsbHostdev | None,
+    ) -> HostdevResult:
+        with self._port() as port:
+            return port.apply_detach(guest, dev, live_entry=live_entry, config_entry=config_entry)
+
+    def owners(self) -> UsbOwners:
+        with self._port() as port:
+            return port.owners()
+
+    def guest_states(self) -> dict[str, bool]:
+        with self._port() as port:
+            return port.guest_states()
+
+    def watch_guests(self, callback: Callable[[str, str], None]) -> Callable[[], None]:
+        """Registered on the counted connection; deregistered once, by the returned call or
+        by the host's close (``add_release``), whichever comes first."""
+        from tui.adapters.libvirt.hostdev import LibvirtHostdev
+
+        lock = threading.Lock()
+        pending = [True]
+
+        with using(self.link) as conn:
+            unregister = LibvirtHostdev(conn).watch_guests(callback)
+
+            def release(_conn: object) -> None:
+                with lock:
+                    if not pending[0]:
+                        return
+                    pending[0] = False
+                unregister()
+
+            if not self.link.add_release(release):
+                release(conn)  # a close began meanwhile
+
+        def stop() -> None:
+            with contextlib.suppress(BackendError), self.link.using():
+                release(None)
+
+        return stop
+
+
 class LibvirtUsb:
     """:class:`tui.core.ports.UsbHostPort`: hostdevs through libvirt, node devices of a remote
     host (or the test driver), the USB doctor's probes."""
@@ -210,27 +323,28 @@ class LibvirtUsb:
     def _uri(self) -> str | None:
         """The URI the connection was opened with (virConnectGetURI formats the URI kept at
         open: no RPC, it does not block); the configured one when it is gone."""
-        conn = self.link.conn
-        if conn is not None:
-            try:
+        try:
+            with self.link.using() as conn:
                 return str(conn.getURI())
-            except Exception:  # a closed connection
-                pass
-        return self.link.uri
+        except Exception:  # not connected, or closing
+            return self.link.uri
 
     @property
     def node_devices(self) -> bool:
         return self._node_devices
 
     def hostdev(self) -> HostdevPort:
-        from tui.adapters.libvirt.hostdev import LibvirtHostdev
-
-        return LibvirtHostdev(self.link.conn)
+        return CountedHostdev(self.link)
 
     def device_feed(self) -> DeviceFeed:
+        """Node-device events: each call of the feed holds the connection, and the host's
+        close deregisters its callback first (``add_release``)."""
         from tui.adapters.libvirt.nodedev import RemoteUsbFeed
 
-        return RemoteUsbFeed(_conn(self.link))
+        link = self.link
+        with using(link) as conn:
+            pass  # "not connected" now, rather than in the worker that starts the feed
+        return RemoteUsbFeed(conn, using=lambda: using(link), add_release=link.add_release)
 
     def probe(self, device: UsbDevice | None) -> HostProbe:
         return usb_probe(self._uri(), device)
@@ -246,14 +360,15 @@ def libvirt_capabilities(link: Link) -> HostCapabilities:
         spice_ready=LibvirtSpiceReady(link),
         consoles=LibvirtConsoles(link),
         usb=LibvirtUsb(link),
-        storage=LibvirtStorage(lambda: _conn(link)),
-        networks=LibvirtNetworks(lambda: _conn(link)),
-        provisioning=LibvirtProvisioning(lambda: link.conn, is_remote(link.uri)),
+        storage=LibvirtStorage(lambda: using(link)),
+        networks=LibvirtNetworks(lambda: using(link)),
+        provisioning=LibvirtProvisioning(lambda: using(link), is_remote(link.uri)),
     )
 
 
 __all__ = [
     "USB_SOURCE_ENV",
+    "CountedHostdev",
     "LibvirtConsoles",
     "LibvirtSerial",
     "LibvirtSnapshots",

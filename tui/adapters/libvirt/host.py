@@ -14,7 +14,10 @@ libvirt.so when a host hung for 200 s answered again (issue 24). So every call h
 until their thread ends), and a close first makes new calls fail, deregisters the callbacks,
 then waits for the calls in flight before it frees the connection. A call that never returns
 keeps its connection open for the process's exit. The capability families
-(tui/adapters/libvirt/families.py) should take the connection through :meth:`using` too.
+(tui/adapters/libvirt/families.py, storage.py, networks.py, provision*.py) take the connection
+through :meth:`using` too, for each call's whole duration (an upload or a clone included); a
+family that registers callbacks of its own (the USB node-device feed) hands their
+deregistration to :meth:`add_release`, which the close runs before it waits.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class LibvirtHost:
         self._conn: libvirt.virConnect | None = None
         self._closing = False
         self._callback_ids: list[int] = []
+        self._releases: list[Callable[[libvirt.virConnect], None]] = []  # add_release
         self._lock = threading.Lock()
         self._idle = threading.Condition()  # guards _calls, _closing and _conn's hand-over
         self._calls = 0  # calls in flight on the connection (open, poll, act, addresses)
@@ -154,6 +158,17 @@ class LibvirtHost:
         with self._idle:
             self._calls += 1
         return self._leave
+
+    def add_release(self, release: Callable[[libvirt.virConnect], None]) -> bool:
+        """Have the close call ``release(conn)`` (deregister a family's callbacks) before it
+        waits for the calls in flight. Call it inside :meth:`using`, right after registering;
+        False when a close began already: the caller then releases at once itself (its
+        ``using`` block keeps the connection open meanwhile)."""
+        with self._idle:
+            if self._closing:
+                return False
+            self._releases.append(release)
+            return True
 
     def _leave(self) -> None:
         with self._idle:
@@ -266,6 +281,13 @@ class LibvirtHost:
         for cid in ids:  # RPCs beside a call in flight: allowed; on a dead link they fail fast
             with contextlib.suppress(libvirt.libvirtError):
                 conn.domainEventDeregisterAny(cid)
+        with self._idle:
+            releases, self._releases = self._releases, []
+        for release in releases:  # the families' callbacks (the USB node-device feed)
+            try:
+                release(conn)
+            except Exception:  # one family's failure must not keep the others registered
+                log.exception("%s: a family's release failed", self.uri)
         if registered:
             with contextlib.suppress(libvirt.libvirtError):
                 conn.unregisterCloseCallback()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 import libvirt
 
+from tui.adapters.libvirt.held import Held, Using, counted
 from tui.model.backend import BackendError
 from tui.model.network import (
     DhcpRange,
@@ -25,8 +25,6 @@ from tui.model.network import (
     plan_isolated,
 )
 from tui.model.storage import name_problem
-
-ConnGetter = Callable[[], libvirt.virConnect]
 
 
 def _msg(exc: libvirt.libvirtError) -> str:
@@ -105,11 +103,14 @@ def isolated_xml(plan: IsolatedPlan, bridge: str = "") -> str:
 
 
 class LibvirtNetworks:
-    """NetworkOps over one host's connection (``conn()`` raises BackendError when down)."""
+    """NetworkOps over one host's connection: each public method holds it through ``using``
+    (BackendError when the host is down or closing) for its whole duration (held.py)."""
 
-    def __init__(self, conn: ConnGetter) -> None:
-        self._conn = conn
+    def __init__(self, using: Using) -> None:
+        self._held = Held(using)
+        self._conn = self._held.conn
 
+    @counted
     def networks(self) -> tuple[Network, ...]:
         conn = self._conn()
         try:
@@ -146,6 +147,7 @@ class LibvirtNetworks:
                 continue
         return macs
 
+    @counted
     def leases(self, network: str) -> tuple[Lease, ...]:
         conn = self._conn()
         net = self._net(conn, network)
@@ -160,6 +162,7 @@ class LibvirtNetworks:
             raise BackendError(f"cannot read the leases of {network}: {_msg(exc)}") from exc
         return match_leases(parse_leases(network, raw), macs)
 
+    @counted
     def start(self, name: str) -> str:
         net = self._net(self._conn(), name)
         try:
@@ -170,6 +173,7 @@ class LibvirtNetworks:
             raise BackendError(f"cannot start network {name}: {_msg(exc)}") from exc
         return f"network {name} started"
 
+    @counted
     def stop(self, name: str) -> str:
         net = self._net(self._conn(), name)
         try:
@@ -181,6 +185,7 @@ class LibvirtNetworks:
             raise BackendError(f"cannot stop network {name}: {_msg(exc)}") from exc
         return f"network {name} stopped" + ("" if persistent else " (it was transient: it is gone)")
 
+    @counted
     def set_autostart(self, name: str, on: bool) -> str:
         net = self._net(self._conn(), name)
         try:
@@ -189,6 +194,7 @@ class LibvirtNetworks:
             raise BackendError(f"cannot change autostart of network {name}: {_msg(exc)}") from exc
         return f"network {name} {'starts' if on else 'no longer starts'} with the host"
 
+    @counted
     def create_isolated(self, name: str, cidr: str, dhcp: bool = True) -> str:
         """Define and start an isolated network; a start that fails undefines it again."""
         conn = self._conn()

@@ -37,11 +37,15 @@ from typing import Any
 import libvirt
 import libvirtaio
 
+from tui.adapters.libvirt.held import Using, fixed
+from tui.model.backend import BackendError
 from tui.model.usb import UsbDevice, UsbEvent
 
 log = logging.getLogger(__name__)
 
 EventsCallback = Callable[[list[UsbEvent]], None]
+Release = Callable[[libvirt.virConnect], None]
+AddRelease = Callable[[Release], bool]  # LibvirtHost.add_release
 LIST_EVERY_S = 5.0  # the fallback when node-device events are refused
 _PORT_NAME = re.compile(r"usb_(\d+)((?:_\d+)+)")
 
@@ -129,6 +133,12 @@ class NodeDeviceWatch:
     (``register_event_loop()``); ``on_events`` runs on ``loop``. ``known`` is the device set
     (what :meth:`start` listed plus what events changed), so a ``DELETED`` (whose XML is gone)
     still says what left. ``mode`` is "events" or "listing" (the fallback), ``note`` why.
+
+    ``using`` (a host's counted connection, tui/adapters/libvirt/held.py) and ``add_release``
+    (``LibvirtHost.add_release``): every call of the watch, from any of its threads, holds the
+    connection while it runs, and the host's close deregisters the event callback before it
+    waits for them; once the close began, the threads end. Without them (tests, the CLI that
+    owns ``conn``) the watch uses ``conn`` as it is.
     """
 
     def __init__(
@@ -139,8 +149,13 @@ class NodeDeviceWatch:
         *,
         list_every: float = LIST_EVERY_S,
         context: contextvars.Context | None = None,
+        using: Using | None = None,
+        add_release: AddRelease | None = None,
     ) -> None:
         self.conn = conn
+        self.using = using or fixed(conn)
+        self.add_release = add_release
+        self.label = "the host"  # its URI, read by start()
         self.on_events = on_events
         self.loop = loop
         self.list_every = list_every
@@ -159,15 +174,20 @@ class NodeDeviceWatch:
     # -- start and stop ---------------------------------------------------------------------
     def start(self) -> list[UsbDevice]:
         """Register for lifecycle events (else fall back to listing), then list once."""
+        with self.using() as conn:
+            self.label = _uri(conn)  # virConnectGetURI: local, but only on a live connection
         if libvirtaio.getCurrentImpl() is None:  # this process follows no libvirt events
             self.mode = "listing"  # (``kvmdeck rules --once``: one list is all it needs)
             self.note = f"no libvirt event loop here: listing every {self.list_every:g} s"
-            log.info("USB of %s: %s", _uri(self.conn), self.note)
+            log.info("USB of %s: %s", self.label, self.note)
         else:
             try:
-                self.callback_id = self.conn.nodeDeviceEventRegisterAny(
-                    None, libvirt.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
-                )
+                with self.using() as conn:
+                    self.callback_id = conn.nodeDeviceEventRegisterAny(
+                        None, libvirt.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+                    )
+                    if self.add_release is not None and not self.add_release(self.release):
+                        self.release(conn)  # the host's close began meanwhile
                 self.mode = "events"
             except libvirt.libvirtError as exc:
                 self.mode = "listing"
@@ -175,11 +195,12 @@ class NodeDeviceWatch:
                     f"node-device events refused ({exc.get_error_message() or exc}): "
                     f"listing USB devices every {self.list_every:g} s instead"
                 )
-                log.warning("USB of %s: %s", _uri(self.conn), self.note)
+                log.warning("USB of %s: %s", self.label, self.note)
         with self._lock:
             before = dict(self._gen)
         try:
-            listed = libvirt_usb_devices(self.conn)
+            with self.using() as conn:
+                listed = libvirt_usb_devices(conn)
         except BaseException:
             self.stop()
             raise
@@ -205,11 +226,22 @@ class NodeDeviceWatch:
         self._queue.put(None)
 
     def unregister(self) -> None:
-        """Drop the event registration (blocks: an RPC)."""
-        cid, self.callback_id = self.callback_id, None
+        """Drop the event registration (blocks: an RPC). Once the host's close began, the
+        close does it (:meth:`release`)."""
+        if self.callback_id is None:
+            return
+        with contextlib.suppress(BackendError), self.using() as conn:
+            self.release(conn)
+
+    def release(self, conn: libvirt.virConnect) -> None:
+        """Halt and deregister on ``conn`` (live: the caller holds it, or the host's close
+        calls this before it waits for the calls in flight). Once, whoever comes first."""
+        self.halt()
+        with self._lock:
+            cid, self.callback_id = self.callback_id, None
         if cid is not None:
-            with contextlib.suppress(libvirt.libvirtError):  # connection already closed
-                self.conn.nodeDeviceEventDeregisterAny(cid)
+            with contextlib.suppress(libvirt.libvirtError):  # connection already dead
+                conn.nodeDeviceEventDeregisterAny(cid)
 
     def stop(self) -> None:
         self.halt()
@@ -257,7 +289,11 @@ class NodeDeviceWatch:
         """The watch's daemon thread: one lookup at a time, in event order."""
         while (item := self._queue.get()) is not None and not self._halted.is_set():
             name, gen = item
-            device = lookup_usb_device(self.conn, name)
+            try:
+                with self.using() as conn:
+                    device = lookup_usb_device(conn, name)
+            except BackendError:  # the host's close began: this watch is done
+                return
             posted = self._post(self._looked_up, name, gen, device)
             self.lookups += 1
             if not posted:
@@ -280,9 +316,12 @@ class NodeDeviceWatch:
     def _list_forever(self) -> None:
         while not self._halted.wait(self.list_every):
             try:
-                listed = libvirt_usb_devices(self.conn)
+                with self.using() as conn:
+                    listed = libvirt_usb_devices(conn)
+            except BackendError:  # the host's close began: the reconnect makes a new watch
+                return
             except libvirt.libvirtError as exc:  # the reconnect makes a new watch
-                log.debug("USB of %s: listing failed: %s", _uri(self.conn), exc)
+                log.debug("USB of %s: listing failed: %s", self.label, exc)
                 continue
             if not self._post(self.apply_list, listed):
                 return
@@ -332,9 +371,18 @@ class RemoteUsbFeed:
     hold up the caller (or quit). ``note`` says why it lists instead of following events.
     """
 
-    def __init__(self, conn: libvirt.virConnect, *, list_every: float = LIST_EVERY_S) -> None:
+    def __init__(
+        self,
+        conn: libvirt.virConnect,
+        *,
+        list_every: float = LIST_EVERY_S,
+        using: Using | None = None,
+        add_release: AddRelease | None = None,
+    ) -> None:
         self.conn = conn
         self.list_every = list_every
+        self.using = using  # the host's counted connection (NodeDeviceWatch)
+        self.add_release = add_release
         # Made on the loop by the app: its context (Textual's active app) for the deliveries.
         self.context = contextvars.copy_context()
         self.watch: NodeDeviceWatch | None = None
@@ -350,7 +398,13 @@ class RemoteUsbFeed:
                 on_events(events)
 
         watch = NodeDeviceWatch(
-            self.conn, deliver, loop, list_every=self.list_every, context=self.context
+            self.conn,
+            deliver,
+            loop,
+            list_every=self.list_every,
+            context=self.context,
+            using=self.using,
+            add_release=self.add_release,
         )
         self.watch = watch
         devices = watch.start()

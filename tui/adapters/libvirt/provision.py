@@ -23,6 +23,7 @@ from pathlib import Path
 import libvirt
 
 from tui.adapters.libvirt import osinfo
+from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.provision_base import (
     DEFAULT_POOL_PATH,
     Source,
@@ -80,6 +81,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
     def operator_keys(self) -> tuple[str, ...]:
         return operator_keys()
 
+    @counted
     def choices(self) -> CreateChoices:
         conn = self._conn()
         try:
@@ -133,6 +135,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             return False
         return "<value>efi</value>" in xml
 
+    @counted
     def ensure_default_pool(self) -> str:
         """Create, build, start and autostart the ``default`` directory pool at
         /var/lib/libvirt/images, as virt-manager does on first use."""
@@ -156,6 +159,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
         return f"{made}; it is active and starts with the host"
 
     # -- checks -----------------------------------------------------------------------------
+    @counted
     def check(self, spec: GuestSpec) -> list[FieldProblem]:
         """Every problem with ``spec``, each naming its field and the fix (blocks)."""
         conn = self._conn()
@@ -304,6 +308,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
         return Source(info.path, info.fmt, info.virtual, info.size, None, True)
 
     # -- create -----------------------------------------------------------------------------
+    @counted
     def create(self, spec: GuestSpec, progress: ProgressFn = no_progress) -> Created:
         problems = self.check(spec)
         if problems:

@@ -10,7 +10,6 @@ import re
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -18,6 +17,7 @@ from xml.sax.saxutils import escape
 import libvirt
 
 from tui.adapters.libvirt import osinfo
+from tui.adapters.libvirt.held import Held, Using
 from tui.adapters.libvirt.provision_xml import volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn
@@ -121,16 +121,13 @@ class Source:
 class ProvisionBase:
     """The connection of the moment, and the volumes a create or clone makes (streams)."""
 
-    def __init__(self, conn_of: Callable[[], libvirt.virConnect | None], remote: bool) -> None:
-        self._conn_of = conn_of
+    def __init__(self, using: Using, remote: bool) -> None:
+        self._held = Held(using)  # each public method holds the connection (@counted)
         self.remote = remote
         self._lock = threading.Lock()
 
     def _conn(self) -> libvirt.virConnect:
-        conn = self._conn_of()
-        if conn is None:
-            raise BackendError("not connected", lost=True)
-        return conn
+        return self._held.conn()
 
     def _dom(self, uuid: str) -> libvirt.virDomain:
         try:

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import libvirt
 
+from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.provision_base import (
     KVMDECK_NS,
     ProvisionBase,
@@ -29,6 +30,7 @@ from tui.model.provision import (
 
 class CloneOps(ProvisionBase):
     # -- clone --------------------------------------------------------------------------------
+    @counted
     def clone(
         self, uuid: str, new_name: str, linked: bool, progress: ProgressFn = no_progress
     ) -> Created:

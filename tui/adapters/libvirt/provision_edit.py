@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import libvirt
 
+from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.provision_base import (
     ProvisionBase,
     _err,
@@ -28,6 +29,7 @@ from tui.model.provision import (
 
 class GuestOps(ProvisionBase):
     # -- delete -------------------------------------------------------------------------------
+    @counted
     def delete_plan(self, uuid: str) -> DeletePlan:
         conn = self._conn()
         dom = self._dom(uuid)
@@ -75,6 +77,7 @@ class GuestOps(ProvisionBase):
             dom.name(), uuid, bool(dom.isActive()), tuple(vols), tuple(other), nvram, snaps
         )
 
+    @counted
     def delete(self, uuid: str) -> str:
         """Undefine the guest (NVRAM, snapshot metadata, managed save too) and delete the
         volumes :meth:`delete_plan` lists. Refused while it runs."""
@@ -106,6 +109,7 @@ class GuestOps(ProvisionBase):
         return msg
 
     # -- edit ---------------------------------------------------------------------------------
+    @counted
     def settings(self, uuid: str) -> GuestSettings:
         dom = self._dom(uuid)
         try:
@@ -134,6 +138,7 @@ class GuestOps(ProvisionBase):
             live_m,
         )
 
+    @counted
     def edit(self, uuid: str, change: GuestEdit) -> str:
         """Apply ``change`` to the saved config, and live where libvirt allows it; the message
         lists what was done (and what only takes effect at the next start)."""
@@ -216,6 +221,7 @@ class GuestOps(ProvisionBase):
         return msg
 
     # -- the XML in $EDITOR ------------------------------------------------------------------
+    @counted
     def xml(self, uuid: str) -> str:
         dom = self._dom(uuid)
         try:
@@ -223,6 +229,7 @@ class GuestOps(ProvisionBase):
         except libvirt.libvirtError as exc:
             raise BackendError(f"cannot read the guest's XML: {_err(exc)}") from exc
 
+    @counted
     def define_xml(self, uuid: str, new_xml: str, base_xml: str) -> str:
         """Define ``new_xml`` (libvirt validates it against its schema) if the saved config is
         still ``base_xml``. libvirt's refusal raises :class:`XmlDefineFailed`."""

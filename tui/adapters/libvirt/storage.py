@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import libvirt
 
+from tui.adapters.libvirt.held import Held, Using, counted
 from tui.adapters.libvirt.storagexml import (
     cdrom_drives,
     dir_pool_xml,
@@ -37,8 +38,6 @@ from tui.model.storage import (
     name_problem,
 )
 
-ConnGetter = Callable[[], libvirt.virConnect]
-
 
 def _msg(exc: libvirt.libvirtError) -> str:
     return exc.get_error_message() or str(exc)
@@ -50,12 +49,15 @@ def _text(el: ET.Element | None, path: str) -> str:
 
 
 class LibvirtStorage:
-    """StorageOps over one host's connection (``conn()`` raises BackendError when down)."""
+    """StorageOps over one host's connection: each public method holds it through ``using``
+    (BackendError when the host is down or closing) for its whole duration (held.py)."""
 
-    def __init__(self, conn: ConnGetter) -> None:
-        self._conn = conn
+    def __init__(self, using: Using) -> None:
+        self._held = Held(using)
+        self._conn = self._held.conn
 
     # -- reading -----------------------------------------------------------------------------
+    @counted
     def pools(self) -> tuple[Pool, ...]:
         conn = self._conn()
         try:
@@ -111,6 +113,7 @@ class LibvirtStorage:
         except libvirt.libvirtError as exc:
             raise BackendError(f"storage pool {pool} not found: {_msg(exc)}") from exc
 
+    @counted
     def volumes(self, pool: str) -> tuple[Volume, ...]:
         conn = self._conn()
         p = self._pool_named(conn, pool)
@@ -158,6 +161,7 @@ class LibvirtStorage:
             raise BackendError(f"volume {name} not found in pool {pool}: {_msg(exc)}") from exc
 
     # -- volumes -----------------------------------------------------------------------------
+    @counted
     def create_volume(self, pool: str, name: str, capacity: int, fmt: str) -> str:
         if fmt not in VOLUME_FORMATS:
             raise BackendError(
@@ -185,6 +189,7 @@ class LibvirtStorage:
             raise BackendError(f"cannot create volume {name} in {pool}: {_msg(exc)}") from exc
         return f"volume {name} created in {pool} ({human_size(capacity)}, {fmt})"
 
+    @counted
     def resize_volume(self, pool: str, name: str, capacity: int) -> str:
         conn = self._conn()
         v = self._vol(conn, pool, name)
@@ -208,6 +213,7 @@ class LibvirtStorage:
             raise BackendError(f"cannot resize volume {name}: {_msg(exc)}") from exc
         return f"volume {name} in {pool} resized to {human_size(capacity)}"
 
+    @counted
     def delete_volume(self, pool: str, name: str) -> str:
         conn = self._conn()
         v = self._vol(conn, pool, name)
@@ -224,6 +230,7 @@ class LibvirtStorage:
         return f"volume {name} deleted from {pool}"
 
     # -- pools -------------------------------------------------------------------------------
+    @counted
     def start_pool(self, pool: str) -> str:
         p = self._pool_named(self._conn(), pool)
         try:
@@ -234,6 +241,7 @@ class LibvirtStorage:
             raise BackendError(f"cannot start storage pool {pool}: {_msg(exc)}") from exc
         return f"storage pool {pool} started"
 
+    @counted
     def stop_pool(self, pool: str) -> str:
         conn = self._conn()
         p = self._pool_named(conn, pool)
@@ -263,6 +271,7 @@ class LibvirtStorage:
             return f"storage pool {pool} stopped (it was transient: it is gone)"
         return f"storage pool {pool} stopped"
 
+    @counted
     def set_pool_autostart(self, pool: str, on: bool) -> str:
         p = self._pool_named(self._conn(), pool)
         try:
@@ -271,6 +280,7 @@ class LibvirtStorage:
             raise BackendError(f"cannot change autostart of pool {pool}: {_msg(exc)}") from exc
         return f"storage pool {pool} {'starts' if on else 'no longer starts'} with the host"
 
+    @counted
     def create_dir_pool(self, name: str, path: str) -> str:
         """Define a directory pool, build it (makes the directory), start it and autostart it;
         a step that fails undoes the ones before."""
@@ -310,6 +320,7 @@ class LibvirtStorage:
             ) from exc
         return f"storage pool {name} created at {path} (running, starts with the host)"
 
+    @counted
     def upload(
         self,
         pool: str,
@@ -325,6 +336,7 @@ class LibvirtStorage:
         return upload(conn, self._pool_named(conn, pool), pool, name, source, progress, cancelled)
 
     # -- CD-ROM media ------------------------------------------------------------------------
+    @counted
     def cdroms(self) -> tuple[CdromDrive, ...]:
         """Every guest's CD-ROM drives, running guests first."""
         conn = self._conn()
@@ -363,12 +375,14 @@ class LibvirtStorage:
             raise BackendError(f"cannot {doing} {target}: {_msg(exc)}") from exc
         return name, running
 
+    @counted
     def insert_media(self, uuid: str, target: str, path: str) -> str:
         name, running = self._change_media(uuid, target, path)
         return f"{os.path.basename(path)} inserted in {name} {target}" + (
             "" if running else " (saved config)"
         )
 
+    @counted
     def eject_media(self, uuid: str, target: str) -> str:
         name, running = self._change_media(uuid, target, None)
         return f"medium ejected from {name} {target}" + ("" if running else " (saved config)")
