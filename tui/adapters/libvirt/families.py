@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from tui.adapters.libvirt.connection import is_remote, is_test_driver
+from tui.adapters.libvirt.held import leave_quietly
 from tui.adapters.libvirt.networks import LibvirtNetworks
 from tui.adapters.libvirt.storage import LibvirtStorage
 from tui.core.ports import HostCapabilities
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from tui.model.usb_doctor import HostProbe
     from tui.model.viewers import ConsoleResult
 
+R = TypeVar("R")
+
 USB_SOURCE_ENV = "KVMDECK_USB_SOURCE"  # "nodedev": libvirt node devices even for a local URI
 
 
@@ -61,17 +64,33 @@ class Link(Protocol):
     def add_release(self, release: Callable[[libvirt.virConnect], None]) -> bool: ...
 
 
-@contextlib.contextmanager
-def using(link: Link) -> Iterator[libvirt.virConnect]:
+def using(link: Link) -> AbstractContextManager[libvirt.virConnect]:
     """``link.using()`` with the families' message when the host is not connected."""
-    with contextlib.ExitStack() as stack:
+    return _Using(link)
+
+
+class _Using:
+    """Not a generator manager: see tui/adapters/libvirt/held.py (_Hold)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self._cm: AbstractContextManager[libvirt.virConnect] | None = None
+
+    def __enter__(self) -> libvirt.virConnect:
+        cm = self.link.using()
         try:
-            conn = stack.enter_context(link.using())
+            conn = cm.__enter__()
         except BackendError as exc:
             raise BackendError(
-                f"{link.uri or 'the local host'} is not connected: wait for it."
+                f"{self.link.uri or 'the local host'} is not connected: wait for it."
             ) from exc
-        yield conn
+        self._cm = cm
+        return conn
+
+    def __exit__(self, *_exc: object) -> None:
+        cm, self._cm = self._cm, None
+        if cm is not None:
+            leave_quietly(cm)
 
 
 class LibvirtSnapshots:
@@ -235,20 +254,23 @@ class CountedHostdev:
     def __init__(self, link: Link) -> None:
         self.link = link
 
-    @contextlib.contextmanager
-    def _port(self) -> Iterator[LibvirtHostdev]:
+    def _call(self, fn: Callable[[LibvirtHostdev], R]) -> R:
+        """``fn`` on a port over the counted connection (see held.py's _Hold for why no
+        generator manager)."""
         from tui.adapters.libvirt.hostdev import LibvirtHostdev
 
-        with contextlib.ExitStack() as stack:
-            try:
-                conn = stack.enter_context(self.link.using())
-            except BackendError:
-                conn = None
-            yield LibvirtHostdev(conn)
+        cm = self.link.using()
+        try:
+            conn = cm.__enter__()
+        except BackendError:
+            return fn(LibvirtHostdev(None))  # its own "not-connected" HostdevError
+        try:
+            return fn(LibvirtHostdev(conn))
+        finally:
+            leave_quietly(cm)
 
     def inspect(self, guest: str) -> GuestUsb:
-        with self._port() as port:
-            return port.inspect(guest)
+        return self._call(lambda port: port.inspect(guest))
 
     def apply_attach(
         self,
@@ -260,10 +282,11 @@ class CountedHostdev:
         config_address: bool,
         note: str = "",
     ) -> HostdevResult:
-        with self._port() as port:
-            return port.apply_attach(
+        return self._call(
+            lambda port: port.apply_attach(
                 guest, dev, live=live, config=config, config_address=config_address, note=note
             )
+        )
 
     def apply_detach(
         self,
@@ -273,16 +296,17 @@ class CountedHostdev:
         live_entry: UsbHostdev | None,
         config_entry: UsbHostdev | None,
     ) -> HostdevResult:
-        with self._port() as port:
-            return port.apply_detach(guest, dev, live_entry=live_entry, config_entry=config_entry)
+        return self._call(
+            lambda port: port.apply_detach(
+                guest, dev, live_entry=live_entry, config_entry=config_entry
+            )
+        )
 
     def owners(self) -> UsbOwners:
-        with self._port() as port:
-            return port.owners()
+        return self._call(lambda port: port.owners())
 
     def guest_states(self) -> dict[str, bool]:
-        with self._port() as port:
-            return port.guest_states()
+        return self._call(lambda port: port.guest_states())
 
     def watch_guests(self, callback: Callable[[str, str], None]) -> Callable[[], None]:
         """Registered on the counted connection; deregistered once, by the returned call or

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -41,18 +41,8 @@ class Held:
         self._using = using
         self._local = threading.local()
 
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[libvirt.virConnect]:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:  # nested in a counted call on this thread: already counted
-            yield conn
-            return
-        with self._using() as conn:
-            self._local.conn = conn
-            try:
-                yield conn
-            finally:
-                self._local.conn = None
+    def hold(self) -> AbstractContextManager[libvirt.virConnect]:
+        return _Hold(self)
 
     def conn(self) -> libvirt.virConnect:
         """The connection of the counted call in progress on this thread."""
@@ -60,6 +50,38 @@ class Held:
         if conn is None:  # a method that is not @counted: a bug, not a lost host
             raise BackendError("not connected (a call outside a counted one)")
         return conn
+
+
+class _Hold:
+    """One counted block. Not a generator: contextlib's generator managers set
+    ``__traceback__`` on what passes through them, which a frozen dataclass exception
+    (``XmlDefineFailed``) refuses; and ``using`` is left without the exception (it counts)."""
+
+    def __init__(self, held: Held) -> None:
+        self._held = held
+        self._outer: AbstractContextManager[libvirt.virConnect] | None = None
+
+    def __enter__(self) -> libvirt.virConnect:
+        local = self._held._local
+        conn: libvirt.virConnect | None = getattr(local, "conn", None)
+        if conn is not None:  # nested in a counted call on this thread: already counted
+            return conn
+        outer = self._held._using()
+        conn = outer.__enter__()
+        self._outer = outer
+        local.conn = conn
+        return conn
+
+    def __exit__(self, *_exc: object) -> None:
+        outer, self._outer = self._outer, None
+        if outer is not None:
+            self._held._local.conn = None
+            leave_quietly(outer)
+
+
+def leave_quietly(cm: AbstractContextManager[object]) -> None:
+    """Leave a counting manager without handing it the block's exception (see _Hold)."""
+    cm.__exit__(None, None, None)
 
 
 class HasHeld(Protocol):
@@ -80,4 +102,4 @@ def counted(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R
     return wrapper
 
 
-__all__ = ["Held", "Using", "counted", "fixed"]
+__all__ = ["Held", "Using", "counted", "fixed", "leave_quietly"]
