@@ -59,7 +59,7 @@ async def feed_networks(pilot: Any) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, NetworksScreen)
     conn = _conn()
-    ops = DemoNetworks(lambda: conn)
+    ops = DemoNetworks(fixed(conn))
     screen.show_networks(ops.networks())
     screen.show_leases("default", ops.leases("default"))
     conn.close()

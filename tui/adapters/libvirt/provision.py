@@ -32,6 +32,9 @@ from tui.adapters.libvirt.provision_base import (
     _Undo,
     _with_made,
     default_disk,
+    default_network,
+    has_uefi,
+    virt_types,
 )
 from tui.adapters.libvirt.provision_clone import CloneOps
 from tui.adapters.libvirt.provision_edit import GuestOps
@@ -103,37 +106,11 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             nets,
             host_memory_mib=int(info[1]),
             host_cpus=int(info[2]),
-            uefi=self._has_uefi(conn),
-            virt_types=self._virt_types(conn),
+            uefi=has_uefi(conn),
+            virt_types=virt_types(conn),
             guest_names=names,
             remote=self.remote,
         )
-
-    @staticmethod
-    def _virt_types(conn: libvirt.virConnect) -> tuple[str, ...]:
-        try:
-            caps = ET.fromstring(conn.getCapabilities())
-        except (libvirt.libvirtError, ET.ParseError):
-            return ("qemu",)
-        types: list[str] = []
-        for guest in caps.findall("guest"):
-            arch = guest.find("arch")
-            if arch is None or arch.get("name") != "x86_64":
-                continue
-            for dom in arch.findall("domain"):
-                t = dom.get("type", "")
-                if t and t not in types:
-                    types.append(t)
-        order = [t for t in ("kvm", "qemu") if t in types]
-        return tuple(order) or ("qemu",)
-
-    @staticmethod
-    def _has_uefi(conn: libvirt.virConnect) -> bool:
-        try:
-            xml = conn.getDomainCapabilities(None, "x86_64", "q35", None, 0)
-        except libvirt.libvirtError:
-            return False
-        return "<value>efi</value>" in xml
 
     @counted
     def ensure_default_pool(self) -> str:
@@ -195,12 +172,10 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             problems.append(FieldProblem("vCPUs", f"from 1 to the host's {host_cpus}"))
         if spec.disk_format not in ("qcow2", "raw"):
             problems.append(FieldProblem("Format", "qcow2 or raw"))
-        if spec.firmware == FIRMWARE_UEFI and not self._has_uefi(conn):
+        if spec.firmware == FIRMWARE_UEFI and not has_uefi(conn):
             problems.append(FieldProblem("Firmware", "no UEFI firmware (OVMF) on the host: BIOS"))
-        if spec.virt_type and spec.virt_type not in self._virt_types(conn):
-            problems.append(
-                FieldProblem("Accel", f"the host offers {', '.join(self._virt_types(conn))}")
-            )
+        if spec.virt_type and spec.virt_type not in virt_types(conn):
+            problems.append(FieldProblem("Accel", f"the host offers {', '.join(virt_types(conn))}"))
         net = spec.network
         if net.startswith("network:"):
             nname = net.split(":", 1)[1]
@@ -322,8 +297,8 @@ class LibvirtProvisioning(GuestOps, CloneOps):
         disk_bytes = spec.disk_bytes or default_disk(
             defaults.disk_bytes, conn.storagePoolLookupByName(spec.pool)
         )
-        virt_type = spec.virt_type or self._virt_types(conn)[0]
-        network = spec.network or self.choices_network(conn)
+        virt_type = spec.virt_type or virt_types(conn)[0]
+        network = spec.network or default_network(conn)
         pool = conn.storagePoolLookupByName(spec.pool)
         undo = _Undo(conn)
         import uuid as uuidlib
@@ -442,13 +417,6 @@ class LibvirtProvisioning(GuestOps, CloneOps):
         if iso_install and spec.start:
             what += ": open its console (v) for the install"
         return Created(spec.name, uuid, made, what, spec.start, iso_install)
-
-    @staticmethod
-    def choices_network(conn: libvirt.virConnect) -> str:
-        with contextlib.suppress(libvirt.libvirtError):
-            if conn.networkLookupByName("default").isActive():
-                return "network:default"
-        return NET_USER
 
 
 __all__ = ["LibvirtProvisioning", "image_info", "make_seed", "meta_data", "user_data"]

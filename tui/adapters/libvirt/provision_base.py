@@ -22,6 +22,7 @@ from tui.adapters.libvirt.provision_xml import volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn
 from tui.model.provision import (
+    NET_USER,
     JobCancelled,
 )
 
@@ -267,6 +268,39 @@ class ProvisionBase:
             raise cancelled
         progress(stage, total, total)
         return vol
+
+
+def virt_types(conn: libvirt.virConnect) -> tuple[str, ...]:
+    try:
+        caps = ET.fromstring(conn.getCapabilities())
+    except (libvirt.libvirtError, ET.ParseError):
+        return ("qemu",)
+    types: list[str] = []
+    for guest in caps.findall("guest"):
+        arch = guest.find("arch")
+        if arch is None or arch.get("name") != "x86_64":
+            continue
+        for dom in arch.findall("domain"):
+            t = dom.get("type", "")
+            if t and t not in types:
+                types.append(t)
+    order = [t for t in ("kvm", "qemu") if t in types]
+    return tuple(order) or ("qemu",)
+
+
+def has_uefi(conn: libvirt.virConnect) -> bool:
+    try:
+        xml = conn.getDomainCapabilities(None, "x86_64", "q35", None, 0)
+    except libvirt.libvirtError:
+        return False
+    return "<value>efi</value>" in xml
+
+
+def default_network(conn: libvirt.virConnect) -> str:
+    with contextlib.suppress(libvirt.libvirtError):
+        if conn.networkLookupByName("default").isActive():
+            return "network:default"
+    return NET_USER
 
 
 def default_disk(recommended: int, pool: libvirt.virStoragePool) -> int:
