@@ -34,6 +34,7 @@ from tui.model.usb import (
 from tui.model.usb_doctor import DEMO, HostProbe
 
 if TYPE_CHECKING:
+    from tui.adapters.libvirt.held import Using
     from tui.adapters.libvirt.host import LibvirtHost
 
 DEMO_MARK = " (demo)"
@@ -61,8 +62,8 @@ class DemoUsbFeed:
 
     note = ""  # a DeviceFeed's: nothing missing
 
-    def __init__(self, conn: Any, period: float = PLUG_PERIOD_S) -> None:
-        self.conn = conn
+    def __init__(self, using: Using, period: float = PLUG_PERIOD_S) -> None:
+        self.using = using  # the host's counted connection (tui/adapters/libvirt/held.py)
         self.period = period
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_events: EventsCallback | None = None
@@ -75,7 +76,8 @@ class DemoUsbFeed:
     def start(self, loop: asyncio.AbstractEventLoop, on_events: EventsCallback) -> list[UsbDevice]:
         from tui.adapters.libvirt.nodedev import libvirt_usb_devices
 
-        devices = [mark(d) for d in libvirt_usb_devices(self.conn)]
+        with self.using() as conn:
+            devices = [mark(d) for d in libvirt_usb_devices(conn)]
         with self._lock:
             self._known = {d.sys_path: d for d in devices}
             self._loop, self._on_events = loop, on_events
@@ -131,10 +133,8 @@ class DemoHostdev:
     live here. A guest that stops loses its live entries, as a real one does.
     """
 
-    def __init__(self, conn: Any) -> None:
-        from tui.adapters.libvirt.hostdev import LibvirtHostdev
-
-        self.real = LibvirtHostdev(conn)
+    def __init__(self, real: Any) -> None:
+        self.real = real  # the host's CountedHostdev: each read on its counted connection
         self._lock = threading.Lock()
         self._live: dict[str, list[UsbHostdev]] = {}
         self._saved: dict[str, list[UsbHostdev]] = {}
@@ -265,10 +265,15 @@ class DemoUsb:
         return True
 
     def hostdev(self) -> DemoHostdev:
-        return DemoHostdev(self.link.conn)
+        from tui.adapters.libvirt.families import CountedHostdev
+
+        return DemoHostdev(CountedHostdev(self.link))
 
     def device_feed(self) -> DemoUsbFeed:
-        return DemoUsbFeed(self.link.conn)
+        from tui.adapters.libvirt.families import using
+
+        link = self.link
+        return DemoUsbFeed(lambda: using(link))
 
     def probe(self, device: UsbDevice | None) -> HostProbe:
         return HostProbe(DEMO)
