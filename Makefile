@@ -46,15 +46,12 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy tui testbed lab
 	$(VENV)/bin/lint-imports
 
-# The umockdev tests run in their own invocation under umockdev-wrapper (LD_PRELOAD), after the
-# daemons are up: the fake /sys leaks into children started later. The libvirtd-restart test
-# runs on its own, then the USB lab (lab/README.md: a nested VM, booted once for its suite).
+# scripts/run-tests.sh: the slow tests (a host hung 200 s) beside the main suite, the umockdev
+# tests under umockdev-wrapper (LD_PRELOAD; the fake /sys leaks into children started later, so
+# the daemons are up first), the libvirtd-restart tests on their own, then the USB lab
+# (lab/README.md: a nested VM, booted once for its suite).
 test: sysdeps-test $(VENV)/.installed-dev services lint
-	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m "not last"
-	umockdev-wrapper $(PYTEST) tests/usb
-	$(PYTEST) tests --ignore=tests/usb --ignore=tests/lab -m last
-	@scripts/start-libvirtd.sh $(PY) >/dev/null
-	$(PYTEST) tests/lab -m lab
+	PY=$(PY) PYTEST=$(PYTEST) scripts/run-tests.sh
 
 # Only the USB lab: builds the L1 image when its recipe changed, boots L1 once.
 lab-test: sysdeps-test $(VENV)/.installed-dev
