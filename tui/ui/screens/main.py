@@ -279,6 +279,7 @@ class MainScreen(FleetKeys, Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.table.set_filter(event.value)
+        self.call_after_refresh(self._fit_log)  # fewer rows: the log takes what they leave now
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, _event: Input.Submitted) -> None:
