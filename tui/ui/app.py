@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 # then drawn anyway: the screen never shows old data as if it were live.
 STALL_S = 3.0
 WATCHDOG_S = 1.0
+# Polls (50 hosts: 50 a second, one by one) render merged, at most once per RENDER_GAP_S;
+# anything else (an action, a link, a log line) at the next turn, taking waiting polls along.
+RENDER_GAP_S = 0.2
 
 
 def css_paths() -> list[str | PurePath]:
@@ -109,6 +112,8 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         self._deferred_started = self._sampling = False
         self._pending: list[Change] = []
         self._render_queued = False  # a _render_pending call is scheduled
+        self._render_timer: Timer | None = None  # paced changes wait for it (RENDER_GAP_S)
+        self._rendered_at = 0.0  # monotonic time of the last render
         self._pending_since: float | None = None  # when the oldest unrendered change came
         self._held: list[tuple[HostId, int, PollResult]] = []  # polls awaiting the host sample
         self._held_since: float | None = None
@@ -167,7 +172,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
             lifecycle=self._on_lifecycle,
             device=self._on_device,
             action_done=self._on_action_done,
-            addresses=lambda h, got: self.changed(self.fleet.apply_addresses(h, got)),
+            addresses=lambda h, got: self.changed(self.fleet.apply_addresses(h, got), paced=True),
         )
         for host in self.host_order:
             self.controllers[host] = HostController(
@@ -208,18 +213,29 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         self.consoles.shutdown()
 
     # -- the store: results in, one render per frame out ---------------------------------
-    def changed(self, change: Change) -> None:
-        """Queue a change for the next frame. On the loop's thread only: a call from another
-        thread is handed to the loop (and logged: it is a bug in whoever called)."""
+    def changed(self, change: Change, paced: bool = False) -> None:
+        """Queue a change for the next frame (``paced``: RENDER_GAP_S after the last render).
+        On the loop's thread only: a call from another thread is handed to the loop (and
+        logged: it is a bug in whoever called)."""
         if threading.get_ident() != self._loop_thread and self.runner is not None:
             log.error("changed() called from thread %s", threading.current_thread().name)
-            self.runner.loop.call_soon_threadsafe(self.changed, change)
+            self.runner.loop.call_soon_threadsafe(self.changed, change, paced)
             return
         self._pending.append(change)
+        now = time.monotonic()
         if self._pending_since is None:
-            self._pending_since = time.monotonic()
-        if not self._render_queued:  # a flag, not "was the list empty": a lost call retries
+            self._pending_since = now
+        if self._render_queued:  # a flag, not "was the list empty": a lost call retries
+            return
+        wait = self._rendered_at + RENDER_GAP_S - now if paced else 0.0
+        if wait <= 0:
             self._render_queued = self.call_later(self._render_pending)
+        elif self._render_timer is None:
+            self._render_timer = self.set_timer(wait, self._render_paced)
+
+    def _render_paced(self) -> None:
+        self._render_timer = None
+        self._render_pending()  # nothing left if a sooner render took the paced ones
 
     def _render_pending(self) -> None:
         self._render_queued = False
@@ -227,6 +243,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         pending, self._pending = self._pending, []
         if not pending or not self.main_screen.is_attached:
             return
+        self._rendered_at = time.monotonic()
         merged = Change.merge(pending)
         with self.batch_update():
             self.main_screen.render_fleet(self.fleet, merged)
@@ -303,7 +320,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
                 self._held_since = time.monotonic()
             self._host_tick()  # one repaint for both, and the store never ahead of the screen
             return
-        self.changed(self.fleet.apply_poll(host, seq, result))
+        self.changed(self.fleet.apply_poll(host, seq, result), paced=True)
         if self.usb is not None:
             running = {g.name: g.sample.running for g in self.fleet.host(host).guests.values()}
             self.usb.guests_changed(self.host_order.index(host), running)
