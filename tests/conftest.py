@@ -42,11 +42,11 @@ def libvirtd():  # type: ignore[no-untyped-def]
     """A real libvirtd (started if needed); yields an open qemu:///system connection."""
     conn, started = need(bed.ensure_libvirtd)
     bed.sweep(conn)
-    conn.started_by_us = started  # type: ignore[attr-defined]
-    yield conn
+    live = bed.Reconnecting(conn, started)  # libvirtd drops it after 30 s without the loop
+    yield live
     try:
-        bed.sweep(conn)
-        conn.close()
+        bed.sweep(live.conn)
+        live.conn.close()
     except Exception:
         pass
 
