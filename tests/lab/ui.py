@@ -26,13 +26,14 @@ class Row:
     port: str
     address: str
     ids: str
-    text: str  # the whole line
+    text: str  # the row's line, without a toast over its right end
 
 
 def table_rows(screen: str) -> list[Row]:
     """The USB table's rows on screen, top to bottom (event-log lines excluded)."""
     rows = []
-    for line in screen.splitlines():
+    for whole in screen.splitlines():
+        line = whole.split("▌", 1)[0]  # a toast drawn over the row's right end is not the row
         m = ROW_RE.search(line)
         if m and not re.search(r"\d\d:\d\d:\d\d\.\d{3}", line):
             rows.append(Row(m["port"], m["address"], m["ids"], line))
