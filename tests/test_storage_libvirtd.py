@@ -13,6 +13,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,7 +265,26 @@ async def test_dir_pool_create_stop_start_autostart(stbed: Bed) -> None:
         assert stbed.guest in said and conn.storagePoolLookupByName(stbed.pool).isActive()
 
 
-async def test_upload_shows_progress_and_cancel_leaves_nothing(stbed: Bed) -> None:
+async def test_upload_shows_progress_and_cancel_leaves_nothing(
+    stbed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real upload through a libvirt stream, paced by 5 ms a chunk (a fake in timing only):
+    on an idle machine libvirtd takes the 1 GiB in under a second (measured: done 1.02 s after
+    Enter), before the progress can be read or a key can cancel it."""
+    from tui.adapters.libvirt import upload as upload_mod
+
+    real = upload_mod.upload
+
+    def paced(*args: Any) -> str:
+        *head, progress, cancelled = args
+
+        def slow(done: int, total: int) -> None:
+            progress(done, total)
+            time.sleep(0.005)  # 4096 chunks of 256 KiB: 20 s at least
+
+        return real(*head, slow, cancelled)
+
+    monkeypatch.setattr(upload_mod, "upload", paced)
     big = stbed.files / "storage-big.img"
     with open(big, "wb") as f:  # 1 GiB of data: long enough to cancel half-way
         chunk = os.urandom(1 << 20)
