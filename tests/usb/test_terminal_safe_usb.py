@@ -98,6 +98,12 @@ def test_the_real_terminal_is_untouched_by_hostile_device_strings(
             assert tmux("list-buffers") == "", f"{where}: OSC 52 made a paste buffer"
             assert "kvmdeck keys" not in screen, f"{where}: a terminal answer opened help"
 
+        # USB starts after the first guest frame: a device plugged before it is "present",
+        # not added. The USB screen names its source once the monitor listens.
+        term.keys("u")
+        term.wait_screen(lambda s: "udev on this host" in s, 30, "the USB monitor started")
+        term.keys("Escape")
+        term.wait_screen(lambda s: "udev on this host" not in s, 10, "back to the main screen")
         _plug(usb_bed)
         term.wait_screen(lambda s: "USB add" in s, 20, "the device's add line")
         untouched("event log")
