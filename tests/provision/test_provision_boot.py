@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,11 @@ def agent_hostname(dom: libvirt.virDomain) -> str | None:
 
 
 async def create_from_keys(
-    pilot: Any, app: Any, fields: dict[str, str], selects: dict[str, str]
+    pilot: Any,
+    app: Any,
+    fields: dict[str, str],
+    selects: dict[str, str],
+    before_save: Callable[[Any], None] | None = None,
 ) -> Any:
     from tui.ui.screens.provision import CreateScreen
 
@@ -60,6 +65,8 @@ async def create_from_keys(
         await pilot.pause()
     for wid, text in fields.items():
         await type_into(pilot, form, wid, text)
+    if before_save is not None:  # the form is dismissed once the guest is made
+        before_save(form)
     await pilot.press("ctrl+s")
     return form
 
@@ -95,6 +102,11 @@ async def test_cloud_image_linked_with_seed_boots_and_its_clone_too(
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     name, hostname = f"{prefix}vm", "provision-h1"
     app = system_app()
+
+    def defaults(form: Any) -> None:
+        assert form.query_one("#c-key", Select).value == pub  # the operator's key, by default
+        assert form.query_one("#c-linked", Checkbox).value
+
     t0 = time.monotonic()
     async with app.run_test(size=(100, 30)) as pilot:
         notes = Notes(app)
@@ -110,9 +122,8 @@ async def test_cloud_image_linked_with_seed_boots_and_its_clone_too(
                 "c-vcpus": "1",
             },
             {"c-source": "cloud", "c-network": "user", "c-accel": "qemu"},
+            before_save=defaults,
         )
-        assert form.query_one("#c-key", Select).value == pub  # the operator's key, by default
-        assert form.query_one("#c-linked", Checkbox).value
         got = await app_until(pilot, lambda: form.created, "created", 120)
         assert got.started and any(p.endswith(f"{name}-seed.iso") for p in got.made)
         dom = prov_conn.lookupByName(name)
