@@ -168,24 +168,35 @@ def _freeze_gc(loop: asyncio.AbstractEventLoop, settle_s: float = 5.0) -> None:
 
 
 def _sweep_in_background() -> None:
-    """Remove private dirs left by a kvmdeck killed with ``kill -9`` (off the UI thread)."""
+    """Remove private dirs and short ssh socket dirs left by a kvmdeck killed with ``kill -9``
+    (off the UI thread)."""
     import logging
     import threading
 
     def sweep() -> None:
         from tui.adapters.launch.privdir import sweep_stale
+        from tui.adapters.launch.sockdir import sweep_socket_dirs
 
+        log = logging.getLogger(__name__)
         try:
             result = sweep_stale(os.environ)
+            sockets = sweep_socket_dirs()
         except Exception:  # never stop kvmdeck for this
-            logging.getLogger(__name__).exception("sweeping stale private dirs failed")
+            log.exception("sweeping stale private dirs failed")
             return
-        logging.getLogger(__name__).info(
+        log.info(
             "swept %d stale private dir(s) in %.1f ms (%d live kept): %s",
             len(result.removed),
             result.seconds * 1000,
             len(result.kept),
             [str(p) for p in result.removed],
+        )
+        log.info(
+            "swept %d stale ssh socket dir(s) in %.1f ms (%d live kept): %s",
+            len(sockets.removed),
+            sockets.seconds * 1000,
+            len(sockets.kept),
+            [str(p) for p in sockets.removed],
         )
 
     threading.Thread(target=sweep, name="kvmdeck-sweep", daemon=True).start()

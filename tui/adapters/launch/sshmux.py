@@ -17,9 +17,7 @@ import hashlib
 import logging
 import os
 import shlex
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from tui.adapters.launch.errors import LaunchError
+from tui.adapters.launch.sockdir import SocketDir, make_socket_dir, sweep_socket_dirs
 from tui.adapters.launch.ssh import SshEndpoint
 
 log = logging.getLogger("tui.adapters.launch")
@@ -91,7 +90,7 @@ class SshMux:
         self._spawn = spawn
         self._masters: dict[tuple[object, ...], _Master] = {}
         self._lock = threading.Lock()
-        self._short: Path | None = None
+        self._short: SocketDir | None = None
 
     def masters(self) -> list[subprocess.Popen[bytes]]:
         with self._lock:
@@ -195,19 +194,30 @@ class SshMux:
 
     def _socket_dir(self, directory: Path) -> Path:
         """The private directory, unless its path is too long for a UNIX socket (ssh adds
-        17 characters while it binds; the limit is 108): then a short 0700 one in /tmp,
-        removed by :meth:`cleanup`."""
+        17 characters while it binds; the limit is 108): then a short 0700 one in /tmp
+        (:mod:`.sockdir`: locked for this process's lifetime), removed by :meth:`cleanup`.
+        Before the first one is made, those a kvmdeck killed with ``kill -9`` left are swept."""
         if len(str(directory)) + len("/cm-12345678") + 17 < SUN_PATH_MAX:
             return directory
         if self._short is None:
-            self._short = Path(tempfile.mkdtemp(prefix="kvmdeck-cm-"))
-        return self._short
+            try:
+                swept = sweep_socket_dirs()
+                if swept.removed:
+                    log.info("swept %d stale ssh socket dir(s): %s", len(swept.removed),
+                             [str(p) for p in swept.removed])  # fmt: skip
+            except OSError as exc:  # never stop a tunnel for this
+                log.warning("sweeping stale ssh socket dirs failed: %s", exc)
+            try:
+                self._short = make_socket_dir()
+            except OSError as exc:
+                raise LaunchError(f"No directory for the ssh control socket: {exc}.") from exc
+        return self._short.path
 
     def cleanup(self) -> None:
         """After the masters stopped: remove the short socket directory, if one was made."""
         short, self._short = self._short, None
         if short is not None:
-            shutil.rmtree(short, ignore_errors=True)
+            short.remove()
 
     def close(self) -> None:
         """Ask every master to exit (``ssh -O exit``); the launcher stops what is left."""
