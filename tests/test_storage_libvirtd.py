@@ -131,7 +131,7 @@ async def open_storage(pilot: Any, pool: str) -> StorageScreen:
     await pilot.press("S")
     screen = await app_until(
         pilot,
-        lambda: isinstance(app.screen, StorageScreen) and app.screen.pool_loads and app.screen,
+        lambda: isinstance(app.screen, StorageScreen) and app.screen.main_loads and app.screen,
         "the storage screen",
     )
     await select_row(pilot, "#st-pools", pool)
@@ -175,7 +175,7 @@ async def test_storage_lists_pool_and_volume_with_the_guest_using_it(stbed: Bed)
     app = _app()
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_storage(pilot, stbed.pool)
-        pool = screen.selected_pool()
+        pool = screen.selected()
         assert pool is not None and pool.active and pool.path == str(stbed.pool_dir)
         assert pool.capacity > 0 and pool.available > 0
         vol = next(v for v in screen.vols if v.name == stbed.disk_vol)
@@ -250,11 +250,11 @@ async def test_dir_pool_create_stop_start_autostart(stbed: Bed) -> None:
         await pilot.press("y")
         await app_until(pilot, lambda: notes.has(f"storage pool {name} stopped"), "the stop")
         assert not p.isActive()
-        await app_until(pilot, lambda: screen.selected_pool() and not screen.selected_pool().active, "the row")  # type: ignore[union-attr]  # fmt: skip
+        await app_until(pilot, lambda: screen.selected() and not screen.selected().active, "the row")  # type: ignore[union-attr]  # fmt: skip
         await pilot.press("s")
         await app_until(pilot, lambda: notes.has(f"storage pool {name} started"), "the start")
         assert p.isActive()
-        await app_until(pilot, lambda: screen.selected_pool() and screen.selected_pool().active, "the row")  # type: ignore[union-attr]  # fmt: skip
+        await app_until(pilot, lambda: screen.selected() and screen.selected().active, "the row")  # type: ignore[union-attr]  # fmt: skip
         await pilot.press("a")
         await app_until(pilot, lambda: notes.has("no longer starts with the host"), "autostart")
         assert not p.autostart()
@@ -401,7 +401,7 @@ async def test_readonly_refuses_storage_and_network_changes(stbed: Bed) -> None:
             assert notes.texts[-1] == f"read-only: restart without --readonly to {what}", key
             assert isinstance(app.screen, StorageScreen)
         await pilot.press("escape", "L")
-        await app_until(pilot, lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads, "networks")  # fmt: skip
+        await app_until(pilot, lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads, "networks")  # fmt: skip
         await pilot.press("n")
         await pilot.pause()
         assert notes.texts[-1] == "read-only: restart without --readonly to create networks"
@@ -431,7 +431,7 @@ async def test_networks_list_inactive_default_and_isolated_lifecycle(
         await pilot.press("L")
         screen = await app_until(
             pilot,
-            lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads and app.screen,
+            lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
             "the networks screen",
         )  # fmt: skip
         default = next((n for n in screen.networks if n.name == "default"), None)
@@ -464,7 +464,7 @@ async def test_networks_list_inactive_default_and_isolated_lifecycle(
         await pilot.press("a")
         await app_until(pilot, lambda: notes.has(f"network {net_name} starts with the host"), "auto")  # fmt: skip
         assert net.autostart()
-        assert screen.lease_loads  # an isolated network without guests: no leases
+        assert screen.detail_loads  # an isolated network without guests: no leases
 
 
 # -- qemu+ssh:// ------------------------------------------------------------------------------
@@ -496,7 +496,7 @@ async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.
         await pilot.press("escape", "L")
         nets = await app_until(
             pilot,
-            lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads and app.screen,
+            lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
             "the networks screen",
         )  # fmt: skip
         assert any(n.name == "default" for n in nets.networks)

@@ -198,7 +198,7 @@ async def test_demo_storage_and_networks_from_the_keys() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await app_until(pilot, lambda: app.controllers and all(c.is_up for c in app.controllers.values()), "the host")  # fmt: skip
         await pilot.press("S")
-        screen = await app_until(pilot, lambda: isinstance(app.screen, StorageScreen) and app.screen.volume_loads and app.screen, "storage")  # fmt: skip
+        screen = await app_until(pilot, lambda: isinstance(app.screen, StorageScreen) and app.screen.detail_loads and app.screen, "storage")  # fmt: skip
         assert [p.name for p in screen.pools] == ["backups", "default"]
         assert screen.vols_of == "backups"
         await pilot.press("n")

@@ -96,7 +96,7 @@ async def test_lease_of_a_booted_guest_shows_with_its_name(
         await pilot.press("L")
         screen: Any = await app_until(
             pilot,
-            lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads and app.screen,
+            lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
             "the networks screen",
         )  # fmt: skip
         table = screen.query_one("#net-list")

@@ -40,10 +40,10 @@ async def show_storage(pilot: Any) -> None:
     assert isinstance(screen, StorageScreen)
     conn = _conn()
     ops = LibvirtStorage(fixed(conn))
-    screen.show_pools(ops.pools())
+    screen.show_main(ops.pools())
     await pilot.press("down")  # backups, then default: the guests' disks
     await pilot.pause()
-    screen.show_volumes("default", ops.volumes("default"))
+    screen.show_detail("default", ops.volumes("default"))
     conn.close()
     await pilot.pause()
 
@@ -60,8 +60,8 @@ async def feed_networks(pilot: Any) -> None:
     assert isinstance(screen, NetworksScreen)
     conn = _conn()
     ops = DemoNetworks(fixed(conn))
-    screen.show_networks(ops.networks())
-    screen.show_leases("default", ops.leases("default"))
+    screen.show_main(ops.networks())
+    screen.show_detail("default", ops.leases("default"))
     conn.close()
     await pilot.pause()
 

@@ -117,7 +117,7 @@ async def shoot() -> list[Path]:
             app.select_guest(app.fleet.find(guest).key.row)  # type: ignore[union-attr]
             await pilot.press("S")
             screen = await until(
-                lambda: isinstance(app.screen, StorageScreen) and app.screen.pool_loads and app.screen,
+                lambda: isinstance(app.screen, StorageScreen) and app.screen.main_loads and app.screen,
                 "the storage screen", 30, pause=pilot.pause,
             )  # fmt: skip
             await _select(pilot, "#st-pools", NAME)
@@ -127,7 +127,7 @@ async def shoot() -> list[Path]:
             saved.append(OUT / "storage.svg")
             await pilot.press("escape", "L")
             nets = await until(
-                lambda: isinstance(app.screen, NetworksScreen) and app.screen.network_loads and app.screen,
+                lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
                 "the networks screen", 30, pause=pilot.pause,
             )  # fmt: skip
             await _select(pilot, "#net-list", NET)

@@ -12,17 +12,13 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widgets import DataTable, Label, Static
 
 from tui.core.ports import HostCapabilities, NetworkOps
-from tui.model.ids import HostId
 from tui.model.network import Lease, Network, plan_isolated
 from tui.model.storage import name_problem
 from tui.ui import actions
-from tui.ui.screens.hostops import Cell, Field, FormDialog, HostOpsScreen, plain, refill, row_key
-from tui.ui.widgets.footer import KeysFooter
-from tui.util import terminal_safe
+from tui.ui.screens.hostops import Cell, Field, FormDialog, plain
+from tui.ui.screens.resourcelist import ResourceListScreen, Rows
 
 NO_NETWORKS = "No libvirt networks on this host: n makes an isolated one."
 
@@ -52,153 +48,67 @@ def lease_cells(le: Lease, now: float) -> list[Cell]:
     return [plain(ip), plain(le.mac), plain(le.hostname or "-"), guest, expires]
 
 
-class NetworksScreen(HostOpsScreen[NetworkOps]):
+class NetworksScreen(ResourceListScreen[NetworkOps, Network, Lease]):
     BINDINGS = actions.bindings("networks")
     TITLE_WHAT = "Networks"
-    DEFAULT_CSS = """
-    NetworksScreen #ops-title, NetworksScreen #net-lease-title { padding: 0 1; }
-    NetworksScreen #net-lease-title { color: $text-muted; }
-    NetworksScreen #ops-busy { padding: 0 1; height: auto; color: $warning; }
-    NetworksScreen #net-list { height: auto; max-height: 8; }
-    NetworksScreen #net-leases { height: 1fr; }
-    """
-
-    def __init__(self, host: HostId, host_label: str) -> None:
-        super().__init__(host, host_label)
-        self.networks: tuple[Network, ...] = ()
-        self.leases: tuple[Lease, ...] = ()
-        self.leases_of = ""
-        self.network_loads = self.lease_loads = 0  # lists applied (tests wait on them)
+    NOUN, MAIN_WHAT, DETAIL_WHAT = "network", "networks", "leases"
+    MAIN_ID, DETAIL_TITLE_ID, DETAIL_ID = "net-list", "net-lease-title", "net-leases"
+    MAIN_COLUMNS = ("Network", "State", "Auto", "Forward", "Bridge", "Address", "DHCP")
+    DETAIL_COLUMNS = ("IP", "MAC", "Host name", "Guest", "Expires")
+    DETAIL_TITLE, EMPTY = "DHCP leases", NO_NETWORKS
 
     def family(self, caps: HostCapabilities) -> NetworkOps | None:
         return caps.networks
 
-    def compose(self) -> ComposeResult:
-        yield Label(
-            Text(terminal_safe(f"Networks on {self.host_label}"), style="bold"), id="ops-title"
-        )
-        nets: DataTable[Cell] = DataTable(id="net-list", cursor_type="row", zebra_stripes=True)
-        nets.add_columns("Network", "State", "Auto", "Forward", "Bridge", "Address", "DHCP")
-        yield nets
-        yield Label("DHCP leases", id="net-lease-title")
-        leases: DataTable[Cell] = DataTable(id="net-leases", cursor_type="row", zebra_stripes=True)
-        leases.add_columns("IP", "MAC", "Host name", "Guest", "Expires")
-        yield leases
-        yield Static("", id="ops-busy")
-        yield KeysFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#net-list", DataTable).focus()
-        self.set_interval(0.5, self.tick)
-        self.reload()
-
     # -- the lists -----------------------------------------------------------------------
     @property
-    def loaded(self) -> bool:
-        return self.network_loads > 0
+    def networks(self) -> tuple[Network, ...]:
+        return self.items
 
-    def reload(self) -> None:
-        self.submit("networks", lambda ops: ops.networks(), self.show_networks, quiet=True)
+    @property
+    def leases(self) -> tuple[Lease, ...]:
+        return self.details
 
-    def show_networks(self, networks: tuple[Network, ...]) -> None:
-        if not self.is_attached:
-            return
-        self.networks = networks
-        table = self.query_one("#net-list", DataTable)
-        refill(table, [(n.name, network_cells(n)) for n in networks], row_key(table))
-        self.network_loads += 1
-        self.load_leases()
+    @property
+    def leases_of(self) -> str:
+        return self.details_of
 
-    def selected(self) -> Network | None:
-        name = row_key(self.query_one("#net-list", DataTable))
-        return next((n for n in self.networks if n.name == name), None)
+    def read_main(self, ops: NetworkOps) -> tuple[Network, ...]:
+        return ops.networks()
 
-    def load_leases(self) -> None:
-        net = self.selected()
-        if net is None or not net.active:
-            self.show_leases(net.name if net else "", ())
-            return
-        name = net.name
-        self.submit(
-            f"leases of {name}",
-            lambda ops: ops.leases(name),
-            lambda got: self.show_leases(name, got),
-            quiet=True,
-        )
+    def read_detail(self, ops: NetworkOps, name: str) -> tuple[Lease, ...]:
+        return ops.leases(name)
 
-    def show_leases(self, network: str, leases: tuple[Lease, ...]) -> None:
-        if not self.is_attached:
-            return
-        current = self.selected()
-        if current is not None and current.name != network:
-            return  # the cursor moved on meanwhile
-        self.leases, self.leases_of = leases, network
-        table = self.query_one("#net-leases", DataTable)
+    def main_rows(self, items: tuple[Network, ...]) -> Rows:
+        return [(n.name, network_cells(n)) for n in items]
+
+    def detail_rows(self, details: tuple[Lease, ...]) -> Rows:
         now = time.time()
-        refill(
-            table, [(f"{le.mac} {le.ip}", lease_cells(le, now)) for le in leases], row_key(table)
-        )
-        title = self.query_one("#net-lease-title", Label)
-        if current is None:
-            title.update(NO_NETWORKS if not self.networks else "DHCP leases")
-        elif not current.active:
-            title.update(plain(f"Network {network} is inactive: s starts it"))
-        else:
-            n = len(leases)
-            title.update(plain(f"DHCP leases on {network}: {n} lease{'' if n == 1 else 's'}"))
-        self.lease_loads += 1
+        return [(f"{le.mac} {le.ip}", lease_cells(le, now)) for le in details]
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "net-list":
-            net = self.selected()
-            if net is not None and net.name != self.leases_of:
-                self.load_leases()
+    def detail_title(self, current: Network, n: int) -> Text:
+        if not current.active:
+            return plain(f"Network {current.name} is inactive: s starts it")
+        return plain(f"DHCP leases on {current.name}: {n} lease{'' if n == 1 else 's'}")
 
     # -- keys ----------------------------------------------------------------------------
-    def _network_for(self, action_id: str) -> Network | None:
-        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
-            return None
-        net = self.selected()
-        if net is None:
-            self.app.notify("No network selected.", severity="warning")
-        return net
-
     def action_network_start(self) -> None:
-        net = self._network_for("networks.start")
-        if net is not None:
-            name = net.name
-            self.submit(
-                f"start network {name}",
-                lambda o: o.start(name),
-                self.said,
-                busy=f"starting network {name}",
-            )
+        self.start_selected("networks.start", lambda o, name: o.start(name))
 
     def action_network_stop(self) -> None:
-        net = self._network_for("networks.stop")
-        if net is None:
-            return
-        name = net.name
-        gone = "" if net.persistent else " It is transient: it will be gone."
-        self.ask(
-            f"Stop network {name}? Guests on it lose it until it starts again.{gone}",
-            "Stop",
-            lambda: self.submit(
-                f"stop network {name}",
-                lambda o: o.stop(name),
-                self.said,
-                busy=f"stopping network {name}",
-            ),
-        )
+        net = self.selected_for("networks.stop")
+        if net is not None:
+            self.stop_asking(
+                net,
+                f"Stop network {net.name}? Guests on it lose it until it starts again.",
+                lambda o, name: o.stop(name),
+            )
 
     def action_network_autostart(self) -> None:
-        net = self._network_for("networks.autostart")
-        if net is not None:
-            name, on = net.name, not net.autostart
-            self.submit(f"autostart network {name}", lambda o: o.set_autostart(name, on), self.said)
+        self.toggle_autostart("networks.autostart", lambda o, name, on: o.set_autostart(name, on))
 
     def action_network_new(self) -> None:
-        if actions.refuse(self.deck, "networks.new") or not self.not_busy("networks.new"):
+        if not self.ready("networks.new"):
             return
         taken = [n.name for n in self.networks]
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import threading
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.widgets import DataTable, Label, Static
 
 from tui.core.ports import HostCapabilities, StorageOps
 from tui.model.ids import HostId
@@ -28,18 +26,9 @@ from tui.model.storage import (
     parse_size,
 )
 from tui.ui import actions
-from tui.ui.screens.hostops import (
-    Cell,
-    Field,
-    FormDialog,
-    HostOpsScreen,
-    plain,
-    refill,
-    row_key,
-)
+from tui.ui.screens.hostops import Cell, Field, FormDialog, plain, row_key
+from tui.ui.screens.resourcelist import ResourceListScreen, Rows
 from tui.ui.screens.storage_jobs import StorageJobs
-from tui.ui.widgets.footer import KeysFooter
-from tui.util import terminal_safe
 
 NO_POOLS = "No storage pools on this host: P makes a directory pool."
 
@@ -74,23 +63,17 @@ def volume_cells(v: Volume) -> list[Cell]:
     ]
 
 
-class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
+class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
     BINDINGS = actions.bindings("storage")
     TITLE_WHAT = "Storage"
-    DEFAULT_CSS = """
-    StorageScreen #ops-title, StorageScreen #st-vol-title { padding: 0 1; }
-    StorageScreen #st-vol-title { color: $text-muted; }
-    StorageScreen #ops-busy { padding: 0 1; height: auto; color: $warning; }
-    StorageScreen #st-pools { height: auto; max-height: 8; }
-    StorageScreen #st-vols { height: 1fr; }
-    """
+    NOUN, MAIN_WHAT, DETAIL_WHAT = "pool", "storage pools", "volumes"
+    MAIN_ID, DETAIL_TITLE_ID, DETAIL_ID = "st-pools", "st-vol-title", "st-vols"
+    MAIN_COLUMNS = ("Pool", "State", "Auto", "Capacity", "Alloc", "Available", "Path")
+    DETAIL_COLUMNS = ("Volume", "Size", "Alloc", "Format", "Used by")
+    DETAIL_TITLE, EMPTY = "Volumes", NO_POOLS
 
     def __init__(self, host: HostId, host_label: str) -> None:
         super().__init__(host, host_label)
-        self.pools: tuple[Pool, ...] = ()
-        self.vols: tuple[Volume, ...] = ()
-        self.vols_of = ""  # the pool whose volumes are shown
-        self.pool_loads = self.volume_loads = 0  # lists applied (tests wait on them)
         self._cancel: threading.Event | None = None
         self._progress = (0, 0)  # (done, total), written by the upload's thread
         self._upload_started = 0.0
@@ -98,117 +81,46 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
     def family(self, caps: HostCapabilities) -> StorageOps | None:
         return caps.storage
 
-    def compose(self) -> ComposeResult:
-        yield Label(
-            Text(terminal_safe(f"Storage on {self.host_label}"), style="bold"), id="ops-title"
-        )
-        pools: DataTable[Cell] = DataTable(id="st-pools", cursor_type="row", zebra_stripes=True)
-        pools.add_columns("Pool", "State", "Auto", "Capacity", "Alloc", "Available", "Path")
-        yield pools
-        yield Label("Volumes", id="st-vol-title")
-        vols: DataTable[Cell] = DataTable(id="st-vols", cursor_type="row", zebra_stripes=True)
-        vols.add_columns("Volume", "Size", "Alloc", "Format", "Used by")
-        yield vols
-        yield Static("", id="ops-busy")
-        yield KeysFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#st-pools", DataTable).focus()
-        self.set_interval(0.5, self.tick)
-        self.reload()
-
     # -- the lists -----------------------------------------------------------------------
     @property
-    def loaded(self) -> bool:
-        return self.pool_loads > 0
+    def pools(self) -> tuple[Pool, ...]:
+        return self.items
 
-    def reload(self) -> None:
-        self.submit("storage pools", lambda ops: ops.pools(), self.show_pools, quiet=True)
+    @property
+    def vols(self) -> tuple[Volume, ...]:
+        return self.details
 
-    def show_pools(self, pools: tuple[Pool, ...]) -> None:
-        if not self.is_attached:
-            return
-        self.pools = pools
-        table = self.query_one("#st-pools", DataTable)
-        keep = row_key(table)
-        refill(table, [(p.name, pool_cells(p)) for p in pools], keep)
-        self.pool_loads += 1
-        if not pools:
-            self.query_one("#st-vol-title", Label).update(NO_POOLS)
-        self.load_volumes()
+    @property
+    def vols_of(self) -> str:  # the pool whose volumes are shown
+        return self.details_of
 
-    def selected_pool(self) -> Pool | None:
-        name = row_key(self.query_one("#st-pools", DataTable))
-        return next((p for p in self.pools if p.name == name), None)
+    def read_main(self, ops: StorageOps) -> tuple[Pool, ...]:
+        return ops.pools()
+
+    def read_detail(self, ops: StorageOps, name: str) -> tuple[Volume, ...]:
+        return ops.volumes(name)
+
+    def main_rows(self, items: tuple[Pool, ...]) -> Rows:
+        return [(p.name, pool_cells(p)) for p in items]
+
+    def detail_rows(self, details: tuple[Volume, ...]) -> Rows:
+        return [(v.name, volume_cells(v)) for v in details]
+
+    def detail_title(self, current: Pool, n: int) -> Text:
+        if not current.active:
+            return plain(f"Pool {current.name} is {current.state}: s starts it")
+        return plain(f"Volumes of {current.name}: {n} volume{'' if n == 1 else 's'}")
 
     def selected_volume(self) -> Volume | None:
-        name = row_key(self.query_one("#st-vols", DataTable))
+        name = row_key(self.detail_table)
         return next((v for v in self.vols if v.name == name), None)
 
-    def load_volumes(self) -> None:
-        pool = self.selected_pool()
-        if pool is None:
-            self.show_volumes("", ())
-            return
-        name = pool.name
-        if not pool.active:
-            self.show_volumes(name, ())
-            return
-        self.submit(
-            f"volumes of {name}",
-            lambda ops: ops.volumes(name),
-            lambda vols: self.show_volumes(name, vols),
-            quiet=True,
-        )
-
-    def show_volumes(self, pool: str, vols: tuple[Volume, ...]) -> None:
-        if not self.is_attached:
-            return
-        current = self.selected_pool()
-        if current is not None and current.name != pool:
-            return  # the cursor moved on meanwhile
-        self.vols, self.vols_of = vols, pool
-        table = self.query_one("#st-vols", DataTable)
-        keep = row_key(table)
-        refill(table, [(v.name, volume_cells(v)) for v in vols], keep)
-        title = self.query_one("#st-vol-title", Label)
-        if current is None:
-            title.update(NO_POOLS if not self.pools else "Volumes")
-        elif not current.active:
-            title.update(plain(f"Pool {pool} is {current.state}: s starts it"))
-        else:
-            n = len(vols)
-            title.update(plain(f"Volumes of {pool}: {n} volume{'' if n == 1 else 's'}"))
-        self.volume_loads += 1
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "st-pools":
-            pool = self.selected_pool()
-            if pool is not None and pool.name != self.vols_of:
-                self.load_volumes()
-
     # -- pools ---------------------------------------------------------------------------
-    def _pool_for(self, action_id: str) -> Pool | None:
-        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
-            return None
-        pool = self.selected_pool()
-        if pool is None:
-            self.app.notify("No pool selected.", severity="warning")
-        return pool
-
     def action_pool_start(self) -> None:
-        pool = self._pool_for("storage.pool_start")
-        if pool is not None:
-            name = pool.name
-            self.submit(
-                f"start pool {name}",
-                lambda o: o.start_pool(name),
-                self.said,
-                busy=f"starting pool {name}",
-            )
+        self.start_selected("storage.pool_start", lambda o, name: o.start_pool(name))
 
     def action_pool_stop(self) -> None:
-        pool = self._pool_for("storage.pool_stop")
+        pool = self.selected_for("storage.pool_stop")
         if pool is None:
             return
         running = [u.describe() for v in self.vols for u in v.users if u.running]
@@ -220,29 +132,19 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
                 " shut them down first",
             )
             return
-        name = pool.name
-        gone = "" if pool.persistent else " It is transient: it will be gone."
-        self.ask(
-            f"Stop storage pool {name}? Its volumes cannot be used until it starts again.{gone}",
-            "Stop",
-            lambda: self.submit(
-                f"stop pool {name}",
-                lambda o: o.stop_pool(name),
-                self.said,
-                busy=f"stopping pool {name}",
-            ),
+        self.stop_asking(
+            pool,
+            f"Stop storage pool {pool.name}? Its volumes cannot be used until it starts again.",
+            lambda o, name: o.stop_pool(name),
         )
 
     def action_pool_autostart(self) -> None:
-        pool = self._pool_for("storage.pool_autostart")
-        if pool is not None:
-            name, on = pool.name, not pool.autostart
-            self.submit(
-                f"autostart pool {name}", lambda o: o.set_pool_autostart(name, on), self.said
-            )
+        self.toggle_autostart(
+            "storage.pool_autostart", lambda o, name, on: o.set_pool_autostart(name, on)
+        )
 
     def action_pool_new(self) -> None:
-        if actions.refuse(self.deck, "storage.pool_new") or not self.not_busy("storage.pool_new"):
+        if not self.ready("storage.pool_new"):
             return
         taken = [p.name for p in self.pools]
 
@@ -278,7 +180,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
 
     # -- volumes -------------------------------------------------------------------------
     def _active_pool(self, action_id: str) -> Pool | None:
-        pool = self._pool_for(action_id)
+        pool = self.selected_for(action_id)
         if pool is not None and not pool.active:
             actions.say_refused(
                 self.deck, action_id, f"pool {pool.name} is {pool.state}: s starts it"
@@ -287,7 +189,7 @@ class StorageScreen(StorageJobs, HostOpsScreen[StorageOps]):
         return pool
 
     def _volume_for(self, action_id: str) -> Volume | None:
-        if actions.refuse(self.deck, action_id) or not self.not_busy(action_id):
+        if not self.ready(action_id):
             return None
         vol = self.selected_volume()
         if vol is None:

@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING
 
 from tui.model.storage import CdromDrive, Pool, Progress, Volume, human_size, name_problem
 from tui.ui import actions
-from tui.ui.screens.hostops import ChoiceDialog, Field, FormDialog, HostOpsScreen
+from tui.ui.screens.hostops import ChoiceDialog, Field, FormDialog
 
 if TYPE_CHECKING:
     from tui.core.ports import StorageOps
+    from tui.ui.screens.resourcelist import ResourceListScreen
 
-    _Base = HostOpsScreen[StorageOps]
+    _Base = ResourceListScreen[StorageOps, Pool, Volume]
 else:
     _Base = object
 
 
 class StorageJobs(_Base):
-    """Needs of the screen: ``vols``, ``_active_pool``, ``_volume_for`` (and HostOpsScreen)."""
+    """Needs of the screen: ``_active_pool``, ``_volume_for`` (and ResourceListScreen)."""
 
-    vols: tuple[Volume, ...]
     _cancel: threading.Event | None
     _progress: tuple[int, int]
     _upload_started: float
@@ -41,7 +41,7 @@ class StorageJobs(_Base):
         pool = self._active_pool("storage.upload")
         if pool is None:
             return
-        taken = [v.name for v in self.vols]
+        taken = [v.name for v in self.details]  # the pool's volumes
 
         def check(v: dict[str, str]) -> str:
             path = os.path.expanduser(v["file"])
