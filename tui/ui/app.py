@@ -33,7 +33,7 @@ from tui.model.fleet import Change, Fleet
 from tui.model.host import HostSample, PollResult
 from tui.model.ids import GuestKey, HostId
 from tui.model.link import LinkReport, LinkState
-from tui.ui import actions
+from tui.ui import actions, compat
 from tui.ui import messages as m
 from tui.ui.bulk import Batch, bulk_result
 from tui.ui.commands import GuestCommands
@@ -90,7 +90,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
     BINDINGS = actions.bindings("global")  # ?, Ctrl+C (quits, as in htop), Ctrl+P
 
     def __init__(self, options: AppOptions | None, services: Services) -> None:
-        super().__init__()
+        super().__init__(driver_class=compat.input_driver())  # Esc: see compat
         self.options = options or AppOptions()
         self.services = services
         self.settings = self.options.settings
