@@ -71,7 +71,9 @@ async def recorder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Recorder]:
     rec.close()
 
 
-async def test_a_lone_esc_is_escape_and_select_waits_only_until_it_is_due(recorder: Recorder) -> None:
+async def test_a_lone_esc_is_escape_and_select_waits_only_until_it_is_due(
+    recorder: Recorder,
+) -> None:
     assert textual.constants.ESCAPE_DELAY == compat.ESC_DELAY_DEFAULT_MS / 1000.0
     await until(lambda: recorder.waits, "the input thread's first select", 5)
     recorder.send(b"\x1b")
