@@ -78,6 +78,24 @@ def test_pool_stop_refused_while_running_guests_use_it(conn: libvirt.virConnect)
     assert {p.name: p.autostart for p in ops.pools()}["backups"]
 
 
+def test_stopping_a_transient_pool_or_network_says_it_is_gone(conn: libvirt.virConnect) -> None:
+    """A transient object is gone once stopped: whether it was is read before the stop (read
+    after, libvirt says "not found" and the pool's stop ended in a bare libvirtError)."""
+    conn.storagePoolCreateXML(
+        "<pool type='dir'><name>dedup-transient</name>"
+        "<target><path>/tmp/dedup-transient</path></target></pool>",
+        0,
+    )
+    said = LibvirtStorage(fixed(conn)).stop_pool("dedup-transient")
+    assert said == "storage pool dedup-transient stopped (it was transient: it is gone)"
+    conn.networkCreateXML(
+        "<network><name>dedup-transient</name><bridge name='virbr97'/>"
+        "<ip address='10.97.0.1' netmask='255.255.255.0'/></network>"
+    )
+    said = LibvirtNetworks(fixed(conn)).stop("dedup-transient")
+    assert said == "network dedup-transient stopped (it was transient: it is gone)"
+
+
 def test_cdroms_and_media_xml(conn: libvirt.virConnect) -> None:
     ops = LibvirtStorage(fixed(conn))
     drives = ops.cdroms()

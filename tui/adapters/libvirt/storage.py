@@ -264,10 +264,11 @@ class LibvirtStorage:
                     f"storage pool {pool} holds disks of running guests ({', '.join(running)}):"
                     " shut them down first"
                 )
+            persistent = bool(p.isPersistent())  # a transient pool is gone once stopped
             p.destroy()
         except libvirt.libvirtError as exc:
             raise BackendError(f"cannot stop storage pool {pool}: {_msg(exc)}") from exc
-        if not p.isPersistent():
+        if not persistent:
             return f"storage pool {pool} stopped (it was transient: it is gone)"
         return f"storage pool {pool} stopped"
 
