@@ -9,9 +9,7 @@ import xml.etree.ElementTree as ET
 
 import libvirt
 
-from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.networks import LibvirtNetworks, interface_macs
-from tui.model.backend import BackendError
 from tui.model.network import Lease, match_leases
 
 LEASE_S = 3600
@@ -22,23 +20,17 @@ class DemoNetworks(LibvirtNetworks):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self._since: dict[str, float] = {}
 
-    @counted
-    def leases(self, network: str) -> tuple[Lease, ...]:
-        conn = self._conn()
-        net = self._net(conn, network)
-        try:
-            if not net.isActive():
-                return ()
-            root = ET.fromstring(net.XMLDesc(0))
-            macs: dict[str, str] = {}
-            off: set[str] = set()  # a shut-off guest holds no lease
-            for dom in conn.listAllDomains(0):
-                found = interface_macs(dom.name(), dom.XMLDesc(0))
-                macs.update(found)
-                if not dom.isActive():
-                    off |= set(found)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot read the leases of {network}: {exc}") from exc
+    def _leases(
+        self, conn: libvirt.virConnect, net: libvirt.virNetwork, network: str
+    ) -> tuple[Lease, ...]:
+        root = ET.fromstring(net.XMLDesc(0))
+        macs: dict[str, str] = {}
+        off: set[str] = set()  # a shut-off guest holds no lease
+        for dom in conn.listAllDomains(0):
+            found = interface_macs(dom.name(), dom.XMLDesc(0))
+            macs.update(found)
+            if not dom.isActive():
+                off |= set(found)
         since = self._since.setdefault(network, time.time())
         out = []
         for ip in root.findall("ip"):

@@ -14,7 +14,9 @@ from xml.sax.saxutils import escape
 
 import libvirt
 
+from tui.adapters.libvirt import named
 from tui.adapters.libvirt.held import Held, Using, counted
+from tui.adapters.libvirt.named import msg as _msg
 from tui.model.backend import BackendError
 from tui.model.network import (
     DhcpRange,
@@ -24,11 +26,8 @@ from tui.model.network import (
     match_leases,
     plan_isolated,
 )
-from tui.model.storage import name_problem
 
-
-def _msg(exc: libvirt.libvirtError) -> str:
-    return exc.get_error_message() or str(exc)
+NETWORK = named.Kind("network", "network", "networks")
 
 
 def parse_network(xml: str, active: bool, autostart: bool, persistent: bool) -> Network:
@@ -113,30 +112,15 @@ class LibvirtNetworks:
     @counted
     def networks(self) -> tuple[Network, ...]:
         conn = self._conn()
-        try:
-            found = conn.listAllNetworks(0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot list the networks: {_msg(exc)}") from exc
-        out = []
-        for n in found:
-            try:
-                out.append(
-                    parse_network(
-                        n.XMLDesc(0),
-                        bool(n.isActive()),
-                        bool(n.autostart()),
-                        bool(n.isPersistent()),
-                    )
-                )
-            except libvirt.libvirtError:
-                continue  # undefined meanwhile
-        return tuple(sorted(out, key=lambda n: n.name))
+
+        def read(n: libvirt.virNetwork) -> Network:
+            xml, active, auto = n.XMLDesc(0), bool(n.isActive()), bool(n.autostart())
+            return parse_network(xml, active, auto, bool(n.isPersistent()))
+
+        return named.listed(NETWORK, lambda: conn.listAllNetworks(0), read)
 
     def _net(self, conn: libvirt.virConnect, name: str) -> libvirt.virNetwork:
-        try:
-            return conn.networkLookupByName(name)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"network {name} not found: {_msg(exc)}") from exc
+        return named.lookup(NETWORK, conn.networkLookupByName, name)
 
     def guest_macs(self, conn: libvirt.virConnect) -> dict[str, str]:
         macs: dict[str, str] = {}
@@ -149,62 +133,45 @@ class LibvirtNetworks:
 
     @counted
     def leases(self, network: str) -> tuple[Lease, ...]:
+        """The leases of a running network (none when it is stopped), each with its guest."""
         conn = self._conn()
         net = self._net(conn, network)
         try:
             if not net.isActive():
                 return ()
-            raw = net.DHCPLeases(None, 0)
-            macs = self.guest_macs(conn)
+            return self._leases(conn, net, network)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
                 return ()  # the test driver keeps no leases
             raise BackendError(f"cannot read the leases of {network}: {_msg(exc)}") from exc
+
+    def _leases(
+        self, conn: libvirt.virConnect, net: libvirt.virNetwork, network: str
+    ) -> tuple[Lease, ...]:
+        """The leases of ``net``, which runs: libvirt's (a libvirtError says why not)."""
+        raw = net.DHCPLeases(None, 0)
+        macs = self.guest_macs(conn)
         return match_leases(parse_leases(network, raw), macs)
 
     @counted
     def start(self, name: str) -> str:
-        net = self._net(self._conn(), name)
-        try:
-            if net.isActive():
-                return f"network {name} is already running"
-            net.create()
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot start network {name}: {_msg(exc)}") from exc
-        return f"network {name} started"
+        return named.start(NETWORK, self._net(self._conn(), name), name)
 
     @counted
     def stop(self, name: str) -> str:
-        net = self._net(self._conn(), name)
-        try:
-            if not net.isActive():
-                return f"network {name} is already stopped"
-            persistent = bool(net.isPersistent())
-            net.destroy()
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot stop network {name}: {_msg(exc)}") from exc
-        return f"network {name} stopped" + ("" if persistent else " (it was transient: it is gone)")
+        return named.stop(NETWORK, self._net(self._conn(), name), name)
 
     @counted
     def set_autostart(self, name: str, on: bool) -> str:
-        net = self._net(self._conn(), name)
-        try:
-            net.setAutostart(1 if on else 0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot change autostart of network {name}: {_msg(exc)}") from exc
-        return f"network {name} {'starts' if on else 'no longer starts'} with the host"
+        return named.set_autostart(NETWORK, self._net(self._conn(), name), name, on)
 
     @counted
     def create_isolated(self, name: str, cidr: str, dhcp: bool = True) -> str:
         """Define and start an isolated network; a start that fails undefines it again."""
         conn = self._conn()
-        try:
-            taken = conn.listNetworks() + conn.listDefinedNetworks()
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot list the networks: {_msg(exc)}") from exc
-        problem = name_problem(name, taken, "network")
-        if problem:
-            raise BackendError(f"new network: {problem}")
+        taken = named.free_name(
+            NETWORK, lambda: conn.listNetworks() + conn.listDefinedNetworks(), name
+        )
         try:
             plan = plan_isolated(name, cidr, dhcp)
         except ValueError as exc:

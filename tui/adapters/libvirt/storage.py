@@ -18,7 +18,9 @@ from collections.abc import Callable
 
 import libvirt
 
+from tui.adapters.libvirt import named
 from tui.adapters.libvirt.held import Held, Using, counted
+from tui.adapters.libvirt.named import msg as _msg
 from tui.adapters.libvirt.storagexml import (
     cdrom_drives,
     dir_pool_xml,
@@ -38,9 +40,7 @@ from tui.model.storage import (
     name_problem,
 )
 
-
-def _msg(exc: libvirt.libvirtError) -> str:
-    return exc.get_error_message() or str(exc)
+POOL = named.Kind("storage pool", "pool", "storage pools")
 
 
 def _text(el: ET.Element | None, path: str) -> str:
@@ -60,17 +60,7 @@ class LibvirtStorage:
     @counted
     def pools(self) -> tuple[Pool, ...]:
         conn = self._conn()
-        try:
-            found = conn.listAllStoragePools(0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot list the storage pools: {_msg(exc)}") from exc
-        out = []
-        for p in found:
-            try:
-                out.append(self._pool(p))
-            except libvirt.libvirtError:
-                continue  # undefined meanwhile
-        return tuple(sorted(out, key=lambda p: p.name))
+        return named.listed(POOL, lambda: conn.listAllStoragePools(0), self._pool)
 
     @staticmethod
     def _pool(p: libvirt.virStoragePool) -> Pool:
@@ -108,10 +98,7 @@ class LibvirtStorage:
         return uses
 
     def _pool_named(self, conn: libvirt.virConnect, pool: str) -> libvirt.virStoragePool:
-        try:
-            return conn.storagePoolLookupByName(pool)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"storage pool {pool} not found: {_msg(exc)}") from exc
+        return named.lookup(POOL, conn.storagePoolLookupByName, pool)
 
     @counted
     def volumes(self, pool: str) -> tuple[Volume, ...]:
@@ -232,22 +219,14 @@ class LibvirtStorage:
     # -- pools -------------------------------------------------------------------------------
     @counted
     def start_pool(self, pool: str) -> str:
-        p = self._pool_named(self._conn(), pool)
-        try:
-            if p.isActive():
-                return f"storage pool {pool} is already running"
-            p.create(0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot start storage pool {pool}: {_msg(exc)}") from exc
-        return f"storage pool {pool} started"
+        return named.start(POOL, self._pool_named(self._conn(), pool), pool)
 
     @counted
     def stop_pool(self, pool: str) -> str:
         conn = self._conn()
         p = self._pool_named(conn, pool)
-        try:
-            if not p.isActive():
-                return f"storage pool {pool} is already stopped"
+
+        def unused() -> None:  # refused while running guests have disks in it
             vols = {os.path.normpath(v.path()) for v in p.listAllVolumes(0)}
             vols |= {f"{pool}/{v.name()}" for v in p.listAllVolumes(0)}
             running = sorted(
@@ -264,22 +243,12 @@ class LibvirtStorage:
                     f"storage pool {pool} holds disks of running guests ({', '.join(running)}):"
                     " shut them down first"
                 )
-            persistent = bool(p.isPersistent())  # a transient pool is gone once stopped
-            p.destroy()
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot stop storage pool {pool}: {_msg(exc)}") from exc
-        if not persistent:
-            return f"storage pool {pool} stopped (it was transient: it is gone)"
-        return f"storage pool {pool} stopped"
+
+        return named.stop(POOL, p, pool, unused)
 
     @counted
     def set_pool_autostart(self, pool: str, on: bool) -> str:
-        p = self._pool_named(self._conn(), pool)
-        try:
-            p.setAutostart(1 if on else 0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot change autostart of pool {pool}: {_msg(exc)}") from exc
-        return f"storage pool {pool} {'starts' if on else 'no longer starts'} with the host"
+        return named.set_autostart(POOL, self._pool_named(self._conn(), pool), pool, on)
 
     @counted
     def create_dir_pool(self, name: str, path: str) -> str:
@@ -290,13 +259,9 @@ class LibvirtStorage:
                 f"pool {name}: the directory must be an absolute path, e.g. /var/lib/libvirt/{name}"
             )
         conn = self._conn()
-        try:
-            taken = conn.listDefinedStoragePools() + conn.listStoragePools()
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot list the storage pools: {_msg(exc)}") from exc
-        problem = name_problem(name, taken, "pool")
-        if problem:
-            raise BackendError(f"new pool: {problem}")
+        named.free_name(
+            POOL, lambda: conn.listDefinedStoragePools() + conn.listStoragePools(), name
+        )
         try:
             p = conn.storagePoolDefineXML(dir_pool_xml(name, os.path.normpath(path)), 0)
         except libvirt.libvirtError as exc:

@@ -11,15 +11,12 @@ from collections.abc import Callable
 
 import libvirt
 
+from tui.adapters.libvirt.named import msg as _msg
 from tui.adapters.libvirt.storagexml import sniff_format, volume_xml
 from tui.model.backend import BackendError
 from tui.model.storage import human_size, name_problem
 
 CHUNK = 256 * 1024  # upload chunk: progress about 4 times a MiB
-
-
-def _msg(exc: libvirt.libvirtError) -> str:
-    return exc.get_error_message() or str(exc)
 
 
 def upload(
