@@ -213,6 +213,9 @@ def test_edit_vcpus_memory_autostart_rename(prov, prov_conn, prefix):
             vcpus=1,
             memory_mib=256,
             network="none",
+            # TCG: started below by hand, and a KVM guest gets virt-install's host-passthrough,
+            # which this host's kvm_pvm cannot run (test_provision_cpu.py)
+            virt_type="qemu",
         )
     )
     msg = prov.edit(g.uuid, GuestEdit(vcpus=2, memory_mib=384, autostart=True))

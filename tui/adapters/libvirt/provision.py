@@ -15,6 +15,7 @@ the error says what was undone. The seed: :mod:`provision_seed` (why ``cloud-loc
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import xml.etree.ElementTree as ET
@@ -33,7 +34,9 @@ from tui.adapters.libvirt.provision_base import (
     _with_made,
     default_disk,
     default_network,
+    guest_cpu,
     has_uefi,
+    start_created,
     virt_types,
 )
 from tui.adapters.libvirt.provision_clone import CloneOps
@@ -45,7 +48,14 @@ from tui.adapters.libvirt.provision_seed import (
     operator_keys,
     user_data,
 )
-from tui.adapters.libvirt.provision_xml import DiskPlan, default_pool_xml, domain_xml, volume_xml
+from tui.adapters.libvirt.provision_xml import (
+    CpuPlan,
+    DiskPlan,
+    default_pool_xml,
+    domain_xml,
+    random_mac,
+    volume_xml,
+)
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn, human_bytes, no_progress
 from tui.model.provision import (
@@ -298,6 +308,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             defaults.disk_bytes, conn.storagePoolLookupByName(spec.pool)
         )
         virt_type = spec.virt_type or virt_types(conn)[0]
+        cpu = guest_cpu(conn, virt_type)  # virt-install's default: nothing for TCG
         network = spec.network or default_network(conn)
         pool = conn.storagePoolLookupByName(spec.pool)
         undo = _Undo(conn)
@@ -384,25 +395,23 @@ class LibvirtProvisioning(GuestOps, CloneOps):
                 else:
                     disks.append(DiskPlan(vol.path(), spec.disk_format, boot=1))
             step = "defining the guest"
-            xml = domain_xml(
-                name=spec.name,
-                virt_type=virt_type,
-                os=defaults,
-                os_id_url=_os_url(spec.os_id),
-                vcpus=vcpus,
-                memory_mib=memory,
-                disks=disks,
-                network=network,
-                firmware=spec.firmware,
-                spice_ready=spec.spice_ready,
-                uuid=uuid,
-            )
-            xml = _with_made(xml, undo.made())
-            undo.domain = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+            xml_of = functools.partial(
+                domain_xml, name=spec.name, virt_type=virt_type, os=defaults,
+                os_id_url=_os_url(spec.os_id), vcpus=vcpus, memory_mib=memory, disks=disks,
+                network=network, firmware=spec.firmware, spice_ready=spec.spice_ready,
+                uuid=uuid, mac=random_mac(),
+            )  # fmt: skip
+
+            def define(cpu: CpuPlan | None) -> libvirt.virDomain:
+                xml = _with_made(xml_of(cpu=cpu), undo.made())
+                return conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+
+            undo.domain = define(cpu)
             progress("defined", 1, 1)
+            cpu_note = cpu.label if cpu is not None else ""
             if spec.start:
                 step = "starting the guest"
-                undo.domain.create()
+                cpu_note = start_created(undo, cpu, define)
         except JobCancelled as exc:
             undone = undo.rollback()
             raise JobCancelled(f"create {spec.name} cancelled while {step}; {undone}") from exc
@@ -411,7 +420,8 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             undone = undo.rollback()
             raise BackendError(f"create {spec.name} failed while {step}: {why}; {undone}") from exc
         made = undo.made()
-        what = f"created {spec.name} ({vcpus} vCPUs, {memory} MiB, {virt_type})"
+        what = f"created {spec.name} ({vcpus} vCPUs, {memory} MiB, {virt_type}"
+        what += f", {cpu_note})" if cpu_note else ")"
         if spec.start:
             what += " and started it"
         if iso_install and spec.start:

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -18,7 +19,7 @@ import libvirt
 
 from tui.adapters.libvirt import osinfo
 from tui.adapters.libvirt.held import Held, Using
-from tui.adapters.libvirt.provision_xml import volume_xml
+from tui.adapters.libvirt.provision_xml import CpuPlan, default_cpu, volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn
 from tui.model.provision import (
@@ -286,6 +287,53 @@ def virt_types(conn: libvirt.virConnect) -> tuple[str, ...]:
                 types.append(t)
     order = [t for t in ("kvm", "qemu") if t in types]
     return tuple(order) or ("qemu",)
+
+
+def guest_cpu(conn: libvirt.virConnect, virt_type: str) -> CpuPlan | None:
+    """virt-install's CPU default for a new guest of ``virt_type`` on this host
+    (:func:`provision_xml.default_cpu`): nothing for TCG; for KVM, from the host's KVM
+    domain capabilities (and its CPU model, for the last fallback). Nothing when the host
+    will not say (the test driver has no domain capabilities)."""
+    if virt_type != "kvm":
+        return None
+    try:
+        host = ET.fromstring(conn.getCapabilities()).find("host/cpu")
+        domcaps = conn.getDomainCapabilities(None, "x86_64", "q35", "kvm", 0)
+    except (libvirt.libvirtError, ET.ParseError) as exc:
+        log.info("no KVM domain capabilities (%s): the new guest gets QEMU's default CPU", exc)
+        return None
+    arch = host.findtext("arch", "") if host is not None else ""
+    model = host.findtext("model", "") if host is not None else ""
+    return default_cpu(virt_type, domcaps, arch, model)
+
+
+def start_created(
+    undo: _Undo, cpu: CpuPlan | None, define: Callable[[CpuPlan | None], libvirt.virDomain]
+) -> str:
+    """Start the guest a create just defined (``undo.domain``, with ``cpu``); returns what
+    the message says of its CPU.
+
+    Some hosts' KVM cannot run the mode virt-install picks (this nested one, kvm_pvm: QEMU
+    fails to set MSR 0x10a and aborts, with host-passthrough and host-model alike). Rather
+    than remove the guest, it is defined again by ``define(None)`` (no ``<cpu>``: QEMU's
+    default model) and started; the note says why (``E`` changes the CPU later). Raises
+    ``libvirtError`` or, when the second start fails too, ``BackendError`` naming both."""
+    assert undo.domain is not None
+    try:
+        undo.domain.create()
+        return cpu.label if cpu is not None else ""
+    except libvirt.libvirtError as exc:
+        if cpu is None:
+            raise
+        why = " ".join(_err(exc).split())  # QEMU's lines, on one
+    tried = f"{cpu.label}, virt-install's default for KVM, did not start: {why}"
+    log.info("%s; starting it with QEMU's default CPU model", tried)
+    undo.domain = define(None)
+    try:
+        undo.domain.create()
+    except libvirt.libvirtError as exc:
+        raise BackendError(f"{_err(exc)} (with QEMU's default CPU model; before, {tried})") from exc
+    return f"QEMU's default CPU model: {tried}"
 
 
 def has_uefi(conn: libvirt.virConnect) -> bool:
