@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tui.adapters.demo.media import DemoMedia
 from tui.core.ports import HostCapabilities
 from tui.model.addresses import AddressMap
 from tui.model.backend import HostEvents
@@ -163,6 +164,7 @@ class DemoHost:
         self.inner = LibvirtHost(uri, readonly, events, host_cpus=host_cpus)
         self.uri = uri
         self.sim = GuestSimulator(seed, host_cpus or 8, clock)
+        self.media = DemoMedia()  # CD-ROM media changed in running guests (demo/storage.py)
         self._caps: tuple[HostCapabilities, HostCapabilities] | None = None  # (inner's, ours)
 
     @property
@@ -190,7 +192,15 @@ class DemoHost:
 
     def poll(self, columns: tuple[str, ...]) -> PollResult:
         result = self.inner.poll(columns)
-        return dataclasses.replace(result, samples=self.sim.fill(result.samples, result.info))
+        info = dict(result.info)
+        for s in result.samples:  # the detail's disks: media changed in a running guest
+            if s.state_code not in (GuestState.RUNNING, GuestState.PAUSED):
+                self.media.forget(s.uuid)
+            elif s.uuid in info:
+                info[s.uuid] = self.media.apply_info(info[s.uuid])
+        return dataclasses.replace(
+            result, samples=self.sim.fill(result.samples, result.info), info=info
+        )
 
     def act(self, uuid: str, verb: str) -> None:
         self.inner.act(uuid, verb)
@@ -205,19 +215,26 @@ class DemoHost:
         self.inner.mark_stale(uuid)
 
     def capabilities(self) -> HostCapabilities:
-        """The test driver's families, but USB plugging and attaching and DHCP leases simulated."""
+        """The test driver's families, but USB plugging and attaching, DHCP leases, and volume
+        upload and resize and CD-ROM media (demo/storage.py) simulated."""
         caps = self.inner.capabilities()
         if caps.usb is None:  # not open yet
             return caps
         if self._caps is None or self._caps[0] is not caps:
             from tui.adapters.demo.networks import DemoNetworks
+            from tui.adapters.demo.storage import DemoStorage
             from tui.adapters.demo.usb import DemoUsb
             from tui.adapters.libvirt.families import using
 
             inner = self.inner
             # the test driver keeps no DHCP leases: the demo's come from its <dhcp><host>s
+            # the test driver refuses volume upload and resize and device updates
+            storage = DemoStorage(lambda: using(inner), self.uri, self.media, inner.mark_stale)
             demo = dataclasses.replace(
-                caps, usb=DemoUsb(inner), networks=DemoNetworks(lambda: using(inner))
+                caps,
+                usb=DemoUsb(inner),
+                networks=DemoNetworks(lambda: using(inner)),
+                storage=storage,
             )
             self._caps = (caps, demo)
         return self._caps[1]
