@@ -26,15 +26,23 @@ SCALE = 0.001  # a requested delay of 1 s runs in 1 ms
 
 
 class ScaledLoop:
-    """The real loop, with call_later's delays recorded and shortened (timers only)."""
+    """The real loop, with call_later's delays recorded; the retries' (``_connect``) shortened.
+
+    Only the retries: the connect watchdog (NO_ANSWER_S, 10 s) keeps its real delay. Scaled to
+    10 ms, an open whose thread started late on a loaded machine counted as "no answer", was
+    abandoned and retried: extra retries, and never the single DOWN of an invalid URI."""
+
+    SCALED = frozenset({"_connect"})
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.delays: list[tuple[float, str]] = []
 
     def call_later(self, delay: float, fn: Any, *args: Any, **kw: Any) -> asyncio.TimerHandle:
-        self.delays.append((delay, getattr(fn, "__name__", "?")))
-        return self.loop.call_later(delay * SCALE, fn, *args, **kw)
+        name = getattr(fn, "__name__", "?")
+        self.delays.append((delay, name))
+        scaled = delay * SCALE if name in self.SCALED else delay
+        return self.loop.call_later(scaled, fn, *args, **kw)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.loop, name)
