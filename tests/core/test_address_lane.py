@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -24,12 +23,13 @@ pytestmark = pytest.mark.libvirtd
 
 
 class SlowAddresses(LibvirtHost):
-    """The real adapter, each address run held for ``delay`` s (a stuck agent's 5 s, shorter)
-    and counted. A fake only in timing."""
+    """The real adapter, its address runs counted; while ``gate`` is clear each run is held
+    there (a stuck guest agent) until the test opens it. A fake only in timing."""
 
-    delay = 1.5
+    gate = threading.Event()
     lock = threading.Lock()
     active = 0
+    held = 0
     most = 0
     runs = 0
 
@@ -40,11 +40,21 @@ class SlowAddresses(LibvirtHost):
             cls.most = max(cls.most, cls.active)
             cls.runs += 1
         try:
-            time.sleep(cls.delay)
+            if not cls.gate.is_set():
+                with cls.lock:
+                    cls.held += 1
+                try:
+                    cls.gate.wait(60)
+                finally:
+                    with cls.lock:
+                        cls.held -= 1
             return super().addresses(uuids)
         finally:
             with cls.lock:
                 cls.active -= 1
+
+
+SlowAddresses.gate.set()  # runs pass until the test holds them
 
 
 async def test_address_lane_is_apart_from_the_stats_tick(
@@ -80,12 +90,14 @@ async def test_address_lane_is_apart_from_the_stats_tick(
     try:
         await wait(lambda: len(rec.polled) >= 2, 30, "polls")
         await wait(lambda: len(results) >= 2, 30, f"two address runs ({rec.errors}, {errors})")
-        # While an address run sleeps 1.5 s, the stats polls go on at 0.2 s.
-        polls_before = len(rec.polled)
-        await wait(lambda: SlowAddresses.active == 1, 10, "an address run in flight")
-        await asyncio.sleep(1.0)
-        assert SlowAddresses.active == 1
-        assert len(rec.polled) - polls_before >= 3
+        # While an address run is held (a stuck agent), the stats polls go on at 0.2 s.
+        SlowAddresses.gate.clear()
+        await wait(lambda: SlowAddresses.held == 1, 10, "an address run held")
+        runs, polls_before = SlowAddresses.runs, len(rec.polled)
+        await wait(lambda: len(rec.polled) - polls_before >= 3, 30, "3 polls beside it")
+        assert SlowAddresses.held == 1 and SlowAddresses.runs == runs  # no run beside it
+        SlowAddresses.gate.set()
+        await wait(lambda: SlowAddresses.active == 0, 10, "the held run done")
         ours = {g.uuid for g in guests}
         # Every running guest asked; none has an agent or a lease, so each is "not known"
         # and left out of the map ("ips": null, issue 24), not given [].
@@ -98,6 +110,7 @@ async def test_address_lane_is_apart_from_the_stats_tick(
         assert session.calls <= len(rec.polled) + 1  # at most the one in flight right now
         assert not errors, errors
     finally:
+        SlowAddresses.gate.set()
         ctl.close()
         runner.close()
 
