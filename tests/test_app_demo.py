@@ -95,8 +95,10 @@ async def test_actions_update_rows_through_events() -> None:
                 break
             await pilot.pause(0.05)
         assert names_states(app)["archive"] == "running"
-        log_text = "\n".join(str(line) for line in app.query_one("#events").lines)
-        assert "archive: started" in log_text
+        # The store has the event at once; the event log shows it with the next frame.
+        await app_until(
+            pilot, lambda: any("archive: started" in x for x in event_lines(app)), "log line", 5.0
+        )
 
 
 async def test_readonly_refuses_actions() -> None:
@@ -394,10 +396,18 @@ async def test_keys_that_cannot_apply_are_greyed_and_say_why() -> None:
             "X": False,
             "v": False,
         }
-        footer = {
-            k.key: k.has_class("-disabled") for k in app.main_screen.query(FooterKey) if k.display
-        }
-        assert footer["s"] is False and footer["X"] is True  # the footer follows the cursor
+
+        def greyed() -> dict[str, bool]:
+            return {
+                k.key: k.has_class("-disabled")
+                for k in app.main_screen.query(FooterKey)
+                if k.display
+            }
+
+        # the footer follows the cursor (it recomposes with the next frame, as above)
+        await app_until(
+            pilot, lambda: greyed().get("s") is False and greyed().get("X") is True, "footer", 5.0
+        )
         for key, said in (
             ("X", "archive is already shut off"),
             ("h", "archive is shut off"),
