@@ -37,9 +37,13 @@ async def test_test_driver_addresses_in_the_table_and_the_detail() -> None:
         assert all(not x.addresses for x in off)  # only running guests are asked
         app.select_guest(g.key.row)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, GuestDetailScreen)
-        text = str(app.screen.query_one("#guest-addresses").content)  # type: ignore[attr-defined]
+        detail = await app_until(
+            pilot, lambda: isinstance(app.screen, GuestDetailScreen) and app.screen, "the detail"
+        )
+        box = detail.query_one("#guest-addresses")
+        text = await app_until(
+            pilot, lambda: "192.168.122.3" in str(box.content) and str(box.content), "addresses"
+        )
         assert "192.168.122.3/24" in text and "testnet0" in text and "from agent" in text
         ctl = next(iter(app.controllers.values()))
         assert ctl.addr_lane.max_concurrent == 1
