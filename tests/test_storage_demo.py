@@ -224,7 +224,7 @@ async def open_storage(pilot: Any, pool: str) -> Any:
     await pilot.press("S")
     screen = await app_until(pilot, lambda: isinstance(app.screen, StorageScreen) and app.screen.detail_loads and app.screen, "storage")  # fmt: skip
     await select_row(pilot, "#st-pools", pool)
-    await app_until(pilot, lambda: screen.vols_of == pool, f"the volumes of {pool}")
+    await app_until(pilot, lambda: screen.details_of == pool, f"the volumes of {pool}")
     return screen
 
 
@@ -268,7 +268,7 @@ async def test_demo_upload_and_resize_from_the_keys(tmp_path: Path) -> None:
         assert said == "demo-keys.img uploaded to backups as demo-keys.img (3.0 MiB, raw) (demo)"
         assert not notes.has("not supported") and app.errors.count == 0
         assert screen._progress == (3 << 20, 3 << 20)  # what the upload's thread reported
-        got = await app_until(pilot, lambda: next((v for v in screen.vols if v.name == "demo-keys.img"), None), "its row")  # fmt: skip
+        got = await app_until(pilot, lambda: next((v for v in screen.details if v.name == "demo-keys.img"), None), "its row")  # fmt: skip
         assert (got.capacity, got.allocation) == (3 << 20, 3 << 20)
         await app_until(pilot, lambda: screen.selected().available == free - (3 << 20), "the pool's free space")  # fmt: skip
         # grow it
@@ -279,7 +279,7 @@ async def test_demo_upload_and_resize_from_the_keys(tmp_path: Path) -> None:
         await pilot.press("enter")
         said = await app_until(pilot, lambda: notes.has("resized to"), "the resize")
         assert said == "volume demo-keys.img in backups resized to 8.0 MiB (demo)"
-        await app_until(pilot, lambda: any(v.name == "demo-keys.img" and v.capacity == 8 << 20 for v in screen.vols), "the new size")  # fmt: skip
+        await app_until(pilot, lambda: any(v.name == "demo-keys.img" and v.capacity == 8 << 20 for v in screen.details), "the new size")  # fmt: skip
         # a shrink is refused in the dialog; nothing changes
         await select_row(pilot, "#st-vols", "demo-keys.img")
         await pilot.press("r")
@@ -290,7 +290,7 @@ async def test_demo_upload_and_resize_from_the_keys(tmp_path: Path) -> None:
         problem = str(form.query_one("#form-problem").content)
         assert problem == "demo-keys.img is 8.0 MiB: volumes only grow here" and form.is_attached
         await pilot.press("escape")
-        assert next(v for v in screen.vols if v.name == "demo-keys.img").capacity == 8 << 20
+        assert next(v for v in screen.details if v.name == "demo-keys.img").capacity == 8 << 20
 
 
 def detail_text(app: KvmDeckApp) -> str:
@@ -338,7 +338,7 @@ async def test_demo_eject_and_insert_show_in_the_guest_detail() -> None:
             await pilot.press(*["down"] * line, "enter")
             await app_until(pilot, lambda g=guest: notes.has(f"inserted in {g}"), "the insert")
         assert notes.has("inserted in win11-desktop sdb (saved config) (demo)")
-        iso = await app_until(pilot, lambda: next((v for v in screen.vols if v.name == "debian-12.7-netinst.iso" and len(v.users) == 2), None), "both users")  # fmt: skip
+        iso = await app_until(pilot, lambda: next((v for v in screen.details if v.name == "debian-12.7-netinst.iso" and len(v.users) == 2), None), "both users")  # fmt: skip
         assert iso.users_text() == "router-lab (sda), win11-desktop (sdb)"
         await pilot.press("escape")
         for guest, target in (("router-lab", "sda"), ("win11-desktop", "sdb")):

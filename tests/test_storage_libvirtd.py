@@ -135,7 +135,7 @@ async def open_storage(pilot: Any, pool: str) -> StorageScreen:
         "the storage screen",
     )
     await select_row(pilot, "#st-pools", pool)
-    await app_until(pilot, lambda: screen.vols_of == pool, f"the volumes of {pool}")
+    await app_until(pilot, lambda: screen.details_of == pool, f"the volumes of {pool}")
     return screen
 
 
@@ -178,7 +178,7 @@ async def test_storage_lists_pool_and_volume_with_the_guest_using_it(stbed: Bed)
         pool = screen.selected()
         assert pool is not None and pool.active and pool.path == str(stbed.pool_dir)
         assert pool.capacity > 0 and pool.available > 0
-        vol = next(v for v in screen.vols if v.name == stbed.disk_vol)
+        vol = next(v for v in screen.details if v.name == stbed.disk_vol)
         assert vol.format == "qcow2" and vol.capacity == 16 << 20
         assert vol.users_text() == f"{stbed.guest} (vda)"
         table = screen.query_one("#st-vols")
@@ -205,7 +205,7 @@ async def test_volume_create_resize_delete_and_refusal_while_used(stbed: Bed) ->
         await pilot.press("enter")
         await app_until(pilot, lambda: notes.has("created in"), "the new volume")
         assert volumes(stbed)["storage-new.qcow2"] == 64 << 20
-        await app_until(pilot, lambda: any(v.name == "storage-new.qcow2" for v in screen.vols), "its row")  # fmt: skip
+        await app_until(pilot, lambda: any(v.name == "storage-new.qcow2" for v in screen.details), "its row")  # fmt: skip
         # resize (grow)
         await select_row(pilot, "#st-vols", "storage-new.qcow2")
         await pilot.press("r")
@@ -243,7 +243,7 @@ async def test_dir_pool_create_stop_start_autostart(stbed: Bed) -> None:
         await app_until(pilot, lambda: notes.has(f"storage pool {name} created"), "the pool")
         p = conn.storagePoolLookupByName(name)
         assert p.isActive() and p.autostart() and path.is_dir()
-        await app_until(pilot, lambda: any(x.name == name for x in screen.pools), "its row")
+        await app_until(pilot, lambda: any(x.name == name for x in screen.items), "its row")
         await select_row(pilot, "#st-pools", name)
         await pilot.press("x")
         await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
@@ -353,7 +353,7 @@ async def test_upload_iso_then_insert_and_eject_on_running_guest(stbed: Bed) -> 
         await pilot.press("enter")
         await app_until(pilot, lambda: notes.has("uploaded to"), "the upload")
         assert volumes(stbed)["storage-boot.iso"] == iso.stat().st_size
-        await app_until(pilot, lambda: any(v.name == "storage-boot.iso" for v in screen.vols), "its row")  # fmt: skip
+        await app_until(pilot, lambda: any(v.name == "storage-boot.iso" for v in screen.details), "its row")  # fmt: skip
         await select_row(pilot, "#st-vols", "storage-boot.iso")
         await pilot.press("i")
         picker = await app_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen, "the drives")  # fmt: skip
@@ -362,7 +362,7 @@ async def test_upload_iso_then_insert_and_eject_on_running_guest(stbed: Bed) -> 
         await app_until(pilot, lambda: notes.has("inserted in"), "the insert")
         path = str(stbed.pool_dir / "storage-boot.iso")
         assert f"<source file='{path}'" in dom.XMLDesc(0) and dom.isActive()
-        await app_until(pilot, lambda: any(v.name == "storage-boot.iso" and v.in_use for v in screen.vols), "in use")  # fmt: skip
+        await app_until(pilot, lambda: any(v.name == "storage-boot.iso" and v.in_use for v in screen.details), "in use")  # fmt: skip
         await pilot.press("e")
         picker = await app_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen, "the drives")  # fmt: skip
         line = next(i for i, c in enumerate(picker.choices) if c.startswith(f"{stbed.guest} hdc"))
@@ -392,7 +392,7 @@ async def test_readonly_refuses_storage_and_network_changes(stbed: Bed) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         notes = Notes(app)
         screen = await open_storage(pilot, stbed.pool)  # looking stays available
-        assert any(v.name == stbed.disk_vol for v in screen.vols)
+        assert any(v.name == stbed.disk_vol for v in screen.details)
         for key, what in (("n", "create volumes"), ("d", "delete volumes"), ("u", "upload volumes"),
                           ("x", "stop storage pools"), ("P", "create storage pools"),
                           ("i", "change CD-ROM media")):  # fmt: skip
@@ -434,7 +434,7 @@ async def test_networks_list_inactive_default_and_isolated_lifecycle(
             lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
             "the networks screen",
         )  # fmt: skip
-        default = next((n for n in screen.networks if n.name == "default"), None)
+        default = next((n for n in screen.items if n.name == "default"), None)
         assert default is not None and default.forward == "nat"
         assert default.active == bool(conn.networkLookupByName("default").isActive())
         await pilot.press("n")
@@ -447,7 +447,7 @@ async def test_networks_list_inactive_default_and_isolated_lifecycle(
         net = conn.networkLookupByName(net_name)
         xml = net.XMLDesc(0)
         assert net.isActive() and "<forward" not in xml and f"<range start='{subnet}.2'" in xml
-        await app_until(pilot, lambda: any(n.name == net_name for n in screen.networks), "its row")
+        await app_until(pilot, lambda: any(n.name == net_name for n in screen.items), "its row")
         await select_row(pilot, "#net-list", net_name)
         row = screen.selected()
         assert row is not None and row.forward == "isolated" and row.bridge.startswith("virbr")
@@ -478,7 +478,7 @@ async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.
     async with app.run_test(size=(120, 36)) as pilot:
         notes = Notes(app)
         screen = await open_storage(pilot, stbed.pool)
-        assert any(v.name == stbed.disk_vol and v.in_use for v in screen.vols)
+        assert any(v.name == stbed.disk_vol and v.in_use for v in screen.details)
         await pilot.press("u")
         await form(pilot)
         await type_into(pilot, "file", str(data))
@@ -486,7 +486,9 @@ async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.
         said = await app_until(pilot, lambda: notes.has("uploaded to"), "the upload")
         assert said == f"storage-ssh.img uploaded to {stbed.pool} as storage-ssh.img (3.0 MiB, raw)"
         assert volumes(stbed)["storage-ssh.img"] == 3 << 20
-        await app_until(pilot, lambda: any(v.name == "storage-ssh.img" for v in screen.vols), "row")
+        await app_until(
+            pilot, lambda: any(v.name == "storage-ssh.img" for v in screen.details), "row"
+        )
         await select_row(pilot, "#st-vols", "storage-ssh.img")
         await pilot.press("d")
         await app_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
@@ -499,7 +501,7 @@ async def test_storage_over_ssh_lists_uploads_and_deletes(stbed: Bed, sshd: bed.
             lambda: isinstance(app.screen, NetworksScreen) and app.screen.main_loads and app.screen,
             "the networks screen",
         )  # fmt: skip
-        assert any(n.name == "default" for n in nets.networks)
+        assert any(n.name == "default" for n in nets.items)
     data.unlink()
 
 
@@ -527,7 +529,7 @@ async def test_insert_and_eject_on_a_shut_off_guest_change_its_saved_config(stbe
         async with app.run_test(size=(120, 36)) as pilot:
             notes = Notes(app)
             screen = await open_storage(pilot, stbed.pool)
-            await app_until(pilot, lambda: any(v.name == "storage-cd.iso" for v in screen.vols), "row")  # fmt: skip
+            await app_until(pilot, lambda: any(v.name == "storage-cd.iso" for v in screen.details), "row")  # fmt: skip
             await select_row(pilot, "#st-vols", "storage-cd.iso")
             await pilot.press("i")
             picker = await app_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen, "the drives")  # fmt: skip

@@ -217,15 +217,15 @@ async def test_demo_storage_and_networks_from_the_keys() -> None:
         await app_until(pilot, lambda: app.controllers and all(c.is_up for c in app.controllers.values()), "the host")  # fmt: skip
         await pilot.press("S")
         screen = await app_until(pilot, lambda: isinstance(app.screen, StorageScreen) and app.screen.detail_loads and app.screen, "storage")  # fmt: skip
-        assert [p.name for p in screen.pools] == ["backups", "default"]
-        assert screen.vols_of == "backups"
+        assert [p.name for p in screen.items] == ["backups", "default"]
+        assert screen.details_of == "backups"
         await pilot.press("n")
         dialog = await app_until(pilot, lambda: isinstance(app.screen, FormDialog) and app.screen, "the dialog")  # fmt: skip
         await pilot.press(*"demo.qcow2", "enter")
-        await app_until(pilot, lambda: any(v.name == "demo.qcow2" for v in screen.vols), "the volume")  # fmt: skip
+        await app_until(pilot, lambda: any(v.name == "demo.qcow2" for v in screen.details), "the volume")  # fmt: skip
         assert not dialog.is_attached
         await pilot.press("escape", "L")
-        nets = await app_until(pilot, lambda: isinstance(app.screen, NetworksScreen) and app.screen.leases and app.screen, "leases")  # fmt: skip
-        assert nets.leases_of == "default"
-        guests = {le.guest for le in nets.leases}
+        nets = await app_until(pilot, lambda: isinstance(app.screen, NetworksScreen) and app.screen.details and app.screen, "leases")  # fmt: skip
+        assert nets.details_of == "default"
+        guests = {le.guest for le in nets.details}
         assert {"web-frontend", "db-primary", "router-lab"} <= guests and "archive" not in guests

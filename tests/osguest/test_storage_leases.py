@@ -107,7 +107,7 @@ async def test_lease_of_a_booted_guest_shows_with_its_name(
                 break
             await pilot.press("down")
         got = await app_until(
-            pilot, lambda: screen.leases_of == NET and screen.leases, "the lease on the screen"
+            pilot, lambda: screen.details_of == NET and screen.details, "the lease on the screen"
         )
         assert [(le.mac, le.guest) for le in got] == [(MAC, leased_guest)]
         assert got[0].ip == f"{lease['ipaddr']}/24"

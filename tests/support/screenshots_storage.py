@@ -121,7 +121,7 @@ async def shoot() -> list[Path]:
                 "the storage screen", 30, pause=pilot.pause,
             )  # fmt: skip
             await _select(pilot, "#st-pools", NAME)
-            await until(lambda: screen.vols_of == NAME and screen.vols, "the volumes", 30, pause=pilot.pause)  # fmt: skip
+            await until(lambda: screen.details_of == NAME and screen.details, "the volumes", 30, pause=pilot.pause)  # fmt: skip
             await pilot.pause(0.5)
             app.save_screenshot(filename="storage.svg", path=str(OUT))
             saved.append(OUT / "storage.svg")
@@ -131,7 +131,7 @@ async def shoot() -> list[Path]:
                 "the networks screen", 30, pause=pilot.pause,
             )  # fmt: skip
             await _select(pilot, "#net-list", NET)
-            await until(lambda: nets.leases_of == NET, "the leases", 30, pause=pilot.pause)
+            await until(lambda: nets.details_of == NET, "the leases", 30, pause=pilot.pause)
             await pilot.pause(0.5)
             app.save_screenshot(filename="networks.svg", path=str(OUT))
             saved.append(OUT / "networks.svg")

@@ -144,6 +144,11 @@ class HostOpsScreen(Screen[None], Generic[F]):
         runner.submit(what, lambda: call(ops), done=ok, failed=failed)
         return True
 
+    def mutate(self, what: str, doing: str, call: Callable[[F], str]) -> bool:
+        """A change on the host: ``doing`` on the busy line while it runs, then its message
+        said (:meth:`said`)."""
+        return self.submit(what, call, self.said, busy=doing)
+
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
         """Opened before the host was up (or it came back): read the lists when it is."""
         if change.link and not self.loaded and self.deck.is_up(self.host):

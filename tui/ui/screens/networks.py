@@ -61,18 +61,6 @@ class NetworksScreen(ResourceListScreen[NetworkOps, Network, Lease]):
         return caps.networks
 
     # -- the lists -----------------------------------------------------------------------
-    @property
-    def networks(self) -> tuple[Network, ...]:
-        return self.items
-
-    @property
-    def leases(self) -> tuple[Lease, ...]:
-        return self.details
-
-    @property
-    def leases_of(self) -> str:
-        return self.details_of
-
     def read_main(self, ops: NetworkOps) -> tuple[Network, ...]:
         return ops.networks()
 
@@ -110,7 +98,7 @@ class NetworksScreen(ResourceListScreen[NetworkOps, Network, Lease]):
     def action_network_new(self) -> None:
         if not self.ready("networks.new"):
             return
-        taken = [n.name for n in self.networks]
+        taken = [n.name for n in self.items]
 
         def check(v: dict[str, str]) -> str:
             problem = name_problem(v["name"], taken, "network")
@@ -126,11 +114,10 @@ class NetworksScreen(ResourceListScreen[NetworkOps, Network, Lease]):
             if v is None:
                 return
             name, cidr, dhcp = v["name"], v["address"], v["option"] == "on"
-            self.submit(
+            self.mutate(
                 f"new network {name}",
+                f"creating network {name}",
                 lambda o: o.create_isolated(name, cidr, dhcp),
-                self.said,
-                busy=f"creating network {name}",
             )
 
         fields = [

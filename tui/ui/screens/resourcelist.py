@@ -63,8 +63,8 @@ class ResourceListScreen(HostOpsScreen[F], Generic[F, M, D]):
 
     def __init__(self, host: HostId, host_label: str) -> None:
         super().__init__(host, host_label)
-        self.items: tuple[M, ...] = ()
-        self.details: tuple[D, ...] = ()
+        self.items: tuple[M, ...] = ()  # the upper list: the pools, the networks
+        self.details: tuple[D, ...] = ()  # the lower one: its volumes, its leases
         self.details_of = ""  # the object whose details are shown
         self.main_loads = self.detail_loads = 0  # lists applied (tests wait on them)
 
@@ -188,11 +188,10 @@ class ResourceListScreen(HostOpsScreen[F], Generic[F, M, D]):
         current = self.selected_for(action_id)
         if current is not None:
             name = current.name
-            self.submit(
+            self.mutate(
                 f"start {self.NOUN} {name}",
+                f"starting {self.NOUN} {name}",
                 lambda o: start(o, name),
-                self.said,
-                busy=f"starting {self.NOUN} {name}",
             )
 
     def stop_asking(self, current: M, question: str, stop: Callable[[F, str], str]) -> None:
@@ -202,11 +201,8 @@ class ResourceListScreen(HostOpsScreen[F], Generic[F, M, D]):
         self.ask(
             f"{question}{gone}",
             "Stop",
-            lambda: self.submit(
-                f"stop {self.NOUN} {name}",
-                lambda o: stop(o, name),
-                self.said,
-                busy=f"stopping {self.NOUN} {name}",
+            lambda: self.mutate(
+                f"stop {self.NOUN} {name}", f"stopping {self.NOUN} {name}", lambda o: stop(o, name)
             ),
         )
 

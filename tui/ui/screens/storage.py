@@ -82,18 +82,6 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
         return caps.storage
 
     # -- the lists -----------------------------------------------------------------------
-    @property
-    def pools(self) -> tuple[Pool, ...]:
-        return self.items
-
-    @property
-    def vols(self) -> tuple[Volume, ...]:
-        return self.details
-
-    @property
-    def vols_of(self) -> str:  # the pool whose volumes are shown
-        return self.details_of
-
     def read_main(self, ops: StorageOps) -> tuple[Pool, ...]:
         return ops.pools()
 
@@ -113,7 +101,7 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
 
     def selected_volume(self) -> Volume | None:
         name = row_key(self.detail_table)
-        return next((v for v in self.vols if v.name == name), None)
+        return next((v for v in self.details if v.name == name), None)
 
     # -- pools ---------------------------------------------------------------------------
     def action_pool_start(self) -> None:
@@ -123,8 +111,8 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
         pool = self.selected_for("storage.pool_stop")
         if pool is None:
             return
-        running = [u.describe() for v in self.vols for u in v.users if u.running]
-        if pool.name == self.vols_of and running:  # said before asking; the adapter checks too
+        running = [u.describe() for v in self.details for u in v.users if u.running]
+        if pool.name == self.details_of and running:  # said before asking; the adapter checks too
             actions.say_refused(
                 self.deck,
                 "storage.pool_stop",
@@ -146,7 +134,7 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
     def action_pool_new(self) -> None:
         if not self.ready("storage.pool_new"):
             return
-        taken = [p.name for p in self.pools]
+        taken = [p.name for p in self.items]
 
         def check(v: dict[str, str]) -> str:
             problem = name_problem(v["name"], taken, "pool")
@@ -159,11 +147,10 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
         def chosen(v: dict[str, str] | None) -> None:
             if v is not None:
                 name, path = v["name"], v["path"]
-                self.submit(
+                self.mutate(
                     f"new pool {name}",
+                    f"creating pool {name}",
                     lambda o: o.create_dir_pool(name, path),
-                    self.said,
-                    busy=f"creating pool {name}",
                 )
 
         fields = [
@@ -200,7 +187,7 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
         pool = self._active_pool("storage.volume_new")
         if pool is None:
             return
-        taken = [v.name for v in self.vols]
+        taken = [v.name for v in self.details]  # the pool's volumes
 
         def check(v: dict[str, str]) -> str:
             problem = name_problem(v["name"], taken)
@@ -216,11 +203,10 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
             if v is None:
                 return
             name, size, fmt, where = v["name"], parse_size(v["size"]), v["option"], pool.name
-            self.submit(
+            self.mutate(
                 f"new volume {name}",
+                f"creating volume {name}",
                 lambda o: o.create_volume(where, name, size, fmt),
-                self.said,
-                busy=f"creating volume {name}",
             )
 
         fields = [
@@ -254,11 +240,8 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
             if v is None:
                 return
             pool, name, size = vol.pool, vol.name, parse_size(v["size"])
-            self.submit(
-                f"resize {name}",
-                lambda o: o.resize_volume(pool, name, size),
-                self.said,
-                busy=f"resizing {name}",
+            self.mutate(
+                f"resize {name}", f"resizing {name}", lambda o: o.resize_volume(pool, name, size)
             )
 
         fields = [
@@ -290,10 +273,7 @@ class StorageScreen(StorageJobs, ResourceListScreen[StorageOps, Pool, Volume]):
             f"Delete volume {name} from pool {pool} ({human_size(vol.capacity)})? Its data is"
             " lost.",
             "Delete",
-            lambda: self.submit(
-                f"delete {name}",
-                lambda o: o.delete_volume(pool, name),
-                self.said,
-                busy=f"deleting {name}",
+            lambda: self.mutate(
+                f"delete {name}", f"deleting {name}", lambda o: o.delete_volume(pool, name)
             ),
         )

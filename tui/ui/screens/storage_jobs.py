@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING
 
 from tui.model.storage import CdromDrive, Pool, Progress, Volume, human_size, name_problem
-from tui.ui import actions
 from tui.ui.screens.hostops import ChoiceDialog, Field, FormDialog
 
 if TYPE_CHECKING:
@@ -128,11 +127,10 @@ class StorageJobs(_Base):
             def chosen(i: int | None) -> None:
                 if i is not None:
                     d = drives[i]
-                    self.submit(
+                    self.mutate(
                         f"insert into {d.guest}",
+                        f"inserting {vol.name} into {d.guest} {d.target}",
                         lambda o: o.insert_media(d.uuid, d.target, path),
-                        self.said,
-                        busy=f"inserting {vol.name} into {d.guest} {d.target}",
                     )
 
             self.app.push_screen(
@@ -142,7 +140,7 @@ class StorageJobs(_Base):
         self.submit("CD-ROM drives", lambda o: o.cdroms(), pick)
 
     def action_media_eject(self) -> None:
-        if actions.refuse(self.deck, "storage.eject") or not self.not_busy("storage.eject"):
+        if not self.ready("storage.eject"):
             return
 
         def pick(drives: tuple[CdromDrive, ...]) -> None:
@@ -155,11 +153,10 @@ class StorageJobs(_Base):
             def chosen(i: int | None) -> None:
                 if i is not None:
                     d = loaded[i]
-                    self.submit(
+                    self.mutate(
                         f"eject {d.guest}",
+                        f"ejecting {d.guest} {d.target}",
                         lambda o: o.eject_media(d.uuid, d.target),
-                        self.said,
-                        busy=f"ejecting {d.guest} {d.target}",
                     )
 
             self.app.push_screen(
