@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tui.model.jobs import human_seconds
+
 POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
 VOLUME_FORMATS = ("qcow2", "raw")  # what the new volume dialog offers
 
@@ -158,14 +160,5 @@ class Progress:
             text += f", {human_size(self.rate)}/s"
         left = self.left_s
         if left is not None:
-            text += f", {_duration(left)} left"
+            text += f", {human_seconds(left)} left"
         return text
-
-
-def _duration(s: float) -> str:
-    s = round(s)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"

@@ -48,6 +48,18 @@ def _text(el: ET.Element | None, path: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
+def room_for(p: libvirt.virStoragePool, pool: str, name: str, doing: str) -> int:
+    """The bytes free in pool ``p`` for a new volume ``name``: a BackendError when the pool is
+    stopped or the name taken there (``doing`` begins that message)."""
+    if not p.isActive():
+        raise BackendError(f"storage pool {pool} is not running: start it first (s)")
+    problem = name_problem(name, p.listVolumes())
+    if problem:
+        raise BackendError(f"{doing}: {problem}")
+    _state, _cap, _alloc, available = p.info()
+    return int(available)
+
+
 class LibvirtStorage:
     """StorageOps over one host's connection: each public method holds it through ``using``
     (BackendError when the host is down or closing) for its whole duration (held.py)."""
@@ -157,12 +169,7 @@ class LibvirtStorage:
         conn = self._conn()
         p = self._pool_named(conn, pool)
         try:
-            if not p.isActive():
-                raise BackendError(f"storage pool {pool} is not running: start it first (s)")
-            problem = name_problem(name, p.listVolumes())
-            if problem:
-                raise BackendError(f"new volume in {pool}: {problem}")
-            _state, _cap, _alloc, available = p.info()
+            available = room_for(p, pool, name, f"new volume in {pool}")
             # qcow2 grows as written; a raw file is sparse where the pool allows: both can be
             # larger than the free space, but say so before libvirt tries.
             alloc = 0

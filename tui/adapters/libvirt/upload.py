@@ -12,9 +12,10 @@ from collections.abc import Callable
 import libvirt
 
 from tui.adapters.libvirt.named import msg as _msg
+from tui.adapters.libvirt.storage import room_for
 from tui.adapters.libvirt.storagexml import sniff_format, volume_xml
 from tui.model.backend import BackendError
-from tui.model.storage import human_size, name_problem
+from tui.model.storage import human_size
 
 CHUNK = 256 * 1024  # upload chunk: progress about 4 times a MiB
 
@@ -41,12 +42,7 @@ def upload(
     if total == 0:
         raise BackendError(f"{source} is empty: choose an image or an ISO")
     try:
-        if not p.isActive():
-            raise BackendError(f"storage pool {pool} is not running: start it first (s)")
-        problem = name_problem(name, p.listVolumes())
-        if problem:
-            raise BackendError(f"upload to {pool}: {problem}")
-        available = p.info()[3]
+        available = room_for(p, pool, name, f"upload to {pool}")
         if total > available:
             raise BackendError(
                 f"{os.path.basename(source)} ({human_size(total)}) does not fit in the"
