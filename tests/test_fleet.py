@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from testbed.fleet import Fleet, guest_name, make_fleet
+from tests.support.apps import drawn
 from tui.cli.wiring import make_app
 from tui.config import HostEntry, Settings
 from tui.model.ids import HostId, short_uri
@@ -43,6 +44,13 @@ async def until(pilot, what: str, pred: Callable[[], bool], tries: int = 200) ->
             return
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def polled_and_drawn(pilot, app: KvmDeckApp, n: int) -> None:  # type: ignore[no-untyped-def]
+    """``n`` hosts polled (the store), and the frame that draws them on screen: polls render
+    paced, so a fixed pause after the poll is too short on a loaded machine."""
+    await until(pilot, f"{n} hosts polled", lambda: polled(app, n), tries=600)
+    await drawn(pilot, f"the frame with {n} hosts' polls")
 
 
 def polled(app: KvmDeckApp, n: int) -> bool:
@@ -89,8 +97,7 @@ def test_filter_words() -> None:
 async def test_labels_are_config_names_and_rows_name_their_host(bed: Fleet) -> None:
     app = fleet_app(bed)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, "three hosts polled", lambda: polled(app, 3))
-        await pilot.pause(0.2)
+        await polled_and_drawn(pilot, app, 3)
         labels = [h.label for h in app.fleet.hosts.values()]
         assert labels == bed.names  # not libvirt's hostname ("vm" for every test host)
         assert "host" in app.table.column_keys  # at 80 columns too
@@ -103,16 +110,17 @@ async def test_labels_are_config_names_and_rows_name_their_host(bed: Fleet) -> N
         assert "4 hosts" in bar and "3 up" in bar  # one summary line
         assert "?" not in bar.split("\n")[1]  # no URI query anywhere
         await pilot.press("enter")
-        await pilot.pause()
-        assert f"on {app.fleet.host(g.key.host).label}" in str(app.screen.title_text)  # type: ignore[attr-defined]
+        title = f"on {app.fleet.host(g.key.host).label}"
+        await until(
+            pilot, "the detail", lambda: title in str(getattr(app.screen, "title_text", ""))
+        )
 
 
 async def test_demo_banner_only_when_every_host_is_the_test_driver(tmp_path: Path) -> None:
     fleet = make_fleet(tmp_path / "f", hosts=2, guests=2)
     app = fleet_app(fleet)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 2))
-        await pilot.pause(0.1)
+        await polled_and_drawn(pilot, app, 2)
         assert "DEMO" in str(app.query_one("#hosts").content)
 
 
@@ -120,17 +128,23 @@ async def test_demo_banner_only_when_every_host_is_the_test_driver(tmp_path: Pat
 async def test_sort_by_host_and_filter_by_host(bed: Fleet) -> None:
     app = fleet_app(bed)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await polled_and_drawn(pilot, app, 3)
         await pilot.press("O")
-        await pilot.pause(0.1)
+        await until(pilot, "sorted by host", lambda: app.table.sort_key == "host")
+        await drawn(pilot)
         hosts = [app.table.get_cell(r, "host").plain for r in app.table.rows]
-        assert hosts == sorted(hosts) and app.table.sort_key == "host"
+        assert hosts == sorted(hosts)
+        first = hosts[0]
         await pilot.press("O")  # again: reversed
-        await pilot.pause(0.1)
+        await until(
+            pilot, "reversed", lambda: app.table.get_cell(app.table.rows[0], "host").plain != first
+        )
         hosts = [app.table.get_cell(r, "host").plain for r in app.table.rows]
         assert hosts == sorted(hosts, reverse=True)
         await pilot.press("slash", *"host:kvm01", "enter")
-        await pilot.pause(0.2)
+        await until(
+            pilot, "kvm01's rows only", lambda: all(n.startswith("h01-") for n in row_names(app))
+        )
         names = row_names(app)
         assert names and all(n.startswith("h01-") for n in names)
         assert len(names) == 6
@@ -142,8 +156,7 @@ async def test_fifty_hosts_leave_twelve_guest_rows_at_80x24(tmp_path: Path) -> N
     try:
         app = fleet_app(fleet)
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, "50 hosts polled", lambda: polled(app, 50))
-            await pilot.pause(0.3)
+            await polled_and_drawn(pilot, app, 50)
             assert app.table.row_count == 1000
             assert len(app.table.visible_rows()) >= 12
             bar = str(app.query_one("#hosts").content)
@@ -156,11 +169,12 @@ async def test_fifty_hosts_leave_twelve_guest_rows_at_80x24(tmp_path: Path) -> N
 async def test_hosts_screen_lists_causes_reconnects_and_filters(bed: Fleet) -> None:
     app = fleet_app(bed)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await polled_and_drawn(pilot, app, 3)
         down = HostId(bed.uris[3])
         await until(pilot, "the down host", lambda: app.fleet.host(down).report is not None)
+        await drawn(pilot)
         await pilot.press("H")
-        await pilot.pause(0.2)
+        await until(pilot, "the hosts screen", lambda: isinstance(app.screen, HostsScreen))
         screen = app.screen
         assert isinstance(screen, HostsScreen)
         table = screen.query_one("DataTable")
@@ -172,36 +186,36 @@ async def test_hosts_screen_lists_causes_reconnects_and_filters(bed: Fleet) -> N
         assert down_row[0] == "down00" and "libvirtd" in down_row[1]
         for _ in range(3):
             await pilot.press("down")
-        await pilot.pause(0.1)
-        cause = str(screen.query_one("#hosts-cause").content)  # type: ignore[attr-defined]
+        cause_box = screen.query_one("#hosts-cause")
+        await until(pilot, "down00's cause", lambda: "down00" in str(cause_box.content))  # type: ignore[attr-defined]
+        cause = str(cause_box.content)  # type: ignore[attr-defined]
         assert "down00" in cause and "fix:" in cause
         attempts = app.controllers[down].generation
         await pilot.press("r")
         await until(pilot, "a new attempt", lambda: app.controllers[down].generation > attempts)
         assert app.fleet.host(down).state is not LinkState.UP
         await pilot.press("up", "g")  # kvm02's guests only
-        await pilot.pause(0.2)
-        assert not isinstance(app.screen, HostsScreen)
+        await until(pilot, "back on the guests", lambda: not isinstance(app.screen, HostsScreen))
         assert app.table.name_filter == "host:kvm02"
-        assert set(n[:3] for n in row_names(app)) == {"h02"}
+        await until(pilot, "kvm02's rows", lambda: set(n[:3] for n in row_names(app)) == {"h02"})
 
 
 # -- marks and bulk actions ------------------------------------------------------------------
 async def test_marks_and_bulk_pause_refuse_per_guest_across_hosts(bed: Fleet) -> None:
     app = fleet_app(bed)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await polled_and_drawn(pilot, app, 3)
         await pilot.press("slash", *"vm00", "enter")  # h00-vm00, h01-vm00, h02-vm00
-        await pilot.pause(0.2)
+        want = [guest_name(h, 0) for h in range(3)]
+        await until(pilot, "the vm00 rows", lambda: row_names(app) == want)
         shown = row_names(app)
-        assert shown == [guest_name(h, 0) for h in range(3)]
         await pilot.press("A")
-        await pilot.pause(0.1)
-        assert len(app.table.marks) == 3
+        await until(pilot, "3 marks", lambda: len(app.table.marks) == 3)
+        await drawn(pilot)
         assert all(app.table.get_cell(r, "name").plain.startswith("▶ ") for r in app.table.rows)
         states = {n: state_of(app, n) for n in shown}
         await pilot.press("p")
-        await pilot.pause(0.1)
+        await until(pilot, "the question", lambda: isinstance(app.screen, ConfirmScreen))
         assert isinstance(app.screen, ConfirmScreen)
         question = app.screen.question
         acting = [n for n, s in states.items() if s in ("running", "paused")]
@@ -232,9 +246,13 @@ async def test_marks_and_bulk_pause_refuse_per_guest_across_hosts(bed: Fleet) ->
 async def test_space_marks_and_moves_down_and_bulk_start(bed: Fleet) -> None:
     app = fleet_app(bed)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await polled_and_drawn(pilot, app, 3)
         await pilot.press("slash", *"host:kvm00", "enter")
-        await pilot.pause(0.2)
+        await until(
+            pilot,
+            "kvm00's rows only",
+            lambda: row_names(app) != [] and all(n.startswith("h00-") for n in row_names(app)),
+        )
         first, second = app.table.rows[:2]
         await pilot.press("space", "space")
         await pilot.pause()
@@ -257,11 +275,14 @@ async def test_space_marks_and_moves_down_and_bulk_start(bed: Fleet) -> None:
 async def test_bulk_actions_are_refused_read_only(bed: Fleet) -> None:
     app = fleet_app(bed, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, "hosts polled", lambda: polled(app, 3))
+        await polled_and_drawn(pilot, app, 3)
         await pilot.press("A", "X")
-        await pilot.pause(0.1)
+        await until(
+            pilot,
+            "the refusal",
+            lambda: any("refused guest.destroy" in line for line in app.fleet.events),
+        )
         assert not isinstance(app.screen, ConfirmScreen)
-        assert any("refused guest.destroy" in line for line in app.fleet.events)
         await pilot.press("Z")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, ConfirmScreen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +28,16 @@ async def app_until(
         return "event log:\n" + "\n".join(str(x) for x in fleet.events) if fleet else ""
 
     return await until(predicate, what, timeout, step=step, pause=pilot.pause, explain=events)
+
+
+async def drawn(pilot: Any, what: str = "a frame", timeout: float = 30.0) -> None:
+    """Every change the app had received when called is on screen. Polls and address runs
+    render paced (RENDER_GAP_S after the last frame) and the first host's polls wait for the
+    host sample, so the store (``app.fleet``) can be a frame ahead of the table and the bars;
+    no pause is long enough for that on every machine. The queue empties only by a render."""
+    app = pilot.app
+    mark = time.monotonic()
+    await app_until(pilot, lambda: not app._pending or app._rendered_at > mark, what, timeout)
 
 
 def demo_app(**kw: Any) -> KvmDeckApp:
