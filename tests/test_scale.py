@@ -17,6 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 
+from tests.support.apps import app_until
 from tests.test_guest_table import feed, sample
 from tui.cli.wiring import make_app
 from tui.model.fleet import Change, Fleet
@@ -191,9 +192,8 @@ async def test_a_poll_and_the_host_sample_render_together() -> None:
             render(fleet, change)
 
         app.main_screen.render_fleet = spy  # type: ignore[method-assign]
-        await pilot.pause(2.0)
-    together = [s for s in seen if s == (True, True)]
-    assert len(together) >= 3  # the polls came with a host sample
+        # three polls drawn with a host sample (not "in 2 s": a loaded machine polls slower)
+        await app_until(pilot, lambda: seen.count((True, True)) >= 3, "3 polls drawn", 30)
     assert (False, True) not in seen  # and no host sample came alone
 
 
