@@ -265,12 +265,11 @@ async def test_dir_pool_create_stop_start_autostart(stbed: Bed) -> None:
         assert stbed.guest in said and conn.storagePoolLookupByName(stbed.pool).isActive()
 
 
-async def test_upload_shows_progress_and_cancel_leaves_nothing(
-    stbed: Bed, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The real upload through a libvirt stream, paced by 5 ms a chunk (a fake in timing only):
-    on an idle machine libvirtd takes the 1 GiB in under a second (measured: done 1.02 s after
-    Enter), before the progress can be read or a key can cancel it."""
+@pytest.fixture
+def paced_upload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real upload through a libvirt stream, paced by 5 ms a chunk of 256 KiB (a fake in
+    timing only): on an idle machine libvirtd takes 1 GiB in under a second (measured: done
+    1.02 s after Enter), before the progress can be read, a key can cancel it or Esc leave."""
     from tui.adapters.libvirt import upload as upload_mod
 
     real = upload_mod.upload
@@ -280,11 +279,16 @@ async def test_upload_shows_progress_and_cancel_leaves_nothing(
 
         def slow(done: int, total: int) -> None:
             progress(done, total)
-            time.sleep(0.005)  # 4096 chunks of 256 KiB: 20 s at least
+            time.sleep(0.005)  # 1 GiB: 4096 chunks, 20 s at least; 512 MiB: 10 s
 
         return real(*head, slow, cancelled)
 
     monkeypatch.setattr(upload_mod, "upload", paced)
+
+
+async def test_upload_shows_progress_and_cancel_leaves_nothing(
+    stbed: Bed, paced_upload: None
+) -> None:
     big = stbed.files / "storage-big.img"
     with open(big, "wb") as f:  # 1 GiB of data: long enough to cancel half-way
         chunk = os.urandom(1 << 20)
@@ -302,10 +306,15 @@ async def test_upload_shows_progress_and_cancel_leaves_nothing(
             pilot, lambda: (p := screen.upload_progress()) and p.done > 0 and p, "progress"
         )
         assert got.total == 1 << 30
-        await pilot.pause(0.6)  # the busy line ticks twice a second
-        line = str(screen.query_one("#ops-busy").content)
+        busy = screen.query_one("#ops-busy")
+
+        def ticked() -> str:  # the busy line ticks twice a second; the rate needs two ticks
+            line = str(busy.content)  # type: ignore[attr-defined]
+            return line if "/s" in line and "left" in line else ""
+
+        line = await app_until(pilot, ticked, "the busy line's rate", timeout=30)
         assert "storage-big.img" in line and "% " in line and "(c cancels)" in line
-        assert "MiB of 1.0 GiB" in line and "/s" in line and "left" in line
+        assert "MiB of 1.0 GiB" in line
         await pilot.press("c")
         said = await app_until(pilot, lambda: notes.has("cancelled"), "the cancel", timeout=60)
         assert said == "upload of storage-big.img cancelled; the half-made volume was deleted"
@@ -315,7 +324,7 @@ async def test_upload_shows_progress_and_cancel_leaves_nothing(
 
 
 async def test_upload_goes_on_after_leaving_the_screen_and_says_how_it_ended(
-    stbed: Bed,
+    stbed: Bed, paced_upload: None
 ) -> None:
     data = stbed.files / "storage-leave.img"
     with open(data, "wb") as f:  # 512 MiB: still under way when Esc is pressed
@@ -330,9 +339,10 @@ async def test_upload_goes_on_after_leaving_the_screen_and_says_how_it_ended(
         await form(pilot)
         await type_into(pilot, "file", str(data))
         await pilot.press("enter")
-        # busy is set as the upload is submitted (a starved loop may see its end first)
-        await app_until(pilot, lambda: screen.busy or notes.has("uploaded to"), "the upload")
+        # busy is set as the upload is submitted; paced, it takes 10 s at least
+        await app_until(pilot, lambda: screen.busy, "the upload")
         await pilot.press("escape")  # back to the guest list while it runs
+        assert not notes.has("uploaded to")  # it did run on after the screen went
         said = await app_until(pilot, lambda: notes.has("uploaded to"), "the end", timeout=120)
         assert said.startswith("storage-leave.img uploaded to") and not screen.is_attached
         assert app.errors.count == 0 and volumes(stbed)["storage-leave.img"] == 512 << 20
