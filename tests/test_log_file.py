@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.rules.test_rules_env import tmpfs
+from tests.support.apps import app_until
 from tests.support.tmux import Term
 from tests.test_app_demo import DEMO_GUESTS, demo_app, wait_rows
 from tui import logsetup
@@ -88,8 +89,9 @@ async def test_a_full_disk_is_one_notice_and_nothing_on_stderr(
                 log = logging.getLogger("tui.test")
                 for i in range(300):  # far more than the page cache would hold back
                     log.debug("line %d %s", i, "x" * 400)
-                for _ in range(20):
-                    await pilot.pause(0.05)
+                await app_until(
+                    pilot, lambda: any("cannot write" in e for e in app.fleet.events), "notice"
+                )
                 lines = [e for e in app.fleet.events if "cannot write" in e]
                 assert len(lines) == 1, list(app.fleet.events)
                 assert f"--log {path}: cannot write (No space left on device)" in lines[0]
