@@ -438,13 +438,13 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         else:
             self.usb.show()
 
-    def guest_choices(self) -> list[tuple[str, str]]:
-        """(label, row key) of every guest, by name: the palette's "go to guest …"."""
-        guests = sorted(self.fleet.guests(), key=lambda g: g.name.lower())
-        return [(g.name, g.key.row) for g in guests]
-
     def show_host_only(self, label: str) -> None:
         self.main_screen.show_host_only(label)
 
     def select_guest(self, row: str) -> None:
+        """Select a guest's row. One the store has but whose frame has not come yet (polls render
+        paced, RENDER_GAP_S apart) is drawn first: the cursor, and the next key, are on it at
+        once, not on the row the cursor was on ("go to guest", then a key)."""
+        if self._pending and not self.table.has_row(row):
+            self._render_pending()
         self.main_screen.select_row(row)

@@ -163,6 +163,11 @@ class DeckCommands:
         h = self.fleet.hosts.get(host)
         return h.label if h is not None else host.short
 
+    def guest_choices(self) -> list[tuple[str, str]]:
+        """(label, row key) of every guest, by name: the palette's "go to guest …"."""
+        guests = sorted(self.fleet.guests(), key=lambda g: g.name.lower())
+        return [(g.name, g.key.row) for g in guests]
+
     def where(self, host: HostId) -> str:
         """`` on LABEL`` with more than one host (titles and questions name the host), else ""."""
         return f" on {self.label(host)}" if len(self.fleet.hosts) > 1 else ""
