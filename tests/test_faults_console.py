@@ -53,11 +53,7 @@ def test_ctrl_bracket_returns_from_the_console_of_a_hung_host(libvirtd: Any) -> 
             term = Term(["-c", proxy.uri, "--refresh", "1"], size=(160, 40))
             try:
                 term.wait_screen(lambda s: name in s, 60, "the guest row")
-                term.keys("/")
-                time.sleep(1.0)  # the filter box has the focus before the name is typed
-                term.keys("-l", name)
-                term.keys("Enter")
-                time.sleep(1.0)  # the table has the focus again before "c"
+                term.filter_to(name)  # the table has the focus again before "c"
                 term.keys("c")
                 term.wait_screen(
                     lambda s: "Escape character" in s or "Connected to domain" in s,

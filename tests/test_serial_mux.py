@@ -190,11 +190,7 @@ def test_real_kvmdeck_console_of_a_remote_guest_uses_the_master(libvirtd, sshd: 
         term = Term(["-c", sshd.uri, "--refresh", "1"], size=(160, 40))
         try:
             term.wait_screen(lambda s: name in s, 60, "the guest row")
-            term.keys("/")
-            time.sleep(1.0)  # the filter box has the focus before the name is typed
-            term.keys("-l", name)
-            term.keys("Enter")
-            time.sleep(1.0)  # the table has the focus again before "c"
+            term.filter_to(name)  # the table has the focus again before "c"
             term.keys("c")
             term.wait_screen(lambda s: "Escape character" in s, 60, "virsh console connected")
             (virsh,) = _children(term.pid, "virsh")

@@ -90,6 +90,24 @@ class Term:
             time.sleep(0.1)
         raise AssertionError(f"timed out after {deadline_s} s waiting for {what}; screen:\n{text}")
 
+    def filter_to(self, name: str, deadline_s: float = 30.0) -> None:
+        """``/`` NAME Enter on the main screen, each key once the screen shows the last one took:
+        the filter box has the focus before the name is typed (on the main screen letters are
+        guest keys), and the table has it again before the caller's next key (or that key is
+        typed into the box). The footer shows the main keys (``q Quit``) only then."""
+        self.keys("/")
+        self.wait_screen(
+            lambda s: "Esc clear" in s and "q Quit" not in s, deadline_s, "the filter box focused"
+        )
+        self.keys("-l", name)
+        self.wait_screen(
+            lambda s: any(line.strip("▊▎ ") == name for line in s.splitlines()),
+            deadline_s,
+            f"{name} in the filter box",
+        )
+        self.keys("Enter")
+        self.wait_screen(lambda s: "q Quit" in s, deadline_s, "the table focused again")
+
     def wait_exit(self, deadline_s: float) -> float | None:
         """Seconds until the process was gone, or None if it still runs at the deadline."""
         t0 = time.monotonic()
