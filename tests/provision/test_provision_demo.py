@@ -74,3 +74,45 @@ async def test_missing_default_pool_is_offered_and_created() -> None:
         await pilot.press("enter")
         got = await app_until(pilot, lambda: form.created, "created", 30)
         assert got.started
+
+
+async def test_create_form_offers_the_storage_and_networks_listing() -> None:
+    """The form's pools and networks are the storage and networks families' listing (what S
+    and L show): the default pool first with its free space, a stopped pool and a stopped
+    network marked inactive, then the other ways to connect."""
+    from textual.widgets import Select
+
+    from tui.model.jobs import human_bytes
+    from tui.ui.screens.provision import CreateScreen
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_until(
+            pilot, lambda: app.controllers and all(c.is_up for c in app.controllers.values()), "up"
+        )
+        host = next(iter(app.controllers))
+        caps = app.caps(host)
+        assert caps.storage is not None and caps.networks is not None
+        caps.storage.stop_pool("backups")  # the test driver, in this process: no host call waits
+        caps.networks.stop("lab-isolated")
+        default = next(p for p in caps.storage.pools() if p.name == "default")
+        await pilot.press("n")
+        form = await app_until(
+            pilot, lambda: isinstance(app.screen, CreateScreen) and app.screen, "form"
+        )
+        await app_until(pilot, lambda: form.loaded, "choices")
+        pools = form.query_one("#c-pool", Select)._options
+        assert pools == [
+            (f"default ({human_bytes(default.available)} free)", "default"),
+            ("backups (inactive)", "backups"),
+        ]
+        assert form.query_one("#c-pool", Select).value == "default"
+        nets = form.query_one("#c-network", Select)._options
+        assert nets == [
+            ("automatic (network default)", ""),
+            ("network default", "network:default"),
+            ("network lab-isolated (inactive)", "network:lab-isolated"),
+            ("user networking (QEMU)", "user"),
+            ("bridge (below)", "bridge"),
+            ("none", "none"),
+        ]

@@ -7,9 +7,12 @@ operator: the UI shows them as plain text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tui.model.backend import BackendError
+from tui.model.network import Network
+from tui.model.storage import Pool
 
 # the source of the guest's first disk
 SOURCE_EMPTY = "empty"  # a new empty disk (the default: needs nothing but a name)
@@ -89,14 +92,6 @@ class GuestSpec:
 
 
 @dataclass(frozen=True)
-class PoolChoice:
-    name: str
-    active: bool
-    available: int  # bytes free (0 while inactive)
-    path: str = ""
-
-
-@dataclass(frozen=True)
 class OsChoice:
     short_id: str
     name: str
@@ -104,10 +99,9 @@ class OsChoice:
 
 @dataclass(frozen=True)
 class CreateChoices:
-    """What a host offers the create form (read once when the form opens)."""
+    """What a host offers the create form beyond its pools and networks (read once when the
+    form opens; ``Provisioning.choices``)."""
 
-    pools: tuple[PoolChoice, ...]
-    networks: tuple[tuple[str, bool], ...]  # (name, active)
     host_memory_mib: int
     host_cpus: int
     uefi: bool  # OVMF is installed (libvirt's domain capabilities list an EFI loader)
@@ -115,14 +109,32 @@ class CreateChoices:
     guest_names: tuple[str, ...]
     remote: bool = False
 
+
+@dataclass(frozen=True)
+class CreateOffer:
+    """All the create form offers: the host's :class:`CreateChoices`, and its pools and
+    networks as the storage and networks families list them (the one listing their screens
+    show too). :meth:`of` puts the ``default`` pool first."""
+
+    host: CreateChoices
+    pools: tuple[Pool, ...]
+    networks: tuple[Network, ...]
+
+    @classmethod
+    def of(
+        cls, host: CreateChoices, pools: Iterable[Pool], networks: Iterable[Network]
+    ) -> CreateOffer:
+        first = tuple(sorted(pools, key=lambda p: (p.name != "default", p.name)))
+        return cls(host, first, tuple(networks))
+
     @property
     def default_pool_missing(self) -> bool:
         return not any(p.name == "default" for p in self.pools)
 
     def default_network(self) -> str:
-        return (
-            "network:default" if ("default", True) in self.networks else NET_USER
-        )  # libvirt's NAT network when it runs, else QEMU's user networking
+        running = any(n.name == "default" and n.active for n in self.networks)
+        # libvirt's NAT network when it runs, else QEMU's user networking
+        return "network:default" if running else NET_USER
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,10 @@ def create(app: KvmDeckApp) -> None:
     hosts = [g.key.host] if g is not None else []
     hosts += [h for h in app.fleet.hosts if h not in hosts]
     for host in hosts:
-        ops = ops_for(app, host)
-        if ops is not None:
-            label = app.label(host)
-            app.push_screen(CreateScreen(ops, label), lambda got: _after_create(app, got))
+        ops, caps = ops_for(app, host), app.caps(host)
+        if ops is not None and caps.storage is not None and caps.networks is not None:
+            form = CreateScreen(ops, caps.storage, caps.networks, app.label(host))
+            app.push_screen(form, lambda got: _after_create(app, got))
             return
     actions.say_refused(app, "guest.create", "no connected host can create guests")
 

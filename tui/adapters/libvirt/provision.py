@@ -73,7 +73,6 @@ from tui.model.provision import (
     JobCancelled,
     OsChoice,
     OsDefaults,
-    PoolChoice,
     SpecRefused,
     name_problem,
 )
@@ -96,24 +95,15 @@ class LibvirtProvisioning(GuestOps, CloneOps):
 
     @counted
     def choices(self) -> CreateChoices:
+        """The host's facts for the create form; its pools and networks come from the
+        storage and networks families (``CreateOffer``), as their screens list them."""
         conn = self._conn()
         try:
-            pools = []
-            for p in conn.listAllStoragePools(0):
-                active = bool(p.isActive())
-                avail = p.info()[3] if active else 0
-                path = ""
-                with contextlib.suppress(ET.ParseError, libvirt.libvirtError):
-                    path = ET.fromstring(p.XMLDesc(0)).findtext("target/path") or ""
-                pools.append(PoolChoice(p.name(), active, avail, path))
-            nets = tuple((n.name(), bool(n.isActive())) for n in conn.listAllNetworks(0))
             info = conn.getInfo()
             names = tuple(d.name() for d in conn.listAllDomains(0))
         except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot read the host's pools and networks: {_err(exc)}") from exc
+            raise BackendError(f"cannot read the host's figures and guests: {_err(exc)}") from exc
         return CreateChoices(
-            tuple(sorted(pools, key=lambda p: (p.name != "default", p.name))),
-            nets,
             host_memory_mib=int(info[1]),
             host_cpus=int(info[2]),
             uefi=has_uefi(conn),

@@ -30,8 +30,8 @@ from tui.model.provision import (
     SOURCE_ISO,
     SOURCE_TITLES,
     CloudInit,
-    CreateChoices,
     Created,
+    CreateOffer,
     GuestSpec,
     SpecRefused,
     name_problem,
@@ -41,7 +41,7 @@ from tui.ui.deck import deck_of
 from tui.ui.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
-    from tui.core.ports import Provisioning
+    from tui.core.ports import NetworkOps, Provisioning, StorageOps
 
 
 from tui.ui.screens.job_dialog import _JobDialog, _row, parse_gib, parse_int, plain
@@ -87,11 +87,13 @@ class CreateScreen(_JobDialog[Created]):
     CreateScreen #c-buttons { height: auto; align: right middle; }
     """
 
-    def __init__(self, ops: Provisioning, host_label: str) -> None:
+    def __init__(
+        self, ops: Provisioning, storage: StorageOps, networks: NetworkOps, host_label: str
+    ) -> None:
         super().__init__()
-        self.ops = ops
+        self.ops, self.storage, self.networks = ops, storage, networks
         self.host_label = host_label
-        self.choices: CreateChoices | None = None
+        self.choices: CreateOffer | None = None
         self.keys: tuple[str, ...] = ()
         self.created: Created | None = None  # tests read it
         self.loaded = False
@@ -199,10 +201,12 @@ class CreateScreen(_JobDialog[Created]):
         runner = deck_of(self).runner
         if runner is None:
             return
-        ops = self.ops
+        ops, storage, networks = self.ops, self.storage, self.networks
 
-        def read() -> tuple[CreateChoices, tuple[str, ...], list[str]]:
-            return ops.choices(), ops.operator_keys(), [o.short_id for o in ops.os_list()]
+        def read() -> tuple[CreateOffer, tuple[str, ...], list[str]]:
+            # the pools and networks as the storage and networks families list them
+            offer = CreateOffer.of(ops.choices(), storage.pools(), networks.networks())
+            return offer, ops.operator_keys(), [o.short_id for o in ops.os_list()]
 
         def failed(exc: BaseException) -> bool:
             if not isinstance(exc, BackendError):
@@ -212,8 +216,9 @@ class CreateScreen(_JobDialog[Created]):
 
         runner.submit("create form: choices", read, done=self._fill, failed=failed)
 
-    def _fill(self, got: tuple[CreateChoices, tuple[str, ...], list[str]]) -> None:
+    def _fill(self, got: tuple[CreateOffer, tuple[str, ...], list[str]]) -> None:
         ch, keys, os_ids = got
+        host = ch.host
         # osinfo's ids complete as they are typed (→ takes the suggestion)
         self.query_one("#c-os", Input).suggester = SuggestFromList(os_ids, case_sensitive=False)
         self.choices, self.keys = ch, keys
@@ -225,8 +230,8 @@ class CreateScreen(_JobDialog[Created]):
         auto = ch.default_network()
         nets: list[tuple[str, str]] = [(f"automatic ({self._net_label(auto)})", NET_AUTO)]
         nets += [
-            (f"network {n}" + ("" if active else " (inactive)"), f"network:{n}")
-            for n, active in ch.networks
+            (f"network {n.name}" + ("" if n.active else " (inactive)"), f"network:{n.name}")
+            for n in ch.networks
         ]
         nets += [
             ("user networking (QEMU)", NET_USER),
@@ -235,12 +240,12 @@ class CreateScreen(_JobDialog[Created]):
         ]
         self.query_one("#c-network", Select).set_options(nets)
         self.query_one("#c-network", Select).value = NET_AUTO
-        fw = [("BIOS", FIRMWARE_BIOS)] + ([("UEFI (OVMF)", FIRMWARE_UEFI)] if ch.uefi else [])
+        fw = [("BIOS", FIRMWARE_BIOS)] + ([("UEFI (OVMF)", FIRMWARE_UEFI)] if host.uefi else [])
         self.query_one("#c-firmware", Select).set_options(fw)
         self.query_one("#c-firmware", Select).value = FIRMWARE_BIOS
-        accel = [(f"automatic ({ch.virt_types[0]})", "")] + [
+        accel = [(f"automatic ({host.virt_types[0]})", "")] + [
             ("KVM" if t == "kvm" else "TCG (emulated)" if t == "qemu" else t, t)
-            for t in ch.virt_types
+            for t in host.virt_types
         ]
         self.query_one("#c-accel", Select).set_options(accel)
         self.query_one("#c-accel", Select).value = ""
@@ -248,7 +253,7 @@ class CreateScreen(_JobDialog[Created]):
         self.query_one("#c-key", Select).set_options(key_opts)
         self.query_one("#c-key", Select).value = key_opts[0][1]
         note = (
-            f"Host: {ch.host_cpus} CPUs, {ch.host_memory_mib} MiB. Empty fields take the OS's"
+            f"Host: {host.host_cpus} CPUs, {host.host_memory_mib} MiB. Empty fields take the OS's"
             " recommendation (osinfo)."
         )
         if ch.default_pool_missing:
