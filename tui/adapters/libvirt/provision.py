@@ -37,6 +37,7 @@ from tui.adapters.libvirt.provision_base import (
     guest_cpu,
     has_uefi,
     start_created,
+    undone,
     virt_types,
 )
 from tui.adapters.libvirt.provision_clone import CloneOps
@@ -70,7 +71,6 @@ from tui.model.provision import (
     Created,
     FieldProblem,
     GuestSpec,
-    JobCancelled,
     OsChoice,
     OsDefaults,
     SpecRefused,
@@ -402,13 +402,8 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             if spec.start:
                 step = "starting the guest"
                 cpu_note = start_created(undo, cpu, define)
-        except JobCancelled as exc:
-            undone = undo.rollback()
-            raise JobCancelled(f"create {spec.name} cancelled while {step}; {undone}") from exc
-        except (libvirt.libvirtError, BackendError, OSError) as exc:
-            why = _err(exc) if isinstance(exc, libvirt.libvirtError) else str(exc)
-            undone = undo.rollback()
-            raise BackendError(f"create {spec.name} failed while {step}: {why}; {undone}") from exc
+        except (libvirt.libvirtError, BackendError, OSError) as exc:  # JobCancelled too
+            raise undone(undo, f"create {spec.name}", step, exc) from exc
         made = undo.made()
         what = f"created {spec.name} ({vcpus} vCPUs, {memory} MiB, {virt_type}"
         what += f", {cpu_note})" if cpu_note else ")"

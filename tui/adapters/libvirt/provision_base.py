@@ -110,6 +110,17 @@ class _Undo:
         return "; ".join(parts) if parts else "nothing had been made"
 
 
+def undone(undo: _Undo, what: str, step: str, exc: BaseException) -> BackendError:
+    """The error a create or clone (``what``) raises when ``exc`` stopped it while ``step``:
+    what it made is removed first (:meth:`_Undo.rollback`) and said. A cancel stays a
+    :class:`JobCancelled`."""
+    removed = undo.rollback()
+    if isinstance(exc, JobCancelled):
+        return JobCancelled(f"{what} cancelled while {step}; {removed}")
+    why = _err(exc) if isinstance(exc, libvirt.libvirtError) else str(exc)
+    return BackendError(f"{what} failed while {step}: {why}; {removed}")
+
+
 @dataclass(frozen=True)
 class Source:
     path: str  # on the host (a volume) or here (a file to upload)

@@ -12,9 +12,9 @@ from tui.adapters.libvirt.held import counted
 from tui.adapters.libvirt.provision_base import (
     KVMDECK_NS,
     ProvisionBase,
-    _err,
     _Undo,
     _with_made,
+    undone,
 )
 from tui.adapters.libvirt.provision_xml import volume_xml
 from tui.model.backend import BackendError
@@ -22,7 +22,6 @@ from tui.model.jobs import ProgressFn, no_progress
 from tui.model.provision import (
     Created,
     FieldProblem,
-    JobCancelled,
     SpecRefused,
     name_problem,
 )
@@ -128,13 +127,8 @@ class CloneOps(ProvisionBase):
             new_xml = _with_made(ET.tostring(root, encoding="unicode"), undo.made())
             undo.domain = conn.defineXMLFlags(new_xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
             new_uuid = undo.domain.UUIDString()
-        except JobCancelled as exc:
-            undone = undo.rollback()
-            raise JobCancelled(f"clone of {name} cancelled while {step}; {undone}") from exc
-        except (libvirt.libvirtError, BackendError, OSError) as exc:
-            why = _err(exc) if isinstance(exc, libvirt.libvirtError) else str(exc)
-            undone = undo.rollback()
-            raise BackendError(f"clone of {name} failed while {step}: {why}; {undone}") from exc
+        except (libvirt.libvirtError, BackendError, OSError) as exc:  # JobCancelled too
+            raise undone(undo, f"clone of {name}", step, exc) from exc
         kind = "linked clone" if linked else "clone"
         msg = f"{kind} {new_name} of {name} defined (new UUID and MACs)"
         if linked:
