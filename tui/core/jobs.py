@@ -62,10 +62,10 @@ class Job(Generic[T]):
     def progress(self) -> JobProgress:
         with self._lock:
             return JobProgress(
-                self.title,
-                self._stage,
-                self._done,
-                self._total,
-                time.monotonic() - self._t0,
-                self._finished,
+                done=self._done,
+                total=self._total,
+                elapsed=time.monotonic() - self._t0,
+                title=self.title,
+                stage=self._stage,
+                finished=self._finished,
             )

@@ -37,13 +37,14 @@ def human_seconds(s: float) -> str:
 
 
 @dataclass(frozen=True)
-class JobProgress:
-    title: str
-    stage: str
+class Transfer:
+    """Bytes ``done`` of ``total`` after ``elapsed`` seconds: the fraction, the rate so far and
+    the time left at it. A storage upload's :class:`tui.model.storage.Progress` and a job's
+    :class:`JobProgress` are both one."""
+
     done: int
     total: int
-    elapsed: float  # seconds since the stage began
-    finished: bool = False
+    elapsed: float  # seconds (a job's: since its stage began)
 
     @property
     def fraction(self) -> float:
@@ -51,13 +52,22 @@ class JobProgress:
 
     @property
     def rate(self) -> float:
+        """Bytes a second so far (0 until time has passed)."""
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def left_s(self) -> float | None:
+        """Seconds left at the rate so far (None until there is a rate and a total)."""
         if self.rate <= 0 or self.total <= 0:
             return None
         return max(0.0, (self.total - self.done) / self.rate)
+
+
+@dataclass(frozen=True)
+class JobProgress(Transfer):
+    title: str = ""
+    stage: str = ""
+    finished: bool = False
 
     def text(self) -> str:
         """``copying base.qcow2: 12.0 MiB of 300.0 MiB (4%), 6.0 MiB/s, 48 s left``"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tui.model.jobs import human_seconds
+from tui.model.jobs import Transfer, human_seconds
 
 POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
 VOLUME_FORMATS = ("qcow2", "raw")  # what the new volume dialog offers
@@ -129,29 +129,8 @@ def name_problem(name: str, taken: list[str] | tuple[str, ...] = (), what: str =
 
 
 @dataclass(frozen=True)
-class Progress:
+class Progress(Transfer):
     """A long transfer (upload, copy): bytes done of total after ``elapsed`` seconds."""
-
-    done: int
-    total: int
-    elapsed: float
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 0.0
-
-    @property
-    def rate(self) -> float:
-        """Bytes a second so far (0 until time has passed)."""
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def left_s(self) -> float | None:
-        """Seconds left at the rate so far (None until there is a rate)."""
-        rate = self.rate
-        if rate <= 0:
-            return None
-        return max(0.0, (self.total - self.done) / rate)
 
     def describe(self) -> str:
         """``45% 12.0 MiB of 27.0 MiB, 5.1 MiB/s, 3 s left``."""
