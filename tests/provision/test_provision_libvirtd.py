@@ -325,3 +325,27 @@ def test_import_uses_the_disk_in_place_and_delete_keeps_it(prov, prov_conn, pref
     assert plan.volumes == () and any(str(disk) in o for o in plan.other_disks)
     prov.delete(g.uuid)
     assert disk.exists()
+
+
+def test_an_upload_whose_file_ends_early_fails_and_removes_what_it_made(
+    prov_conn, prefix, tmp_path
+):
+    """Importing a file of this machine to a remote host uploads it into a new volume. When
+    the file ends before the bytes it had (it shrank meanwhile), the create fails naming it and
+    removes the volume, rather than define a guest on a short disk."""
+    path = tmp_path / "shrinks.raw"
+    path.write_bytes(bytes(510) + b"\x55\xaa" + bytes((3 << 20) - 512))  # a boot sector; 3 chunks
+    remote = LibvirtProvisioning(fixed(prov_conn), remote=True)  # a local file is uploaded
+    name = f"{prefix}short"
+
+    def progress(_stage: str, done: int, _total: int) -> None:
+        if done == 1 << 20:  # after the first chunk, the file loses its last 2 MiB
+            with open(path, "r+b") as f:
+                f.truncate(1 << 20)
+
+    spec = GuestSpec(name=name, source="import", image=str(path), start=False, network="none")
+    with pytest.raises(BackendError) as err:
+        remote.create(spec, progress)
+    msg = err.value.message
+    assert "ended early" in msg and "shrinks.raw" in msg and "removed volume" in msg, msg
+    assert leftovers(prov_conn, prefix) == []

@@ -180,8 +180,8 @@ class ProvisionBase:
             with open(src.path, "rb") as fh:
                 while sent < src.size:
                     data = fh.read(CHUNK)
-                    if not data:
-                        break
+                    if not data:  # it shrank: never a guest on a short disk
+                        raise OSError(f"{src.path} ended early ({sent} of {src.size} bytes)")
                     _send(stream, data)
                     sent += len(data)
                     progress(stage, sent, src.size)
