@@ -20,6 +20,7 @@ import libvirt
 from tui.adapters.libvirt import osinfo
 from tui.adapters.libvirt.held import Held, Using
 from tui.adapters.libvirt.provision_xml import CpuPlan, default_cpu, volume_xml
+from tui.adapters.libvirt.upload import send_all, send_file
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn
 from tui.model.provision import (
@@ -171,25 +172,15 @@ class ProvisionBase:
         vol = self._create_vol(
             pool, volume_xml(name, max(src.size, 1), "raw" if f == "iso" else f), undo
         )
-        conn = self._conn()
-        stream = conn.newStream(0)
         stage = f"uploading {Path(src.path).name}"
-        try:
-            vol.upload(stream, 0, src.size, 0)
-            sent = 0
-            with open(src.path, "rb") as fh:
-                while sent < src.size:
-                    data = fh.read(CHUNK)
-                    if not data:  # it shrank: never a guest on a short disk
-                        raise OSError(f"{src.path} ended early ({sent} of {src.size} bytes)")
-                    _send(stream, data)
-                    sent += len(data)
-                    progress(stage, sent, src.size)
-            stream.finish()
-        except BaseException:
-            with contextlib.suppress(libvirt.libvirtError):
-                stream.abort()
-            raise
+        send_file(
+            self._conn(),
+            vol,
+            src.path,
+            src.size,
+            lambda done: progress(stage, done, src.size),
+            CHUNK,
+        )
         return vol
 
     def _copy_volume(
@@ -221,7 +212,7 @@ class ProvisionBase:
                     break
                 if not data:
                     break
-                _send(up, data)
+                send_all(up, data)
                 done += len(data)
                 progress(stage, done, src_size)
             down.finish()
@@ -372,18 +363,6 @@ def default_disk(recommended: int, pool: libvirt.virStoragePool) -> int:
     if recommended <= free:
         return recommended
     return max(1 << 30, (free // 2) >> 30 << 30)
-
-
-def _send(stream: libvirt.virStream, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = stream.send(view.tobytes())
-        if n == -2:  # would block: not for a blocking stream, but be safe
-            time.sleep(0.01)
-            continue
-        if n < 0:
-            raise BackendError("the upload stream failed")
-        view = view[n:]
 
 
 def _volume_bytes(vol: libvirt.virStorageVol) -> int:

@@ -51,39 +51,67 @@ def upload(
         vol = p.createXML(volume_xml(name, total, fmt, 0), 0)
     except libvirt.libvirtError as exc:
         raise BackendError(f"cannot create volume {name} in {pool}: {_msg(exc)}") from exc
-    stream = None
+
+    def sent(done: int) -> None:
+        progress(done, total)
+        if done < total and cancelled():  # asked before each chunk
+            raise _Cancelled()
+
     try:
-        stream = conn.newStream(0)
-        vol.upload(stream, 0, total, 0)
-        done = 0
-        progress(0, total)
-        with open(source, "rb") as f:
-            while done < total:
-                if cancelled():
-                    raise _Cancelled()
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    raise OSError(f"{source} ended early ({done} of {total} bytes)")
-                sent = 0
-                while sent < len(chunk):
-                    n = stream.send(chunk[sent:])
-                    if n < 0:
-                        raise OSError("the stream refused data")
-                    sent += n
-                done += len(chunk)
-                progress(done, total)
-        stream.finish()
-        stream = None
+        sent(0)
+        send_file(conn, vol, source, total, sent, CHUNK)
     except (libvirt.libvirtError, OSError, _Cancelled) as exc:
-        if stream is not None:
-            with contextlib.suppress(libvirt.libvirtError):
-                stream.abort()
         removed = _remove_half_made(vol)
         if isinstance(exc, _Cancelled):
             raise BackendError(f"upload of {name} cancelled; {removed}") from None
         why = _msg(exc) if isinstance(exc, libvirt.libvirtError) else str(exc)
         raise BackendError(f"upload of {name} failed: {why}; {removed}") from exc
     return f"{os.path.basename(source)} uploaded to {pool} as {name} ({human_size(total)}, {fmt})"
+
+
+def send_file(
+    conn: libvirt.virConnect,
+    vol: libvirt.virStorageVol,
+    path: str,
+    total: int,
+    sent: Callable[[int], None],
+    chunk: int,
+) -> None:
+    """``total`` bytes of the local file ``path`` into ``vol`` through a new libvirt stream
+    (``virStorageVolUpload``: the same on a remote host), ``chunk`` bytes at a time;
+    ``sent(done)`` after each chunk, and what it raises (a cancel) stops the upload. A file
+    that ends early is an OSError naming it. The stream is aborted on any failure; the
+    volume is the caller's to remove (storage's upload here, provisioning's undo)."""
+    stream = conn.newStream(0)
+    try:
+        vol.upload(stream, 0, total, 0)
+        done = 0
+        with open(path, "rb") as f:
+            while done < total:
+                data = f.read(chunk)
+                if not data:  # it shrank meanwhile: never a short volume
+                    raise OSError(f"{path} ended early ({done} of {total} bytes)")
+                send_all(stream, data)
+                done += len(data)
+                sent(done)
+        stream.finish()
+    except BaseException:
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        raise
+
+
+def send_all(stream: libvirt.virStream, data: bytes) -> None:
+    """All of ``data`` into ``stream`` (a send may take part of it)."""
+    view = memoryview(data)
+    while view:
+        n = stream.send(view.tobytes())
+        if n == -2:  # would block: not for a blocking stream, but be safe
+            time.sleep(0.01)
+            continue
+        if n < 0:
+            raise OSError("the stream refused data")
+        view = view[n:]
 
 
 def _remove_half_made(vol: libvirt.virStorageVol) -> str:
