@@ -129,5 +129,7 @@ class _JobDialog(ModalScreen[D | None]):
         self.dismiss(None)
 
 
-def _row(label: str, widget: Widget) -> Horizontal:
-    return Horizontal(Label(label, classes="c-label"), widget, classes="c-row")
+def _row(label: str, widget: Widget, shown_for: str = "") -> Horizontal:
+    """A form row: its label, then the field. ``shown_for``: the class of the sources whose
+    rows these are (``cloud``, ``image``, ``iso``), hidden for the others."""
+    return Horizontal(Label(label, classes="c-label"), widget, classes=f"c-row {shown_for}".strip())

@@ -107,20 +107,20 @@ class CreateScreen(_JobDialog[Created]):
                 yield _row(
                     "Source", Select(src, value=SOURCE_EMPTY, allow_blank=False, id="c-source")
                 )
-                yield Horizontal(
-                    Label("Image", classes="c-label"),
+                yield _row(
+                    "Image",
                     Input(placeholder="/path/image.qcow2 or POOL/VOLUME", id="c-image"),
-                    classes="c-row image",
+                    "image",
                 )
-                yield Horizontal(
-                    Label("", classes="c-label"),
+                yield _row(
+                    "",
                     Checkbox("linked overlay (else a full copy)", value=True, id="c-linked"),
-                    classes="c-row cloud",
+                    "cloud",
                 )
-                yield Horizontal(
-                    Label("ISO", classes="c-label"),
+                yield _row(
+                    "ISO",
                     Input(placeholder="/path/installer.iso or POOL/VOLUME", id="c-iso"),
-                    classes="c-row iso",
+                    "iso",
                 )
                 yield _row(
                     "OS",
@@ -161,25 +161,25 @@ class CreateScreen(_JobDialog[Created]):
                 yield _row(
                     "Accel", Select([("reading…", "?")], value="?", allow_blank=False, id="c-accel")
                 )
-                yield Horizontal(
-                    Label("Hostname", classes="c-label"),
+                yield _row(
+                    "Hostname",
                     Input(placeholder="cloud-init (empty: the name)", id="c-hostname"),
-                    classes="c-row cloud",
+                    "cloud",
                 )
-                yield Horizontal(
-                    Label("User", classes="c-label"),
+                yield _row(
+                    "User",
                     Input(placeholder="cloud-init user (empty: the image's)", id="c-user"),
-                    classes="c-row cloud",
+                    "cloud",
                 )
-                yield Horizontal(
-                    Label("SSH key", classes="c-label"),
+                yield _row(
+                    "SSH key",
                     Select([("reading…", "?")], value="?", allow_blank=False, id="c-key"),
-                    classes="c-row cloud",
+                    "cloud",
                 )
-                yield Horizontal(
-                    Label("Password", classes="c-label"),
+                yield _row(
+                    "Password",
                     Input(placeholder="optional", password=True, id="c-password"),
-                    classes="c-row cloud",
+                    "cloud",
                 )
                 with Horizontal(classes="c-checks"):
                     yield Checkbox("SPICE-ready", value=True, id="c-spice")
