@@ -139,8 +139,21 @@ def _after_create(app: KvmDeckApp, got: Created | None) -> None:
     )
 
 
-def _push(app: KvmDeckApp, screen: Screen[S]) -> None:
-    app.push_screen(screen)
+def _read_then(
+    app: KvmDeckApp,
+    what: str,
+    read: Callable[[], T],
+    screen_of: Callable[[T], Screen[S]],
+    title: str,
+) -> None:
+    """``read`` through the runner (a host call, named ``what``), then the dialog
+    ``screen_of`` its result; a failure is told under ``title``."""
+    assert app.runner is not None
+
+    def done(got: T) -> None:
+        app.push_screen(screen_of(got))
+
+    app.runner.submit(what, read, done=done, failed=_failed(app, title))
 
 
 # -- clone, delete, edit ----------------------------------------------------------------------
@@ -153,27 +166,17 @@ def clone(app: KvmDeckApp, ops: Provisioning, g: Guest) -> None:
 def delete(app: KvmDeckApp, ops: Provisioning, g: Guest) -> None:
     from tui.ui.screens.provision_dialogs import DeleteScreen
 
-    assert app.runner is not None
     uuid = g.key.uuid
-    app.runner.submit(
-        f"delete plan {g.name}",
-        lambda: ops.delete_plan(uuid),
-        done=lambda plan: _push(app, DeleteScreen(ops, plan)),
-        failed=_failed(app, f"Delete {g.name}"),
-    )
+    plan, screen = (lambda: ops.delete_plan(uuid)), (lambda p: DeleteScreen(ops, p))
+    _read_then(app, f"delete plan {g.name}", plan, screen, f"Delete {g.name}")
 
 
 def edit(app: KvmDeckApp, ops: Provisioning, g: Guest) -> None:
     from tui.ui.screens.provision_dialogs import EditScreen
 
-    assert app.runner is not None
     uuid = g.key.uuid
-    app.runner.submit(
-        f"settings {g.name}",
-        lambda: ops.settings(uuid),
-        done=lambda s: _push(app, EditScreen(ops, s)),
-        failed=_failed(app, f"Edit {g.name}"),
-    )
+    settings, screen = (lambda: ops.settings(uuid)), (lambda s: EditScreen(ops, s))
+    _read_then(app, f"settings {g.name}", settings, screen, f"Edit {g.name}")
 
 
 # -- the XML in $EDITOR -------------------------------------------------------------------------
