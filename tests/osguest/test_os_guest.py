@@ -105,17 +105,24 @@ def _detail_addresses(app: KvmDeckApp) -> str:
 
 
 # -- the serial console ---------------------------------------------------------------------
-def screen_differences(before: str, after: str) -> list[tuple[int, str, str]]:
+def screen_differences(before: str, after: str, guest: str) -> list[tuple[int, str, str]]:
     """Lines of kvmdeck's screen that differ after the console, besides live figures: every
     line without a digit before (frames, headers, the table's rows' layout, the footer, the
-    filter box) must be back as it was, except the event log's new line."""
+    filter box) must be back as it was, except the event log's new lines: the console's, and
+    those of other guests on the shared libvirtd (other tests' guests start and stop meanwhile;
+    ``make test`` runs the slow tests beside this one)."""
+
+    def allowed(line: str) -> bool:
+        other = re.match(r"\s*\d\d:\d\d:\d\d ", line) is not None and guest not in line
+        return "serial console of" in line or other
+
     b, a = before.splitlines(), after.splitlines()
     if len(b) != len(a):
         return [(-1, f"{len(b)} lines", f"{len(a)} lines")]
     return [
         (i, x, y)
         for i, (x, y) in enumerate(zip(b, a, strict=True))
-        if x != y and not re.search(r"[0-9]", x) and "serial console of" not in y
+        if x != y and not re.search(r"[0-9]", x) and not allowed(y)
     ]
 
 
@@ -123,10 +130,7 @@ def test_serial_console_shows_the_prompt_and_ctrl_bracket_returns(os_guest: OsGu
     term = Term(["-c", bed.SYSTEM_URI, "--refresh", "5"], size=(120, 36))
     try:
         term.wait_screen(lambda s: os_guest.name in s, 60, "the OS guest's row")
-        term.keys("/")
-        term.wait_screen(lambda s: "filter: name or host:" in s, 20, "the filter box")
-        term.keys("-l", os_guest.name)
-        term.keys("Enter")
+        term.filter_to(os_guest.name)  # the table has the focus again before "c"
         before = term.wait_screen(
             lambda s: os_guest.name in s and "kvmdeck-t-" in s, 20, "the filtered row"
         )
@@ -152,7 +156,7 @@ def test_serial_console_shows_the_prompt_and_ctrl_bracket_returns(os_guest: OsGu
         print(f"\nCtrl+] -> kvmdeck repainted within {back_s:.2f} s")
         assert term.alive()
         assert "kvmdeck-42" not in after
-        diff = screen_differences(before, after)
+        diff = screen_differences(before, after, os_guest.name)
         assert not diff, f"{diff}\nbefore:\n{before}\nafter:\n{after}"
         row = [ln for ln in after.splitlines() if os_guest.name in ln and "running" in ln]
         assert row, after  # the guest's row, with its state, where it was
