@@ -141,6 +141,7 @@ class LibvirtStorage:
         if found is not None:
             fmt = found.get("type", "")
         users = uses.get(os.path.normpath(path), []) + uses.get(f"{pool}/{v.name()}", [])
+        users.sort(key=lambda u: (u.guest.lower(), u.target))  # not libvirt's domain order
         return Volume(
             pool=pool,
             name=v.name(),
