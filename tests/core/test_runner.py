@@ -65,3 +65,33 @@ async def test_jobs_submitted_before_and_after_close_still_run_unanswered() -> N
     await until(lambda: sorted(ran) == ["a", "b"], "both closes")
     await asyncio.sleep(0.05)
     assert answered == []  # closed: nobody waits for an answer any more
+
+
+async def test_a_thread_whose_job_ended_takes_the_next_job() -> None:
+    """50 hosts polled each second: the threads are reused, not made anew for every poll."""
+    loop = asyncio.get_running_loop()
+    runner = Runner(loop, lambda name, exc: None)
+    idents: list[int] = []
+    for i in range(20):
+        runner.submit(f"poll {i}", threading.get_ident, done=idents.append)
+        await until(lambda i=i: len(idents) == i + 1, f"job {i}")
+    assert len(set(idents)) == 1 and runner.threads.started == 1  # one after the other
+    runner.close()
+
+
+async def test_a_stuck_job_keeps_only_its_own_thread() -> None:
+    """A call that never returns (a hung host) holds its thread; the next jobs get others."""
+    loop = asyncio.get_running_loop()
+    runner = Runner(loop, lambda name, exc: None)
+    stuck = threading.Event()
+    names: list[str] = []
+    runner.submit("poll hung", lambda: stuck.wait(10))
+    await until(lambda: "poll hung" in runner.in_flight.values(), "the stuck call")
+    for i in range(3):
+        runner.submit(f"poll {i}", lambda: threading.current_thread().name, done=names.append)
+        await until(lambda i=i: len(names) == i + 1, f"job {i} beside the stuck one")
+    assert names == ["kvmdeck:poll 0", "kvmdeck:poll 1", "kvmdeck:poll 2"]
+    assert runner.threads.started == 2  # the stuck one's and one reused for the three others
+    assert list(runner.in_flight.values()) == ["poll hung"]
+    stuck.set()
+    runner.close()

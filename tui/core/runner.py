@@ -2,7 +2,7 @@
 
 Textual's thread workers run in asyncio's default executor, whose threads are joined when the
 loop shuts down: one libvirt call stuck on a host that never answers would then hang quit.
-Here every blocking call gets a daemon thread; its outcome is handed back to the loop with
+Here every blocking call runs in a daemon thread; its outcome is handed back to the loop with
 ``call_soon_threadsafe``. A call that is never answered is simply forgotten: the process
 still exits.
 
@@ -10,6 +10,12 @@ still exits.
 machine that cost the event loop about 12 ms a thread (53 hosts connecting at start: 1 s before
 the first frame; 50 polls a second: a key waited behind them). So the loop only queues the
 job; one long-lived daemon thread (the spawner) starts the threads.
+
+**Threads are reused** (:class:`tui.threads.Reuse`): a thread whose job ended waits a while
+for the next one, so 50 hosts polled each second no longer make 50 threads a second. A job goes
+to an idle thread when there is one, else the spawner starts a new one: a call stuck for ever
+keeps only its own thread, and nothing waits for it. Each job runs in a fresh ``contextvars``
+context, as it would in a new thread.
 """
 
 from __future__ import annotations
@@ -24,8 +30,12 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tui.threads import Reuse
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+Job = Callable[[], None]
 
 ErrorHandler = Callable[[str, BaseException], None]
 
@@ -46,7 +56,8 @@ class Runner:
         self.closed = False
         self.in_flight: dict[int, str] = {}  # thread ident -> name (tests, diagnostics)
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[threading.Thread | None] = queue.SimpleQueue()
+        self._starts: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # for the spawner
+        self.threads = Reuse("kvmdeck:idle")
         self._spawner: threading.Thread | None = None
 
     def submit(
@@ -62,11 +73,12 @@ class Runner:
 
         def body() -> None:
             ident = threading.get_ident()
+            threading.current_thread().name = f"kvmdeck:{name}"
             with self._lock:
                 self.in_flight[ident] = name
             started = time.monotonic() if timed else 0.0
             try:
-                result = fn()
+                result = contextvars.Context().run(fn)  # nothing carried over from a last job
             except BaseException as exc:  # delivered to the loop; nothing escapes a thread
                 self._deliver(self._fail, name, exc, failed)
             else:
@@ -75,26 +87,29 @@ class Runner:
             finally:
                 with self._lock:
                     self.in_flight.pop(ident, None)
+                threading.current_thread().name = self.threads.idle_name
                 if timed:
                     ended = time.monotonic()
                     self._deliver(self._timeline, name, submitted, started, ended)
 
-        thread = threading.Thread(target=body, name=f"kvmdeck:{name}", daemon=True)
         with self._lock:  # a job is queued before close's end mark, or started here
             if not self.closed:
+                if self.threads.offer(body):  # a thread waits for work: it takes this job
+                    return
                 if self._spawner is None:
                     self._spawner = threading.Thread(
                         target=self._spawn, name="kvmdeck:spawner", daemon=True
                     )
                     self._spawner.start()
-                self._jobs.put(thread)  # never blocks
+                self._starts.put(body)  # never blocks
                 return
-        thread.start()  # quitting: no spawner any more
+        self.threads.thread(body).start()  # quitting: no spawner any more
 
     def _spawn(self) -> None:
-        """The spawner: starts the queued threads, in order, until :meth:`close`."""
-        while (thread := self._jobs.get()) is not None:
-            thread.start()
+        """The spawner: starts a thread for each job no idle thread took, in order, until
+        :meth:`close`."""
+        while (job := self._starts.get()) is not None:
+            self.threads.thread(job).start()
 
     def _deliver(self, fn: Callable[..., None], *args: Any) -> None:
         if self.closed or self.loop.is_closed():
@@ -112,7 +127,7 @@ class Runner:
 
     def _timeline(self, name: str, submitted: float, started: float, ended: float) -> None:
         log.debug(
-            "job %s: thread started after %.0f ms, ran %.0f ms, back on the loop after %.0f ms",
+            "job %s: started after %.0f ms, ran %.0f ms, back on the loop after %.0f ms",
             name,
             (started - submitted) * 1000,
             (ended - started) * 1000,
@@ -139,4 +154,5 @@ class Runner:
         before still start (a host's close, say); the spawner then ends."""
         with self._lock:
             self.closed = True
-            self._jobs.put(None)
+            self._starts.put(None)
+        self.threads.close()  # idle threads end; jobs they were handed run first

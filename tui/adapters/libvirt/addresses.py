@@ -14,7 +14,9 @@ guest's setting, shared with every other client). Instead each agent call runs i
 thread of its own and is abandoned after :data:`AGENT_TIMEOUT_S`; while it is still stuck,
 that guest's agent is not asked again (one stuck thread per stuck agent at most), and the
 guest's addresses come from leases or ARP. The agent source needs a read-write connection
-(libvirt refuses it on a read-only one); leases and ARP work read-only.
+(libvirt refuses it on a read-only one); leases and ARP work read-only. The agent calls' threads
+are reused (:class:`tui.threads.Reuse`, shared by every host): 50 hosts of 14 running guests
+asked every 10 s made 70 threads a second; a stuck call keeps only its own thread.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import libvirt
 
 from tui.model.addresses import AddressMap, GuestAddress, useful
+from tui.threads import Reuse
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ SOURCES: tuple[tuple[str, int], ...] = (
     ("arp", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP),
 )
 AGENT_TIMEOUT_S = 5.0  # an agent call not answered by then is abandoned (libvirt never gives up)
+AGENT_THREADS = Reuse("kvmdeck:agent idle")  # every reader's agent calls, one thread each
 
 
 class AgentStuck(Exception):
@@ -144,6 +148,7 @@ class AddressReader:
         release = self.hold() if self.hold is not None else None
 
         def call() -> None:
+            threading.current_thread().name = f"kvmdeck:agent {uuid}"
             try:
                 box["answer"] = dom.interfaceAddresses(
                     libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0
@@ -151,11 +156,13 @@ class AddressReader:
             except libvirt.libvirtError as exc:
                 box["error"] = exc
             finally:
+                threading.current_thread().name = AGENT_THREADS.idle_name
                 ended.set()
                 if release is not None:
                     release()
 
-        threading.Thread(target=call, name=f"kvmdeck:agent {uuid}", daemon=True).start()
+        if not AGENT_THREADS.offer(call):  # no idle thread: a new one (never waits for one)
+            AGENT_THREADS.thread(call).start()
         if not ended.wait(self.timeout_s):
             raise AgentStuck(f"the agent of {uuid} did not answer within {self.timeout_s:g} s")
         if "error" in box:
