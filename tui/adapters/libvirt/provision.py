@@ -52,11 +52,10 @@ from tui.adapters.libvirt.provision_seed import (
 from tui.adapters.libvirt.provision_xml import (
     CpuPlan,
     DiskPlan,
-    default_pool_xml,
     domain_xml,
     random_mac,
-    volume_xml,
 )
+from tui.adapters.libvirt.storagexml import dir_pool_xml, volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn, human_bytes, no_progress
 from tui.model.provision import (
@@ -123,7 +122,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
             pool = None
         try:
             if pool is None:
-                pool = conn.storagePoolDefineXML(default_pool_xml(DEFAULT_POOL_PATH), 0)
+                pool = conn.storagePoolDefineXML(dir_pool_xml("default", DEFAULT_POOL_PATH), 0)
                 pool.build(0)
                 made = f"created the default pool at {DEFAULT_POOL_PATH}"
             else:
@@ -332,7 +331,11 @@ class LibvirtProvisioning(GuestOps, CloneOps):
                     vol = self._create_vol(
                         pool,
                         volume_xml(
-                            f"{spec.name}.qcow2", size, "qcow2", backing=(backing_path, backing_fmt)
+                            f"{spec.name}.qcow2",
+                            size,
+                            "qcow2",
+                            0,
+                            backing=(backing_path, backing_fmt),
                         ),
                         undo,
                     )
@@ -362,7 +365,7 @@ class LibvirtProvisioning(GuestOps, CloneOps):
                 step = "creating the disk"
                 vol = self._create_vol(
                     pool,
-                    volume_xml(f"{spec.name}.{spec.disk_format}", disk_bytes, spec.disk_format),
+                    volume_xml(f"{spec.name}.{spec.disk_format}", disk_bytes, spec.disk_format, 0),
                     undo,
                 )
                 if spec.source == SOURCE_ISO:

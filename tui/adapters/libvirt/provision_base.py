@@ -19,7 +19,8 @@ import libvirt
 
 from tui.adapters.libvirt import osinfo
 from tui.adapters.libvirt.held import Held, Using
-from tui.adapters.libvirt.provision_xml import CpuPlan, default_cpu, volume_xml
+from tui.adapters.libvirt.provision_xml import CpuPlan, default_cpu
+from tui.adapters.libvirt.storagexml import volume_xml
 from tui.adapters.libvirt.upload import send_all, send_file
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn
@@ -170,7 +171,7 @@ class ProvisionBase:
         """A new volume holding the bytes of a file of this machine (a libvirt stream)."""
         f = fmt or src.fmt
         vol = self._create_vol(
-            pool, volume_xml(name, max(src.size, 1), "raw" if f == "iso" else f), undo
+            pool, volume_xml(name, max(src.size, 1), "raw" if f == "iso" else f, 0), undo
         )
         stage = f"uploading {Path(src.path).name}"
         send_file(
@@ -196,7 +197,7 @@ class ProvisionBase:
         conn = self._conn()
         total = src.volume.info()[1]
         src_size = _volume_bytes(src.volume)
-        vol = self._create_vol(pool, volume_xml(name, total, src.fmt), undo)
+        vol = self._create_vol(pool, volume_xml(name, total, src.fmt, 0), undo)
         down, up = conn.newStream(0), conn.newStream(0)
         stage = f"copying {src.volume.name()}"
         try:
@@ -238,7 +239,7 @@ class ProvisionBase:
         progress read from the new volume's allocation; a cancel takes effect when libvirt's
         copy returns (libvirt cannot abort it), and the copy is then removed."""
         result: dict[str, object] = {}
-        xml = volume_xml(name, capacity, fmt)
+        xml = volume_xml(name, capacity, fmt, 0)
         total = svol.info()[2] or capacity
 
         def work() -> None:

@@ -16,7 +16,7 @@ from tui.adapters.libvirt.provision_base import (
     _with_made,
     undone,
 )
-from tui.adapters.libvirt.provision_xml import volume_xml
+from tui.adapters.libvirt.storagexml import volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn, no_progress
 from tui.model.provision import (
@@ -84,7 +84,7 @@ class CloneOps(ProvisionBase):
                     nvol = self._create_vol(
                         spool,
                         volume_xml(
-                            f"{new_name}{suffix}.qcow2", capacity, "qcow2", backing=(path, sfmt)
+                            f"{new_name}{suffix}.qcow2", capacity, "qcow2", 0, backing=(path, sfmt)
                         ),
                         undo,
                     )

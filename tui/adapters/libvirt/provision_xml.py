@@ -241,38 +241,3 @@ def domain_xml(
     if spice_ready:
         xml, _added = make_spice_ready(xml)
     return xml
-
-
-def volume_xml(
-    name: str,
-    capacity: int,
-    fmt: str,
-    *,
-    backing: tuple[str, str] | None = None,
-    allocation: int = 0,
-) -> str:
-    """A pool volume: ``backing`` = (path, format) makes a qcow2 overlay on it."""
-    parts = [
-        "<volume>",
-        f"  <name>{escape(name)}</name>",
-        f"  <capacity unit='bytes'>{capacity}</capacity>",
-        f"  <allocation unit='bytes'>{allocation}</allocation>",
-        f"  <target><format type={quoteattr(fmt)}/></target>",
-    ]
-    if backing is not None:
-        parts += [
-            "  <backingStore>",
-            f"    <path>{escape(backing[0])}</path>",
-            f"    <format type={quoteattr(backing[1])}/>",
-            "  </backingStore>",
-        ]
-    parts.append("</volume>")
-    return "\n".join(parts) + "\n"
-
-
-def default_pool_xml(path: str = "/var/lib/libvirt/images") -> str:
-    """The ``default`` directory pool virt-manager creates on first use."""
-    return (
-        "<pool type='dir'>\n  <name>default</name>\n"
-        f"  <target><path>{escape(path)}</path></target>\n</pool>\n"
-    )

@@ -73,11 +73,25 @@ def media_xml(domain_xml: str, target: str, path: str | None) -> str:
     raise BackendError(f"{root.findtext('name', '?')} has no CD-ROM drive {target}")
 
 
-def volume_xml(name: str, capacity: int, fmt: str, allocation: int | None = None) -> str:
+def volume_xml(
+    name: str,
+    capacity: int,
+    fmt: str,
+    allocation: int | None = None,
+    backing: tuple[str, str] | None = None,
+) -> str:
+    """A new pool volume (bytes; ``allocation`` None: the pool's default, 0: sparse);
+    ``backing`` = (path, format) makes a qcow2 overlay on it."""
     alloc = f"<allocation>{allocation}</allocation>" if allocation is not None else ""
+    store = (
+        f"<backingStore><path>{escape(backing[0])}</path>"
+        f"<format type={quoteattr(backing[1])}/></backingStore>"
+        if backing is not None
+        else ""
+    )
     return (
         f"<volume><name>{escape(name)}</name><capacity>{capacity}</capacity>{alloc}"
-        f"<target><format type={quoteattr(fmt)}/></target></volume>"
+        f"<target><format type={quoteattr(fmt)}/></target>{store}</volume>"
     )
 
 
