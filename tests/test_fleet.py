@@ -50,7 +50,7 @@ async def until(pilot, what: str, pred: Callable[[], bool], tries: int = 200) ->
 async def polled_and_drawn(pilot, app: KvmDeckApp, n: int) -> None:  # type: ignore[no-untyped-def]
     """``n`` hosts polled (the store), and the frame that draws them on screen: polls render
     paced, so a fixed pause after the poll is too short on a loaded machine."""
-    await until(pilot, f"{n} hosts polled", lambda: polled(app, n), tries=600)
+    await until(pilot, f"{n} hosts polled", lambda: polled(app, n))
     await drawn(pilot, f"the frame with {n} hosts' polls")
 
 
