@@ -55,7 +55,8 @@ from tui.adapters.libvirt.provision_xml import (
     domain_xml,
     random_mac,
 )
-from tui.adapters.libvirt.storagexml import dir_pool_xml, volume_xml
+from tui.adapters.libvirt.storage import make_dir_pool
+from tui.adapters.libvirt.storagexml import volume_xml
 from tui.model.backend import BackendError
 from tui.model.jobs import ProgressFn, human_bytes, no_progress
 from tui.model.provision import (
@@ -114,24 +115,22 @@ class LibvirtProvisioning(GuestOps, CloneOps):
     @counted
     def ensure_default_pool(self) -> str:
         """Create, build, start and autostart the ``default`` directory pool at
-        /var/lib/libvirt/images, as virt-manager does on first use."""
+        /var/lib/libvirt/images, as virt-manager does on first use (as the storage screen
+        makes a directory pool: a step that fails removes the pool again)."""
         conn = self._conn()
         try:
             pool = conn.storagePoolLookupByName("default")
         except libvirt.libvirtError:
-            pool = None
-        try:
-            if pool is None:
-                pool = conn.storagePoolDefineXML(dir_pool_xml("default", DEFAULT_POOL_PATH), 0)
-                pool.build(0)
-                made = f"created the default pool at {DEFAULT_POOL_PATH}"
-            else:
-                made = "the default pool exists"
-            if not pool.isActive():
-                pool.create(0)
-            pool.setAutostart(1)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot create the default pool: {_err(exc)}") from exc
+            make_dir_pool(conn, "default", DEFAULT_POOL_PATH)
+            made = f"created the default pool at {DEFAULT_POOL_PATH}"
+        else:
+            made = "the default pool exists"
+            try:
+                if not pool.isActive():
+                    pool.create(0)
+                pool.setAutostart(1)
+            except libvirt.libvirtError as exc:
+                raise BackendError(f"cannot create the default pool: {_err(exc)}") from exc
         return f"{made}; it is active and starts with the host"
 
     # -- checks -----------------------------------------------------------------------------

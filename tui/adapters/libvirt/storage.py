@@ -60,6 +60,32 @@ def room_for(p: libvirt.virStoragePool, pool: str, name: str, doing: str) -> int
     return int(available)
 
 
+def make_dir_pool(conn: libvirt.virConnect, name: str, path: str) -> libvirt.virStoragePool:
+    """Define directory pool ``name`` at ``path``, build it (makes the directory), start it
+    and autostart it; a step that fails undoes the ones before (BackendError says so)."""
+    try:
+        p = conn.storagePoolDefineXML(dir_pool_xml(name, os.path.normpath(path)), 0)
+    except libvirt.libvirtError as exc:
+        raise BackendError(f"cannot define pool {name}: {_msg(exc)}") from exc
+    step = "build"
+    try:
+        p.build(0)
+        step = "start"
+        p.create(0)
+        step = "autostart"
+        p.setAutostart(1)
+    except libvirt.libvirtError as exc:
+        try:
+            if p.isActive():
+                p.destroy()
+            p.undefine()
+            undone = "the pool was removed again"
+        except libvirt.libvirtError as inner:
+            undone = f"removing the half-made pool failed too: {_msg(inner)}"
+        raise BackendError(f"cannot {step} pool {name} at {path}: {_msg(exc)}; {undone}") from exc
+    return p
+
+
 class LibvirtStorage:
     """StorageOps over one host's connection: each public method holds it through ``using``
     (BackendError when the host is down or closing) for its whole duration (held.py)."""
@@ -270,28 +296,7 @@ class LibvirtStorage:
         named.free_name(
             POOL, lambda: conn.listDefinedStoragePools() + conn.listStoragePools(), name
         )
-        try:
-            p = conn.storagePoolDefineXML(dir_pool_xml(name, os.path.normpath(path)), 0)
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"cannot define pool {name}: {_msg(exc)}") from exc
-        step = "build"
-        try:
-            p.build(0)
-            step = "start"
-            p.create(0)
-            step = "autostart"
-            p.setAutostart(1)
-        except libvirt.libvirtError as exc:
-            try:
-                if p.isActive():
-                    p.destroy()
-                p.undefine()
-                undone = "the pool was removed again"
-            except libvirt.libvirtError as inner:
-                undone = f"removing the half-made pool failed too: {_msg(inner)}"
-            raise BackendError(
-                f"cannot {step} pool {name} at {path}: {_msg(exc)}; {undone}"
-            ) from exc
+        make_dir_pool(conn, name, path)
         return f"storage pool {name} created at {path} (running, starts with the host)"
 
     @counted
