@@ -7,7 +7,10 @@ alone. kvmdeck runs in tmux at 120x40 (``--config``, refresh 1 s); each figure i
 both, the single host's in the "peer" column.
 
 - start -> first frame: from ``tmux new-session`` until ``capture-pane`` shows a guest row;
-- idle CPU: the process over a window with no input, after the hosts settled;
+- idle CPU: the process over a window with no input, after the hosts settled; beside it the
+  loop thread's share (the rest is the worker threads: polls, address runs) and the load
+  average at the window's start and end (the machine is shared: a figure means little
+  without it);
 - key -> repaint: paced rounds of Down, N (sort, reversing), filter typing (``/``, digits),
   Esc and Space (mark: the row gets its mark and the cursor moves), from send-keys until the
   guest rows on screen changed;
@@ -22,9 +25,10 @@ from __future__ import annotations
 import random
 import subprocess
 import time
+from dataclasses import dataclass
 
 from bench import commands as cmd
-from bench.procstat import CpuWindow
+from bench.procstat import CpuWindow, main_thread_cpu_ns
 from bench.results import Row, Section, median, percentile, verdict
 from bench.tmuxrun import TmuxRun
 from testbed.fleet import Fleet, make_fleet
@@ -80,7 +84,27 @@ def all_up(label: str, fleet: Fleet, up: int) -> float:
         run.stop()
 
 
-def idle_and_keys(label: str, fleet: Fleet, rounds: int) -> tuple[float, dict[str, list[float]]]:
+def load_average() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+@dataclass
+class Idle:
+    """One idle window: the process's CPU, its loop thread's, the load average around it."""
+
+    pct: float
+    loop_pct: float
+    load: tuple[float, float]
+
+    def text(self) -> str:
+        return f"{self.pct:.2f}% (loop thread {self.loop_pct:.2f}%, load {self.load_text()})"
+
+    def load_text(self) -> str:
+        return f"{self.load[0]:.1f}-{self.load[1]:.1f}"
+
+
+def idle_and_keys(label: str, fleet: Fleet, rounds: int) -> tuple[Idle, dict[str, list[float]]]:
     run = TmuxRun(label, argv(fleet), cmd.app_env(), cwd=str(cmd.ROOT))
     lat: dict[str, list[float]] = {k: [] for k in KINDS}
     rng = random.Random(7)
@@ -90,9 +114,12 @@ def idle_and_keys(label: str, fleet: Fleet, rounds: int) -> tuple[float, dict[st
         time.sleep(SETTLE_S + 10)  # the hung host's 10 s deadline passes first
         assert run.pane_pid is not None
         win = CpuWindow({"kvmdeck": run.pane_pid})
+        load0, loop0 = load_average(), main_thread_cpu_ns(run.pane_pid)
         win.start()
         time.sleep(WINDOW_S)
-        _wall, pct = win.stop()
+        wall, pct = win.stop()
+        loop_pct = (main_thread_cpu_ns(run.pane_pid) - loop0) / 1e9 / wall * 100
+        idle = Idle(pct["kvmdeck"], loop_pct, (load0, load_average()))
 
         def press(key: str, kind: str | None) -> None:
             before = guest_rows(run.capture(escapes=True))
@@ -114,7 +141,7 @@ def idle_and_keys(label: str, fleet: Fleet, rounds: int) -> tuple[float, dict[st
             press(second, "filter")
             press("Escape", "esc")
             press("N", "sort")
-        return pct["kvmdeck"], lat
+        return idle, lat
     finally:
         run.stop()
 
@@ -157,7 +184,9 @@ def run(rounds: int = ROUNDS) -> Section:
             f.close()
     sec.details = {
         "start_s": {"fleet": start_big, "one": start_one},
-        "cpu_pct": {"fleet": round(cpu_big, 2), "one": round(cpu_one, 2)},
+        "cpu_pct": {"fleet": round(cpu_big.pct, 2), "one": round(cpu_one.pct, 2)},
+        "loop_thread_pct": {"fleet": round(cpu_big.loop_pct, 2), "one": round(cpu_one.loop_pct, 2)},
+        "load_average": {"fleet": cpu_big.load, "one": cpu_one.load},
         "latency_ms": {
             "fleet": {k: [round(v, 1) for v in vals] for k, vals in lat_big.items()},
             "one": {k: [round(v, 1) for v in vals] for k, vals in lat_one.items()},
@@ -183,11 +212,12 @@ def run(rounds: int = ROUNDS) -> Section:
         Row(
             "P7",
             f"idle CPU, {n}, 1 s",
-            f"{cpu_big:.2f}% ({WINDOW_S:g} s)",
-            f"1 host: {cpu_one:.2f}%",
-            f"{cpu_big / cpu_one:.1f}x" if cpu_one else "-",
+            f"{cpu_big.text()} ({WINDOW_S:g} s)",
+            f"1 host: {cpu_one.text()}",
+            f"{cpu_big.pct / cpu_one.pct:.1f}x" if cpu_one.pct else "-",
             f"<= {TARGET_CPU:.0f}% of one core",
-            verdict(cpu_big <= TARGET_CPU),
+            verdict(cpu_big.pct <= TARGET_CPU),
+            "whole process; the rest of it: worker threads (polls, address runs)",
         )
     )
     for kind in KINDS:
