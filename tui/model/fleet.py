@@ -106,6 +106,10 @@ class Change:
     changed: frozenset[GuestKey] = frozenset()
     link: bool = False  # a host's link state or label changed
     local: bool = False  # the local host sample changed
+    # Hosts polled with no guest's row changed (same samples, facts and host figures): only
+    # their history got a point and their latency changed. Not in ``hosts``: the guest table
+    # and the hosts bar have nothing to redo for them (unless the table shows CPU history).
+    polled: frozenset[HostId] = frozenset()
 
     @classmethod
     def merge(cls, changes: list[Change]) -> Change:
@@ -117,6 +121,7 @@ class Change:
             changed=frozenset().union(*(c.changed for c in changes)),
             link=any(c.link for c in changes),
             local=any(c.local for c in changes),
+            polled=frozenset().union(*(c.polled for c in changes)),
         )
 
     @property
@@ -124,7 +129,9 @@ class Change:
         return bool(self.added or self.removed)
 
     def __bool__(self) -> bool:
-        return bool(self.hosts or self.added or self.removed or self.changed or self.local)
+        return bool(
+            self.hosts or self.added or self.removed or self.changed or self.local or self.polled
+        )
 
 
 def _starting(g: Guest) -> bool:
@@ -194,24 +201,25 @@ class Fleet:
         h.polls += 1
         h.polled_at = time.monotonic()
         h.latency_s = result.elapsed_s
+        host_changed = h.remote != result.remote_host  # a remote host's own figures
         h.remote = result.remote_host
         added: set[GuestKey] = set()
         changed: set[GuestKey] = set()
         seen: set[str] = set()
         for s in result.samples:
             seen.add(s.uuid)
-            key = GuestKey(host, s.uuid)
             g = h.guests.get(s.uuid)
             if g is None:
+                key = GuestKey(host, s.uuid)
                 g = h.guests[s.uuid] = Guest(key, s)
                 added.add(key)
-            elif g.sample != s:
-                changed.add(key)
+            elif g.sample is not s and g.sample != s:
+                changed.add(g.key)
             g.sample = s
-            if g.settle_pending():
-                changed.add(key)
-            g.info = result.info.get(s.uuid, g.info)
-            g.error = result.errors.get(s.uuid, "")
+            info, error = result.info.get(s.uuid, g.info), result.errors.get(s.uuid, "")
+            if g.settle_pending() or (info is not g.info and info != g.info) or error != g.error:
+                changed.add(g.key)
+            g.info, g.error = info, error
             g.history.cpu.append(s.cpu_pct or 0.0)
             g.history.mem.append(float(s.rss_kib or s.mem_cur_kib or 0))
             g.history.disk.append((s.rd_bps or 0.0) + (s.wr_bps or 0.0))
@@ -219,6 +227,8 @@ class Fleet:
         removed = {GuestKey(host, u) for u in h.guests if u not in seen}
         for key in removed:
             del h.guests[key.uuid]
+        if not (added or removed or changed or host_changed):
+            return Change(polled=frozenset({host}))  # the same figures: no row to redo
         return Change(
             hosts=frozenset({host}),
             added=frozenset(added),

@@ -2,8 +2,7 @@
 
 It owns the Fleet (the one state store), one HostController per host, the runner for blocking
 work, and the features made on first use (launcher, doctor, USB). Callbacks apply results to the
-fleet on the loop; screens render the merged change once per frame. Nothing here blocks: quit
-returns at once whatever the hosts do.
+fleet on the loop; screens render the merged change once per frame. Nothing here blocks (quit).
 """
 
 from __future__ import annotations
@@ -213,12 +212,13 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
 
     # -- the store: results in, one render per frame out ---------------------------------
     def changed(self, change: Change, paced: bool = False) -> None:
-        """Queue a change for the next frame (``paced``: RENDER_GAP_S after the last render).
-        On the loop's thread only: a call from another thread is handed to the loop (and
-        logged: it is a bug in whoever called)."""
+        """Queue a change for the next frame (``paced``: see RENDER_GAP_S; none when empty). On
+        the loop's thread only: from another thread it is handed to the loop (logged: a bug)."""
         if threading.get_ident() != self._loop_thread and self.runner is not None:
             log.error("changed() called from thread %s", threading.current_thread().name)
             self.runner.loop.call_soon_threadsafe(self.changed, change, paced)
+            return
+        if paced and not change:  # a poll or an address run that changed nothing: no frame
             return
         self._pending.append(change)
         now = time.monotonic()
@@ -320,8 +320,8 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
                 self._held_since = time.monotonic()
             self._host_tick()  # one repaint for both, and the store never ahead of the screen
             return
-        self.changed(self.fleet.apply_poll(host, seq, result), paced=True)
-        if self.usb is not None:
+        self.changed(change := self.fleet.apply_poll(host, seq, result), paced=True)
+        if self.usb is not None and change.hosts:  # polled alone: the same guests run
             running = {g.name: g.sample.running for g in self.fleet.host(host).guests.values()}
             self.usb.guests_changed(self.host_order.index(host), running)
         if not self._deferred_started:

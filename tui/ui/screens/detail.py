@@ -192,7 +192,12 @@ class GuestDetailScreen(Screen[None]):
 
     def _show_fleet(self, fleet: Fleet, change: Change) -> None:
         """(is_mounted is still False in on_mount: it renders through here.)"""
-        if self.key.host not in change.hosts and self.key not in change.changed:
+        host = self.key.host  # polled: its history graphs got a point
+        if (
+            host not in change.hosts
+            and host not in change.polled
+            and self.key not in change.changed
+        ):
             return
         g = fleet.guest(self.key)
         paused = g is not None and g.sample.state_code == GuestState.PAUSED

@@ -168,7 +168,7 @@ class HostsScreen(Screen[None]):
 
     def render_fleet(self, fleet: Fleet, change: Change) -> None:
         """The app's call for the screen on top: rows whose cells changed are rewritten."""
-        if not (change.link or change.hosts or change.local):
+        if not (change.link or change.hosts or change.local or change.polled):  # latency
             return
         table = self.query_one(DataTable)
         hosts = list(fleet.hosts.values())

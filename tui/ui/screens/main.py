@@ -109,7 +109,7 @@ class MainScreen(FleetKeys, Screen[None]):
             return
         panel.render_fleet(fleet, change)
         self.table.set_viewers(self.deck.guests.viewer_pids())
-        if change.hosts or change.removed:
+        if change.hosts or change.removed or change.polled:
             self.table.sync(fleet, change)
         if change.link or change.hosts:
             self._render_hosts(fleet, change.hosts)

@@ -341,7 +341,10 @@ class GuestTable(GuestMarks, GuestFilter, LineTable):
         members = False
         for key in change.removed:
             members |= self._drop_row(key.row)
-        for host_id in change.hosts:
+        hosts = change.hosts
+        if change.polled and "cpuhist" in self.column_keys:  # a new history point to show
+            hosts |= change.polled
+        for host_id in hosts:
             members |= self._sync_host(fleet, host_id)
         if members or change.changed or change.added:
             self.apply_sort()
