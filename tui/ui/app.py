@@ -241,8 +241,8 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
         self._render_queued = False
         self._pending_since = None
         pending, self._pending = self._pending, []
-        if not pending or not self.main_screen.is_attached:
-            return
+        if not pending or not self.is_running or not self.main_screen.is_attached:
+            return  # is_running: no render into screens a shutdown is emptying
         self._rendered_at = time.monotonic()
         merged = Change.merge(pending)
         with self.batch_update():
