@@ -12,9 +12,11 @@ import select
 import signal
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import libvirt
 import pytest
 
 from testbed import bed
@@ -84,12 +86,44 @@ def viewer_tools() -> None:
 
 
 @pytest.fixture(scope="session")
-def spice_guest(libvirtd) -> Iterator[bed.Guest]:  # type: ignore[no-untyped-def]
-    """A running TCG guest with SPICE on 127.0.0.1 and a random password."""
-    g = bed.create_transient(libvirtd, 0, password=f"pw{secrets.token_hex(8)}", tag="sp")
-    yield g
+def spice_guests() -> Iterator[list[bed.Guest]]:
+    """The SPICE guests this session made (one, unless QEMU lost one: see spice_guest)."""
+    made: list[bed.Guest] = []
+    yield made
     conn, _ = bed.ensure_libvirtd()
-    bed.remove(conn, g)
+    for g in made:
+        bed.remove(conn, g)
+
+
+def _running(conn, guest: bed.Guest) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(conn.lookupByName(guest.name).isActive())
+    except libvirt.libvirtError:
+        return False
+
+
+@pytest.fixture()
+def spice_guest(libvirtd, spice_guests: list[bed.Guest]) -> bed.Guest:  # type: ignore[no-untyped-def]
+    """A running TCG guest with SPICE on 127.0.0.1 and a random password, shared by the tests.
+
+    QEMU 7.2's SPICE server (libspice-server 0.15.1, Debian 12) sometimes segfaults in its
+    "SPICE Worker" thread when a viewer connects or leaves while the guest boots (dmesg: a NULL
+    read in libspice-server.so; libvirt logs the guest "shutting down, reason=crashed"): seen
+    in 5 of about 25 runs here, never from kvmdeck's side of the socket. A test that needs the
+    guest then gets a new one, and the loss is reported as a warning, not hidden."""
+    if spice_guests and _running(libvirtd, spice_guests[-1]):
+        return spice_guests[-1]
+    if spice_guests:
+        warnings.warn(
+            f"{spice_guests[-1].name} is no longer running (QEMU's SPICE server crashed it? "
+            "see dmesg and /var/log/libvirt/qemu/): a new SPICE guest for the next tests",
+            stacklevel=1,
+        )
+    g = bed.create_transient(
+        libvirtd, len(spice_guests), password=f"pw{secrets.token_hex(8)}", tag="sp"
+    )
+    spice_guests.append(g)
+    return g
 
 
 @pytest.fixture(scope="session")
