@@ -11,30 +11,18 @@ stopped with SIGSTOP (no fake), while another thread closes the host.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any
 
 import libvirt
 import pytest
 
 from testbed import faultproxy
+from tests.support.faults import NO_EVENTS, close_during_held_call
 from tui.adapters.libvirt.connection import register_event_loop
 from tui.adapters.libvirt.host import LibvirtHost
-from tui.model.backend import BackendError, HostEvents
+from tui.model.backend import BackendError
 
 pytestmark = pytest.mark.libvirtd
-
-NO_EVENTS = HostEvents(lambda _e: None, lambda _e: None, lambda _r: None)
-
-
-async def until(pred: Any, deadline_s: float, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
 
 
 @pytest.mark.parametrize("family", ["storage", "networks", "snapshots"])
@@ -55,38 +43,13 @@ async def test_a_close_waits_for_a_family_call_in_flight(libvirtd: Any, family: 
             # a guest that does not exist: the lookup RPC is what hangs, then it fails
             "snapshots": lambda: caps.snapshots.list("00000000-0000-4000-8000-00000000f4a1"),
         }
-        done: dict[str, Any] = {}
-
-        def call() -> None:
-            try:
-                done["result"] = calls[family]()
-            except BackendError as exc:
-                done["error"] = exc
-            done["at"] = time.monotonic()
-
-        proxy.freeze()
-        try:
-            caller = threading.Thread(target=call, daemon=True)
-            caller.start()
-            await until(lambda: host.calls_in_flight == 1, 5, f"the {family} call in flight")
-            await asyncio.sleep(0.3)  # inside libvirt, waiting for the stopped peer
-            closer = threading.Thread(target=host.close, daemon=True)
-            closer.start()
-            await asyncio.sleep(1.0)
-            assert "at" not in done, "the call returned while the peer was stopped"
-            assert closer.is_alive() and host.closed_at is None, "closed under a family call"
+        async with close_during_held_call(proxy, host, calls[family], f"{family} call") as done:
             # A family call after the close began fails at once, without touching libvirt.
             with pytest.raises(BackendError, match="not connected"):
                 caps.storage.volumes("default")
             with pytest.raises(BackendError, match="not connected"):
                 caps.snapshots.list("00000000-0000-4000-8000-00000000f4a1")
             assert host.calls_in_flight == 1
-        finally:
-            proxy.resume()
-        await until(lambda: "at" in done, 20, f"the {family} call to return")
-        await until(lambda: host.closed_at is not None, 20, "the deferred close")
-        assert host.closed_at is not None and host.closed_at >= done["at"]
-        assert host.calls_in_flight == 0
         if family != "snapshots":
             assert "result" in done, done  # it ran to its end on the live connection
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,23 +21,14 @@ from typing import Any
 import pytest
 
 from testbed import bed, faultproxy
+from testbed.wait import until
+from tests.support.faults import NO_EVENTS, close_during_held_call
 from tests.support.tmux import Term
 from tui.adapters.libvirt.connection import register_event_loop
 from tui.adapters.libvirt.host import LibvirtHost
-from tui.model.backend import BackendError, HostEvents
+from tui.model.backend import BackendError
 
 pytestmark = pytest.mark.libvirtd
-
-NO_EVENTS = HostEvents(lambda _e: None, lambda _e: None, lambda _r: None)
-
-
-async def until(pred: Any, deadline_s: float, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
 
 
 async def test_a_close_waits_for_the_call_in_flight(libvirtd: Any) -> None:
@@ -48,35 +38,11 @@ async def test_a_close_waits_for_the_call_in_flight(libvirtd: Any) -> None:
     with faultproxy.running() as proxy:
         host = LibvirtHost(proxy.uri, False, NO_EVENTS)
         await asyncio.to_thread(host.open)
-        polled: dict[str, Any] = {}
-
-        def poll() -> None:
-            try:
-                polled["result"] = host.poll(("cpu",))
-            except BackendError as exc:
-                polled["error"] = exc
-            polled["at"] = time.monotonic()
-
-        proxy.freeze()
-        try:
-            poller = threading.Thread(target=poll, daemon=True)
-            poller.start()
-            await until(lambda: host.calls_in_flight == 1, 5, "the poll in flight")
-            await asyncio.sleep(0.3)  # inside libvirt, waiting for the stopped peer
-            closer = threading.Thread(target=host.close, daemon=True)
-            closer.start()
-            await asyncio.sleep(1.0)
-            assert closer.is_alive() and host.closed_at is None, "closed under a call"
+        async with close_during_held_call(proxy, host, lambda: host.poll(("cpu",)), "poll"):
             # A new call after the close began fails at once, without touching libvirt.
             with pytest.raises(BackendError) as err:
                 host.poll(("cpu",))
             assert err.value.lost
-        finally:
-            proxy.resume()
-        await until(lambda: "at" in polled, 20, "the poll to return")
-        await until(lambda: host.closed_at is not None, 20, "the deferred close")
-        assert host.closed_at is not None and host.closed_at >= polled["at"]
-        assert host.calls_in_flight == 0
 
 
 async def test_connections_opened_and_closed_in_threads_leave_libvirtaio_clean(
@@ -101,7 +67,7 @@ async def test_connections_opened_and_closed_in_threads_leave_libvirtaio_clean(
             await asyncio.gather(*(asyncio.to_thread(h.open) for h in hosts))
             await asyncio.sleep(0.2)  # the loop serves them (keepalive, event timers)
             await asyncio.gather(*(asyncio.to_thread(h.close) for h in hosts))
-            await until(lambda: set(impl.callbacks) <= before, 10, "handles removed")
+            await until(lambda: set(impl.callbacks) <= before, "handles removed", 10)
             await asyncio.sleep(0.2)  # the free callbacks run on the loop
             assert all(h.closed_at is not None for h in hosts)
     finally:
