@@ -76,21 +76,3 @@ def test_the_store_never_lets_an_older_poll_overwrite_a_newer_one() -> None:
     assert not old
     guest = fleet.guest(GuestKey(host, "u1"))
     assert guest is not None and guest.sample.cpu_pct == 30.0
-
-
-def test_periodic_runs_fall_on_the_beats_of_the_refresh() -> None:
-    """Every host's next poll is due on a multiple of the refresh on the loop's clock, so 50
-    hosts start together once a refresh instead of drifting apart (50 wakeups a second)."""
-    from tui.core.scheduler import until_beat
-
-    # A poll that started on the beat at 10.0 and ended 0.3 s later: next beat, 11.0.
-    assert abs(until_beat(10.3, 1.0) - 0.7) < 1e-9
-    # Hosts that ended at different moments of the same second share the next beat.
-    assert {round(t + until_beat(t, 1.0), 9) for t in (10.01, 10.2, 10.5, 10.74)} == {11.0}
-    # A poll that took more than 3/4 of the refresh skips a beat rather than polling again
-    # right away: never two polls of a host closer than a quarter of the refresh.
-    assert abs(until_beat(10.8, 1.0) - 1.2) < 1e-9
-    assert until_beat(10.0, 1.0) >= 0.25
-    # A longer interval (the address lane's 10 s) lands on a beat too, about 10 s on.
-    assert abs(until_beat(10.02, 1.0, 10.0) - 9.98) < 1e-9
-    assert abs(until_beat(7.3, 2.0, 10.0) - 8.7) < 1e-9  # 16.0: the beats of a 2 s refresh

@@ -218,7 +218,7 @@ class HostController:
             return
         self.listener.polled(self.host, self.polls.reserve(), first)
         self._note_running(first)
-        self.polls.next_beat(self._refresh(), EVENT_POLL_DELAY)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
 
     def _connect_failed(self, gen: int, exc: BaseException) -> bool:
         if gen != self.generation or self.closed:
@@ -318,7 +318,7 @@ class HostController:
         if self.polls.finish(seq):
             self.listener.polled(self.host, seq, result)
             self._note_running(result)
-        self.polls.next_beat(self._refresh(), EVENT_POLL_DELAY)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
 
     def _poll_failed(self, gen: int, seq: int, exc: BaseException) -> bool:
         if gen != self.generation or self.closed:
@@ -329,7 +329,7 @@ class HostController:
             return True
         message = exc.message if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
         self.listener.poll_failed(self.host, message)
-        self.polls.next_beat(self._refresh(), EVENT_POLL_DELAY)
+        self.polls.next(self._refresh(), EVENT_POLL_DELAY)
         return isinstance(exc, BackendError)  # anything else also goes to the error handler
 
     def _after_events(self, result: PollResult) -> PollResult:
@@ -387,7 +387,7 @@ class HostController:
 
     def _address_next(self) -> None:
         if self._running or self.addr_lane.dirty:
-            self.addr_lane.next_beat(self._refresh(), ADDRESS_SOON, ADDRESS_INTERVAL)
+            self.addr_lane.next(ADDRESS_INTERVAL, ADDRESS_SOON)
 
     # -- events (libvirtaio calls these on the loop) -------------------------------------
     def _on_lifecycle(self, gen: int, ev: LifecycleEvent) -> None:

@@ -5,40 +5,13 @@ A request while a run is in flight marks the work dirty; when the run ends, the 
 number, so a result that arrives after a newer one has been applied is recognised as old.
 A run that does not finish within ``deadline`` seconds is reported once and abandoned: its
 result, should it ever arrive, is older than any run after it.
-
-**Beats.** Periodic runs (every host's stats poll, its address runs) are due on the *beats*:
-the multiples of the refresh interval on the loop's clock (:func:`until_beat`). 50 hosts each
-timing its own next poll from the end of its last one drifted apart: 50 timer wakeups a second
-and 50 results trickling in, rendered 5 times a second. On the beats they start in one loop
-turn, come back together and are rendered together, once a refresh, and a host's figures are
-exactly ``refresh`` apart instead of ``refresh`` plus the poll's own time. What an event asks
-for (``soon``) is never held for a beat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import math
 from collections.abc import Callable
-
-# A run's next beat is at least this share of the refresh after it ended: a poll that took
-# less than 3/4 of the refresh keeps its host on every beat; a slower one skips one.
-BEAT_GAP = 0.25
-
-
-def until_beat(now: float, refresh: float, interval: float | None = None) -> float:
-    """Seconds from ``now`` to the beat a run that just ended is due at: every ``interval``
-    (default: each refresh) on the beats, the multiples of ``refresh`` on the loop's clock.
-    The first beat at least ``interval - (1 - BEAT_GAP) * refresh`` away (and at least
-    ``BEAT_GAP * refresh``): a run that started on a beat and took less than 3/4 of the
-    refresh is due exactly ``interval`` after it started."""
-    if refresh <= 0:
-        return interval or 0.0
-    interval = refresh if interval is None else interval
-    gap = max(interval - (1.0 - BEAT_GAP) * refresh, BEAT_GAP * refresh)
-    due = math.ceil((now + gap) / refresh) * refresh
-    return max(0.0, due - now)
 
 
 class SingleFlight:
@@ -77,11 +50,6 @@ class SingleFlight:
                 return  # already due sooner
             self._timer.cancel()
         self._timer = self.loop.call_later(delay, self._fire, context=self.context)
-
-    @property
-    def due(self) -> float | None:
-        """The loop time the next run is due at, when one is timed (tests, diagnostics)."""
-        return self._timer.when() if self._timer is not None else None
 
     def _fire(self) -> None:
         self._timer = None
@@ -129,10 +97,6 @@ class SingleFlight:
         if self.stopped or self.in_flight is not None:
             return
         self.request(soon if self.dirty else interval)
-
-    def next_beat(self, refresh: float, soon: float, interval: float | None = None) -> None:
-        """:meth:`next`, due on a beat (:func:`until_beat`) unless something asked for it."""
-        self.next(until_beat(self.loop.time(), refresh, interval), soon)
 
     def cancel(self) -> None:
         """Forget the timer and the run in flight (its result will be refused)."""

@@ -54,9 +54,9 @@ log = logging.getLogger(__name__)
 # then drawn anyway: the screen never shows old data as if it were live.
 STALL_S = 3.0
 WATCHDOG_S = 1.0
-# Polls (all hosts on the refresh's beats: tui/core/scheduler.py) render merged, BEAT_SETTLE_S
-# after the first, at most once per RENDER_GAP_S; others (a key, a link, a log line) at once.
-RENDER_GAP_S, BEAT_SETTLE_S = 0.2, 0.05
+# Polls (50 hosts: 50 a second, one by one) render merged, at most once per RENDER_GAP_S;
+# anything else (an action, a link, a log line) at the next turn, taking waiting polls along.
+RENDER_GAP_S = 0.2
 
 
 def css_paths() -> list[str | PurePath]:
@@ -226,8 +226,7 @@ class KvmDeckApp(DeckCommands, QuietToasts, App[int]):
             self._pending_since = now
         if self._render_queued:  # a flag, not "was the list empty": a lost call retries
             return
-        settle = BEAT_SETTLE_S if self._deferred_started else 0.0  # not before the 1st frame
-        wait = max(self._rendered_at + RENDER_GAP_S - now, settle) if paced else 0.0
+        wait = self._rendered_at + RENDER_GAP_S - now if paced else 0.0
         if wait <= 0:
             self._render_queued = self.call_later(self._render_pending)
         elif self._render_timer is None:
