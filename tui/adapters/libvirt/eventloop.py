@@ -104,12 +104,12 @@ class _Timeout(libvirtaio.TimeoutCallback):
     def _apply(self) -> None:
         task: asyncio.Future[None] | None = getattr(self, "_task", None)
         if task is not None and task.done():  # it ended itself (saw timeout < 0): gone
-            task = self._task = None  # type: ignore[assignment]
+            task = self._task = None
         if self.timeout >= 0 and not self.removed and task is None:
             self._task = asyncio.ensure_future(self._timer(), loop=self.impl.loop)
         elif (self.timeout < 0 or self.removed) and task is not None:
             task.cancel()
-            self._task = None  # type: ignore[assignment]
+            self._task = None
 
     async def _timer(self) -> None:
         while not self.removed:
