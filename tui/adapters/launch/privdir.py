@@ -20,7 +20,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +116,28 @@ class SweepResult:
     seconds: float = 0.0
 
 
+def own_dirs(bases: Iterable[Path], name: re.Pattern[str]) -> Iterator[tuple[Path, int]]:
+    """(path, pid) of each directory in ``bases`` whose name matches ``name`` (a ``pid``
+    group) and that this uid owns, never through a symlink; unreadable bases and entries that
+    vanish are passed over. The sweeps' common walk (this module's and :mod:`.sockdir`'s)."""
+    uid = os.getuid()
+    for base in bases:
+        try:
+            entries = list(os.scandir(base))
+        except OSError:
+            continue
+        for entry in entries:
+            m = name.match(entry.name)
+            if m is None:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == uid:
+                yield Path(entry.path), int(m.group("pid"))
+
+
 def sweep_stale(env: Mapping[str, str], bases: list[Path] | None = None) -> SweepResult:
     """Remove private directories left by kvmdeck processes that are gone (``kill -9``).
 
@@ -125,28 +147,14 @@ def sweep_stale(env: Mapping[str, str], bases: list[Path] | None = None) -> Swee
     t0 = time.perf_counter()
     result = SweepResult()
     me = os.getpid()
-    uid = os.getuid()
-    for base in bases if bases is not None else base_dirs(env):
-        try:
-            entries = list(os.scandir(base))
-        except OSError:
+    for path, pid in own_dirs(bases if bases is not None else base_dirs(env), _NAME):
+        if pid == me:
             continue
-        for entry in entries:
-            m = _NAME.match(entry.name)
-            if m is None or int(m.group("pid")) == me:
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
-                continue
-            path = Path(entry.path)
-            if owner_alive(path):
-                result.kept.append(path)
-                continue
-            shutil.rmtree(path, ignore_errors=True)
-            if not path.exists():
-                result.removed.append(path)
+        if owner_alive(path):
+            result.kept.append(path)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            result.removed.append(path)
     result.seconds = time.perf_counter() - t0
     return result

@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.adapters.launch.privdir import own_dirs
+
 PREFIX = "kvmdeck-cm-"
 LOCK_FILE = "lock"
 _NAME = re.compile(r"^kvmdeck-cm-(?P<pid>[1-9][0-9]{0,9})-[A-Za-z0-9_]+$")
@@ -147,32 +149,17 @@ def sweep_socket_dirs(where: list[Path] | None = None) -> SockSweep:
     t0 = time.perf_counter()
     result = SockSweep()
     uid = os.getuid()
-    for base in where if where is not None else bases():
-        try:
-            entries = list(os.scandir(base))
-        except OSError:
+    for path, pid in own_dirs(where if where is not None else bases(), _NAME):
+        stale, fd = _stale(path, pid, uid)
+        if not stale:
+            result.kept.append(path)
             continue
-        for entry in entries:
-            m = _NAME.match(entry.name)
-            if m is None:
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
-                continue
-            path = Path(entry.path)
-            stale, fd = _stale(path, int(m.group("pid")), uid)
-            if not stale:
-                result.kept.append(path)
-                continue
-            try:
-                shutil.rmtree(path, ignore_errors=True)  # holding the dead owner's lock
-            finally:
-                if fd is not None:
-                    os.close(fd)
-            if not os.path.lexists(path):
-                result.removed.append(path)
+        try:
+            shutil.rmtree(path, ignore_errors=True)  # holding the dead owner's lock
+        finally:
+            if fd is not None:
+                os.close(fd)
+        if not os.path.lexists(path):
+            result.removed.append(path)
     result.seconds = time.perf_counter() - t0
     return result
