@@ -19,7 +19,9 @@ import libvirt
 import pytest
 from rich.console import Console
 
+from tests.provision.test_provision_ui import Notes
 from tests.support.apps import app_until, demo_app
+from tests.test_storage_libvirtd import select_row, type_into
 from tui.adapters.demo.media import DemoMedia
 from tui.adapters.demo.storage import DemoStorage
 from tui.adapters.libvirt.connection import demo_uri, silence_libvirt_errors
@@ -201,21 +203,6 @@ async def test_a_real_host_in_demo_mode_keeps_the_real_storage(libvirtd: Any) ->
 
 
 # -- the keys, on the demo app --------------------------------------------------------------
-class Notes:
-    def __init__(self, app: KvmDeckApp) -> None:
-        self.texts: list[str] = []
-        real = app.notify
-
-        def notify(message: str, **kw: Any) -> None:
-            self.texts.append(message)
-            real(message, **kw)
-
-        app.notify = notify  # type: ignore[method-assign]
-
-    def has(self, needle: str) -> str | None:
-        return next((t for t in self.texts if needle in t), None)
-
-
 async def open_storage(pilot: Any, pool: str) -> Any:
     from tui.ui.screens.storage import StorageScreen
 
@@ -226,24 +213,6 @@ async def open_storage(pilot: Any, pool: str) -> Any:
     await select_row(pilot, "#st-pools", pool)
     await app_until(pilot, lambda: screen.details_of == pool, f"the volumes of {pool}")
     return screen
-
-
-async def select_row(pilot: Any, table_id: str, key: str) -> None:
-    table = pilot.app.screen.query_one(table_id)
-    table.focus()
-    await pilot.press(*["up"] * table.cursor_row)
-    for _ in range(table.row_count + 1):
-        row, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        if row.value == key:
-            return
-        await pilot.press("down")
-    raise AssertionError(f"no row {key} in {table_id}")
-
-
-async def type_into(pilot: Any, field: str, text: str) -> None:
-    box = pilot.app.screen.query_one(f"#form-{field}")
-    box.focus()
-    await pilot.press("end", *["backspace"] * len(box.value), *text)
 
 
 async def dialog(pilot: Any, kind: type) -> Any:
@@ -264,9 +233,9 @@ async def test_demo_upload_and_resize_from_the_keys(tmp_path: Path) -> None:
         await dialog(pilot, FormDialog)
         await type_into(pilot, "file", str(src))
         await pilot.press("enter")
-        said = await app_until(pilot, lambda: notes.has("uploaded to"), "the upload")
+        said = await app_until(pilot, lambda: notes.find("uploaded to"), "the upload")
         assert said == "demo-keys.img uploaded to backups as demo-keys.img (3.0 MiB, raw) (demo)"
-        assert not notes.has("not supported") and app.errors.count == 0
+        assert not notes.find("not supported") and app.errors.count == 0
         assert screen._progress == (3 << 20, 3 << 20)  # what the upload's thread reported
         got = await app_until(pilot, lambda: next((v for v in screen.details if v.name == "demo-keys.img"), None), "its row")  # fmt: skip
         assert (got.capacity, got.allocation) == (3 << 20, 3 << 20)
@@ -277,7 +246,7 @@ async def test_demo_upload_and_resize_from_the_keys(tmp_path: Path) -> None:
         await dialog(pilot, FormDialog)
         await type_into(pilot, "size", "8M")
         await pilot.press("enter")
-        said = await app_until(pilot, lambda: notes.has("resized to"), "the resize")
+        said = await app_until(pilot, lambda: notes.find("resized to"), "the resize")
         assert said == "volume demo-keys.img in backups resized to 8.0 MiB (demo)"
         await app_until(pilot, lambda: any(v.name == "demo-keys.img" and v.capacity == 8 << 20 for v in screen.details), "the new size")  # fmt: skip
         # a shrink is refused in the dialog; nothing changes
@@ -321,7 +290,7 @@ async def test_demo_eject_and_insert_show_in_the_guest_detail() -> None:
         picker = await dialog(pilot, ChoiceDialog)
         assert len(picker.choices) == 1 and picker.choices[0].startswith("router-lab sda")
         await pilot.press("enter")
-        said = await app_until(pilot, lambda: notes.has("ejected"), "the eject")
+        said = await app_until(pilot, lambda: notes.find("ejected"), "the eject")
         assert said == "medium ejected from router-lab sda (demo)"
         await pilot.press("escape")
         await guest_detail(pilot, "router-lab")
@@ -336,8 +305,8 @@ async def test_demo_eject_and_insert_show_in_the_guest_detail() -> None:
             picker = await dialog(pilot, ChoiceDialog)
             line = next(i for i, c in enumerate(picker.choices) if c.startswith(guest))
             await pilot.press(*["down"] * line, "enter")
-            await app_until(pilot, lambda g=guest: notes.has(f"inserted in {g}"), "the insert")
-        assert notes.has("inserted in win11-desktop sdb (saved config) (demo)")
+            await app_until(pilot, lambda g=guest: notes.find(f"inserted in {g}"), "the insert")
+        assert notes.find("inserted in win11-desktop sdb (saved config) (demo)")
         iso = await app_until(pilot, lambda: next((v for v in screen.details if v.name == "debian-12.7-netinst.iso" and len(v.users) == 2), None), "both users")  # fmt: skip
         assert iso.users_text() == "router-lab (sda), win11-desktop (sdb)"
         await pilot.press("escape")
@@ -346,4 +315,4 @@ async def test_demo_eject_and_insert_show_in_the_guest_detail() -> None:
             shown = await app_until(pilot, lambda: NETINST in (t := detail_text(app)) and t, f"{guest}'s detail")  # fmt: skip
             assert f"Disk {target}" in shown
             await pilot.press("escape")
-        assert app.errors.count == 0 and not notes.has("not supported")
+        assert app.errors.count == 0 and not notes.find("not supported")
